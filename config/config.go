@@ -1,0 +1,437 @@
+// Package config holds redkeep's config.yaml schema for one Redis + keepalived
+// pair: loading, defaults, validation and node identity. The same file serves the
+// console and the hooks on both nodes.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is one redkeep pair.
+type Config struct {
+	// VIP is the virtual address in CIDR form, e.g. 198.51.100.100/24.
+	VIP        string     `yaml:"vip"`
+	Nodes      []Node     `yaml:"nodes"`
+	Keepalived Keepalived `yaml:"keepalived"`
+	Redis      Redis      `yaml:"redis"`
+	Hooks      Hooks      `yaml:"hooks"`
+	Switchover Switchover `yaml:"switchover"`
+	Console    Console    `yaml:"console"`
+
+	// Path is the file the config was read from ("" when parsed from bytes).
+	Path string `yaml:"-"`
+}
+
+// Node is one host of the pair.
+type Node struct {
+	Name string `yaml:"name"`
+	// Host is the node's address on the pair's network (an IP): keepalived's
+	// unicast peer and the default SSH host.
+	Host       string         `yaml:"host"`
+	SSH        SSH            `yaml:"ssh"`
+	Redis      NodeRedis      `yaml:"redis"`
+	Keepalived NodeKeepalived `yaml:"keepalived"`
+	// Redkeep is the path of the redkeep binary on the node (keepalived's
+	// hooks and the console's remote steps run it).
+	Redkeep string `yaml:"redkeep"`
+	// ConfigPath is where this config file lives on the node.
+	ConfigPath string `yaml:"config_path"`
+}
+
+// SSH is how the console reaches a node.
+type SSH struct {
+	// Host is the SSH destination: an ~/.ssh/config alias or an address.
+	// Default: the node's host.
+	Host string `yaml:"host"`
+	// Port: 0 means ~/.ssh/config's Port for the host, else 22.
+	Port int    `yaml:"port"`
+	User string `yaml:"user"`
+	// IdentityFiles are private keys tried after ssh-agent.
+	IdentityFiles []string `yaml:"identity_files"`
+	// KnownHosts is the known_hosts file used for strict host key checking.
+	KnownHosts string `yaml:"known_hosts"`
+	// ConfigFile is an ssh_config file to honour; default ~/.ssh/config.
+	ConfigFile string `yaml:"config_file"`
+}
+
+// NodeRedis is the node's Redis as seen from the node itself and from its peer.
+type NodeRedis struct {
+	// Addr is host:port as the node itself (its hooks) reaches its Redis.
+	Addr string `yaml:"addr"`
+	// PeerAddr is host:port as the other node reaches this Redis (replication).
+	PeerAddr string `yaml:"peer_addr"`
+}
+
+// NodeKeepalived holds the per-node keepalived settings.
+type NodeKeepalived struct {
+	Priority  int    `yaml:"priority"`
+	Interface string `yaml:"interface"`
+}
+
+// Keepalived holds the pair-wide VRRP settings.
+type Keepalived struct {
+	Instance        string        `yaml:"instance"`
+	VirtualRouterID int           `yaml:"virtual_router_id"`
+	AdvertInt       time.Duration `yaml:"advert_int"`
+	// Unicast makes the instances talk unicast between the nodes' hosts
+	// instead of multicast.
+	Unicast bool  `yaml:"unicast"`
+	Check   Check `yaml:"check"`
+	// TrackFile is the vrrp_track_file that drains a node: a non-zero number
+	// in it puts the node's instance in FAULT, so the peer takes the VIP.
+	TrackFile string `yaml:"track_file"`
+	// ScriptUser runs the hooks (keepalived's script_user).
+	ScriptUser string `yaml:"script_user"`
+}
+
+// Check is the vrrp_script running `redkeep hook check`.
+type Check struct {
+	Interval time.Duration `yaml:"interval"`
+	Fall     int           `yaml:"fall"`
+	Rise     int           `yaml:"rise"`
+	// Deadline bounds one run of the check; keepalived's own timeout for the
+	// script is set a little above it.
+	Deadline time.Duration `yaml:"deadline"`
+}
+
+// Redis holds the pair's Redis credentials, never inline.
+type Redis struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+}
+
+// Hooks holds the node-local files and bounds of the keepalived hooks.
+type Hooks struct {
+	StateFile string `yaml:"state_file"`
+	StateLog  string `yaml:"state_log"`
+	LockFile  string `yaml:"lock_file"`
+	// SyncTimeout bounds how long a promotion waits for the old master's
+	// offset before refusing to promote over writes it lacks.
+	SyncTimeout time.Duration `yaml:"sync_timeout"`
+	// RedisTimeout bounds each Redis call a hook makes.
+	RedisTimeout time.Duration `yaml:"redis_timeout"`
+}
+
+// Switchover holds the defaults of a planned switchover.
+type Switchover struct {
+	MaxLag  int64         `yaml:"max_lag"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Console holds the operator console's settings.
+type Console struct {
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// LagWarn is the byte lag above which the verdict is degraded.
+	LagWarn int64 `yaml:"lag_warn"`
+	// Logs on each node to follow.
+	Syslog string `yaml:"syslog"`
+	// JournalUnit, when set, is followed with journalctl instead of Syslog.
+	JournalUnit string `yaml:"journal_unit"`
+}
+
+// Defaults, exported so docs and tests can name them.
+const (
+	DefaultInstance     = "VI_REDIS"
+	DefaultAdvertInt    = time.Second
+	DefaultCheckInt     = time.Second
+	DefaultCheckFall    = 1
+	DefaultCheckRise    = 2
+	DefaultCheckDead    = 800 * time.Millisecond
+	DefaultTrackFile    = "/run/redkeep/drain"
+	DefaultStateFile    = "/var/lib/redkeep/state.json"
+	DefaultStateLog     = "/var/log/redkeep/redis-state.log"
+	DefaultLockFile     = "/run/redkeep/hook.lock"
+	DefaultSyncTimeout  = 5 * time.Second
+	DefaultRedisTimeout = 500 * time.Millisecond
+	DefaultMaxLag       = 1 << 20
+	DefaultSwTimeout    = 10 * time.Second
+	DefaultPoll         = 500 * time.Millisecond
+	DefaultSyslog       = "/var/log/syslog"
+	DefaultRedkeep      = "/usr/local/bin/redkeep"
+	DefaultRemoteConfig = "/etc/redkeep/config.yaml"
+	DefaultScriptUser   = "root"
+	DefaultSSHPort      = 22
+)
+
+// Error is a config problem, located in the file.
+type Error struct {
+	File  string // config file, "" if unknown
+	Line  int    // 1-based, 0 if unknown
+	Field string // dotted path, e.g. nodes[1].redis.addr
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": %s", e.Field)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one config.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// ErrNotFound is returned by Find when no config file exists on the search path.
+var ErrNotFound = errors.New("no config file found")
+
+// Find returns the config path to use: explicit, else $REDKEEP_CONFIG, else
+// ./config.yaml, else /etc/redkeep/config.yaml.
+func Find(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if env := os.Getenv("REDKEEP_CONFIG"); env != "" {
+		return env, nil
+	}
+	for _, p := range []string{"config.yaml", DefaultRemoteConfig} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: pass --config, set $REDKEEP_CONFIG, or create ./config.yaml or %s", ErrNotFound, DefaultRemoteConfig)
+}
+
+// Load reads, defaults and validates the config at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes, defaults and validates config bytes; file names the source in errors.
+func Parse(data []byte, file string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if root.Kind == 0 {
+		return nil, Errors{{File: file, Msg: "file is empty"}}
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	c.Path = file
+	c.applyDefaults()
+	if errs := c.validate(&root); len(errs) > 0 {
+		return nil, errs
+	}
+	return &c, nil
+}
+
+// yamlError turns yaml.v3's "yaml: line N: msg" errors into located Errors.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs Errors
+		for _, m := range te.Errors {
+			errs = append(errs, lineMsg(file, m))
+		}
+		return errs
+	}
+	return Errors{lineMsg(file, strings.TrimPrefix(err.Error(), "yaml: "))}
+}
+
+func lineMsg(file, m string) *Error {
+	var line int
+	if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
+		if i := strings.Index(m, ":"); i >= 0 {
+			m = strings.TrimSpace(m[i+1:])
+		}
+	}
+	m = strings.ReplaceAll(m, "in type config.", "in ")
+	return &Error{File: file, Line: line, Msg: m}
+}
+
+func (c *Config) applyDefaults() {
+	k := &c.Keepalived
+	if k.Instance == "" {
+		k.Instance = DefaultInstance
+	}
+	if k.AdvertInt == 0 {
+		k.AdvertInt = DefaultAdvertInt
+	}
+	if k.Check.Interval == 0 {
+		k.Check.Interval = DefaultCheckInt
+	}
+	if k.Check.Fall == 0 {
+		k.Check.Fall = DefaultCheckFall
+	}
+	if k.Check.Rise == 0 {
+		k.Check.Rise = DefaultCheckRise
+	}
+	if k.Check.Deadline == 0 {
+		k.Check.Deadline = DefaultCheckDead
+	}
+	if k.TrackFile == "" {
+		k.TrackFile = DefaultTrackFile
+	}
+	if k.ScriptUser == "" {
+		k.ScriptUser = DefaultScriptUser
+	}
+	h := &c.Hooks
+	if h.StateFile == "" {
+		h.StateFile = DefaultStateFile
+	}
+	if h.StateLog == "" {
+		h.StateLog = DefaultStateLog
+	}
+	if h.LockFile == "" {
+		h.LockFile = DefaultLockFile
+	}
+	if h.SyncTimeout == 0 {
+		h.SyncTimeout = DefaultSyncTimeout
+	}
+	if h.RedisTimeout == 0 {
+		h.RedisTimeout = DefaultRedisTimeout
+	}
+	if c.Switchover.MaxLag == 0 {
+		c.Switchover.MaxLag = DefaultMaxLag
+	}
+	if c.Switchover.Timeout == 0 {
+		c.Switchover.Timeout = DefaultSwTimeout
+	}
+	if c.Console.PollInterval == 0 {
+		c.Console.PollInterval = DefaultPoll
+	}
+	if c.Console.LagWarn == 0 {
+		c.Console.LagWarn = c.Switchover.MaxLag
+	}
+	if c.Console.Syslog == "" {
+		c.Console.Syslog = DefaultSyslog
+	}
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		if n.SSH.Host == "" {
+			n.SSH.Host = n.Host
+		}
+		if n.Redkeep == "" {
+			n.Redkeep = DefaultRedkeep
+		}
+		if n.ConfigPath == "" {
+			n.ConfigPath = DefaultRemoteConfig
+		}
+
+		if n.Redis.Addr == "" {
+			n.Redis.Addr = "127.0.0.1:6379"
+		}
+		if n.Redis.PeerAddr == "" && n.Host != "" {
+			n.Redis.PeerAddr = hostPort(n.Host, "6379")
+		}
+	}
+}
+
+func hostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// Node returns the node called name.
+func (c *Config) Node(name string) (*Node, error) {
+	for i := range c.Nodes {
+		if c.Nodes[i].Name == name {
+			return &c.Nodes[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no node %q in %s (nodes: %s)", name, c.Path, strings.Join(c.NodeNames(), ", "))
+}
+
+// Peer returns the other node of the pair.
+func (c *Config) Peer(name string) (*Node, error) {
+	if _, err := c.Node(name); err != nil {
+		return nil, err
+	}
+	for i := range c.Nodes {
+		if c.Nodes[i].Name != name {
+			return &c.Nodes[i], nil
+		}
+	}
+	return nil, fmt.Errorf("node %q has no peer in %s", name, c.Path)
+}
+
+// NodeNames lists the node names in config order.
+func (c *Config) NodeNames() []string {
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// VIPPrefix returns the parsed VIP; valid after Load.
+func (c *Config) VIPPrefix() netip.Prefix {
+	p, _ := netip.ParsePrefix(c.VIP)
+	return p
+}
+
+// VIPAddr returns the VIP without its prefix length.
+func (c *Config) VIPAddr() netip.Addr { return c.VIPPrefix().Addr() }
+
+// RedisPassword reads the password from the file or environment variable
+// named in the config; "" when none is configured.
+func (c *Config) RedisPassword() (string, error) {
+	switch {
+	case c.Redis.PasswordFile != "":
+		b, err := os.ReadFile(c.Redis.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("redis.password_file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case c.Redis.PasswordEnv != "":
+		v, ok := os.LookupEnv(c.Redis.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("redis.password_env: $%s is not set", c.Redis.PasswordEnv)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// ExpandHome replaces a leading ~/ with the user's home directory.
+func ExpandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}

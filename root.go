@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// globalFlags are the flags every command shares.
+type globalFlags struct {
+	configPath string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "redkeep",
+		Short:         "Run a two-node Redis + keepalived pair: console, hooks, switchover, lab",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: $REDKEEP_CONFIG, ./config.yaml, /etc/redkeep/config.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(exitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err))
+	})
+
+	console := newConsoleCmd(g)
+	root.RunE = console.RunE
+	root.Flags().AddFlagSet(console.Flags())
+	root.AddCommand(
+		console,
+		newStatusCmd(g),
+		newSwitchoverCmd(g),
+		newHookCmd(g),
+		newKeepalivedConfCmd(g),
+		newLabCmd(g),
+		newDemoCmd(g),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// loadConfig finds and loads the config named by --config or the search path.
+func (g *globalFlags) loadConfig() (*config.Config, error) {
+	path, err := config.Find(g.configPath)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return cfg, nil
+}
+
+// errNotImplemented is what commands that later work fills in return.
+var errNotImplemented = errors.New("not implemented yet")
+
+func notImplemented(what string) error {
+	return withCode(exitUsage, fmt.Errorf("%s: %w", what, errNotImplemented))
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print redkeep's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "redkeep", version)
+			return nil
+		},
+	}
+}
