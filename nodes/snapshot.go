@@ -1,0 +1,64 @@
+// Package nodes is a node as the console sees it: the SSH transport, the probe
+// of keepalived and Redis over that transport, one Snapshot type, and the
+// verdict on the pair.
+package nodes
+
+import (
+	"time"
+
+	"github.com/redkeep/redkeep/replication"
+)
+
+// ConnState is the console's SSH connection to a node.
+type ConnState string
+
+// Connection states.
+const (
+	ConnConnecting     ConnState = "connecting"
+	ConnConnected      ConnState = "connected"
+	ConnReconnecting   ConnState = "reconnecting"
+	ConnHostKeyRefused ConnState = "host key refused"
+	ConnAuthFailed     ConnState = "auth failed"
+	ConnUnreachable    ConnState = "unreachable"
+)
+
+// Snapshot is one poll of one node. Errors are data: a node that cannot be
+// reached still yields a Snapshot saying so.
+type Snapshot struct {
+	Node string
+	Time time.Time
+	// Took is how long the poll took.
+	Took time.Duration
+
+	Conn    ConnState
+	ConnErr string
+
+	// Version is the redkeep version installed on the node ("" if unknown).
+	Version string
+
+	Keepalived Keepalived
+	// HoldsVIP is true when the VIP is on one of the node's interfaces.
+	HoldsVIP bool
+
+	Redis Redis
+}
+
+// Keepalived is keepalived on a node: whether it runs, and the last state
+// the hooks recorded in the state file.
+type Keepalived struct {
+	Running  bool
+	State    string // MASTER, BACKUP, FAULT, STOP, or "" when unknown
+	Priority int
+	Since    time.Time
+	// LastAction and LastResult are the last hook's step and outcome.
+	LastAction string
+	LastResult string
+}
+
+// Redis is the node's Redis server.
+type Redis struct {
+	Up  bool
+	Err string
+	// Info is valid when Up.
+	Info replication.Info
+}
