@@ -7,10 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/buildinfo"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // globalFlags are the flags every command shares.
 type globalFlags struct {
@@ -73,7 +71,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print redkeep's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "redkeep", version)
+			fmt.Fprintln(cmd.OutOrStdout(), "redkeep", buildinfo.Version())
 			return nil
 		},
 	}

@@ -276,8 +276,31 @@ func lineMsg(file, m string) *Error {
 			m = strings.TrimSpace(m[i+1:])
 		}
 	}
-	m = strings.ReplaceAll(m, "in type config.", "in ")
-	return &Error{File: file, Line: line, Msg: m}
+	return &Error{File: file, Line: line, Msg: friendlier(m)}
+}
+
+// sections names the struct types of the schema as a reader of the YAML sees them.
+var sections = map[string]string{
+	"Config": "the top level", "Node": "a node", "SSH": "ssh", "NodeRedis": "a node's redis",
+	"NodeKeepalived": "a node's keepalived", "Keepalived": "keepalived", "Check": "keepalived.check",
+	"Redis": "redis", "Hooks": "hooks", "Switchover": "switchover", "Console": "console",
+}
+
+// friendlier rewrites yaml.v3's Go-flavoured messages in the config's terms.
+func friendlier(m string) string {
+	var field, typ string
+	if n, _ := fmt.Sscanf(m, "field %s not found in type config.%s", &field, &typ); n == 2 {
+		msg := fmt.Sprintf("unknown field %q in %s", field, sections[typ])
+		if typ == "Redis" && strings.Contains(field, "pass") {
+			msg += " (secrets never go in config.yaml: use password_file or password_env)"
+		}
+		return msg
+	}
+	if strings.HasPrefix(m, "cannot unmarshal !!str `") && strings.HasSuffix(m, "into time.Duration") {
+		v := strings.TrimSuffix(strings.TrimPrefix(m, "cannot unmarshal !!str `"), "` into time.Duration")
+		return fmt.Sprintf("%q is not a duration (write e.g. 500ms, 1s, 2m)", v)
+	}
+	return strings.ReplaceAll(m, "config.", "")
 }
 
 func (c *Config) applyDefaults() {
