@@ -19,6 +19,8 @@ type Info struct {
 	Role Role
 	// RunID changes on every restart (INFO server run_id).
 	RunID string
+	// Version is redis_version, e.g. "7.0.15".
+	Version string
 	// ReplID and ReplID2 name the replication history; ReplID2 is the
 	// history this server continued from when it was promoted, valid up to
 	// SecondReplOffset.
@@ -26,6 +28,10 @@ type Info struct {
 	ReplID2          string
 	MasterReplOffset int64
 	SecondReplOffset int64
+
+	// FailoverState is master_failover_state: no-failover, waiting-for-sync
+	// or failover-in-progress (the FAILOVER command).
+	FailoverState string
 
 	// Master side.
 	ConnectedReplicas int

@@ -1,0 +1,106 @@
+package replication
+
+import "fmt"
+
+// zeroReplID is what Redis reports as master_replid2 when there is no
+// previous history; it must never count as a shared history.
+const zeroReplID = "0000000000000000000000000000000000000000"
+
+// Offset is how far into its history (ReplID) the server's data set goes.
+// On a master that is master_repl_offset; on a replica it is what it has
+// applied, which Redis reports both as slave_repl_offset and, once
+// processed, as master_repl_offset.
+func (in Info) Offset() int64 {
+	if in.Role == RoleReplica && in.ReplicaOffset > in.MasterReplOffset {
+		return in.ReplicaOffset
+	}
+	return in.MasterReplOffset
+}
+
+// Empty reports whether the server holds nothing that could be lost: no
+// keys and no replication history (offset 0), as a freshly started server.
+func (in Info) Empty() bool { return in.Keys == 0 && in.Offset() == 0 }
+
+func validReplID(id string) bool { return id != "" && id != zeroReplID }
+
+// short abbreviates a 40-character replication id for messages.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	if id == "" {
+		return "(none)"
+	}
+	return id
+}
+
+// CaughtUp reports whether replica has applied everything master has: the
+// same history (replid) and an offset at least master_repl_offset.
+func CaughtUp(replica, master Info) (bool, string) {
+	if !validReplID(master.ReplID) {
+		return false, "master reports no replication id"
+	}
+	if replica.ReplID != master.ReplID {
+		return false, fmt.Sprintf("different histories: replica replid %s, master replid %s", short(replica.ReplID), short(master.ReplID))
+	}
+	if replica.Loading || replica.SyncInProgress {
+		return false, fmt.Sprintf("replica is still loading or syncing (offset %d of %d)", replica.Offset(), master.MasterReplOffset)
+	}
+	if got, want := replica.Offset(), master.MasterReplOffset; got < want {
+		return false, fmt.Sprintf("replica offset %d is %d bytes behind master offset %d", got, want-got, want)
+	}
+	return true, fmt.Sprintf("replica offset %d reached master offset %d (replid %s)", replica.Offset(), master.MasterReplOffset, short(master.ReplID))
+}
+
+// Lag is how many bytes of master's history replica has not applied. ok is
+// false when the two do not share a history, so no byte count means anything.
+func Lag(replica, master Info) (bytes int64, ok bool) {
+	if !validReplID(master.ReplID) || replica.ReplID != master.ReplID {
+		return 0, false
+	}
+	lag := master.MasterReplOffset - replica.Offset()
+	if lag < 0 {
+		// The replica's INFO was taken after the master's.
+		lag = 0
+	}
+	return lag, true
+}
+
+// SafeToReplicateFrom reports whether making local a replica of peer cannot
+// lose local's data (DESIGN.md rule 2). A replica discards its data set for
+// its master's, so that is only safe when local has nothing to lose, or when
+// peer's history contains all of local's:
+//   - same replid, and peer's offset is at least local's; or
+//   - peer was promoted from local's history (peer's replid2 is local's
+//     replid) at or after local's offset.
+//
+// An empty, restarted (different history) or behind peer is refused.
+func SafeToReplicateFrom(local, peer Info) (bool, string) {
+	if peer.Loading {
+		return false, "peer is still loading its data set"
+	}
+	if local.Empty() {
+		return true, fmt.Sprintf("local is empty (0 keys, offset 0): nothing to lose; peer has %d keys at offset %d", peer.Keys, peer.Offset())
+	}
+	if peer.Empty() {
+		return false, fmt.Sprintf("peer is empty (0 keys, offset 0, replid %s) but local has %d keys at offset %d (replid %s): replicating would wipe them",
+			short(peer.ReplID), local.Keys, local.Offset(), short(local.ReplID))
+	}
+	lo := local.Offset()
+	if validReplID(local.ReplID) && peer.ReplID == local.ReplID {
+		if po := peer.Offset(); po < lo {
+			return false, fmt.Sprintf("peer is behind: peer offset %d < local offset %d on the same history %s (%d bytes local would lose)", po, lo, short(local.ReplID), lo-po)
+		}
+		return true, fmt.Sprintf("peer continues local's history %s: peer offset %d >= local offset %d", short(local.ReplID), peer.Offset(), lo)
+	}
+	if validReplID(local.ReplID) && peer.ReplID2 == local.ReplID {
+		// Redis sets second_repl_offset to the first byte of the new
+		// history: the old one is valid up to second_repl_offset-1.
+		if end := peer.SecondReplOffset - 1; end < lo {
+			return false, fmt.Sprintf("peer was promoted from local's history %s at offset %d, before local's offset %d (%d bytes local would lose)", short(local.ReplID), end, lo, lo-end)
+		}
+		return true, fmt.Sprintf("peer was promoted from local's history %s at offset %d >= local offset %d", short(local.ReplID), peer.SecondReplOffset-1, lo)
+	}
+	return false, fmt.Sprintf("peer does not continue local's history (restarted or diverged): local replid %s offset %d with %d keys; peer replid %s (replid2 %s) offset %d with %d keys",
+		short(local.ReplID), lo, local.Keys, short(peer.ReplID), short(peer.ReplID2), peer.Offset(), peer.Keys)
+}
