@@ -1,0 +1,410 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// Steps of the node-local switchover, in order. The console shows them as
+// they are reported.
+const (
+	StepCheck   = "check"   // re-check on the node: local master, target its replica in sync
+	StepRedis   = "redis"   // swap Redis roles (FAILOVER TO, or pause/promote/demote)
+	StepDrain   = "drain"   // make this node's keepalived FAULT so the peer takes the VIP
+	StepVIP     = "vip"     // wait until the VIP has left this node and answers from the target
+	StepUndrain = "undrain" // clear the drain: this node comes back as BACKUP
+	StepVerify  = "verify"  // the VIP answers with the new master; this node replicates from it
+)
+
+// Step states.
+const (
+	StateRunning = "running"
+	StateDone    = "done"
+	StateFailed  = "failed"
+)
+
+// SwitchoverStep is one progress report of the node-local switchover,
+// printed as a JSON line by `redkeep hook switchover-run`.
+type SwitchoverStep struct {
+	Step   string    `json:"step"`
+	State  string    `json:"state"`
+	Detail string    `json:"detail,omitempty"`
+	Time   time.Time `json:"time"`
+	// PairState is set on the final failed step: how the pair was left.
+	PairState string `json:"pair_state,omitempty"`
+}
+
+// VIPControl is this node's side of the VIP: whether it holds it, and the
+// drain that makes keepalived hand it over.
+type VIPControl interface {
+	Held() (bool, error)
+	Drain() error
+	Undrain() error
+}
+
+// TrackFileVIP is the VIPControl of a real node: the VIP on its interfaces,
+// and keepalived's vrrp_track_file as the drain (non-zero = FAULT, which
+// sends a priority-0 advert so the peer takes over at once).
+type TrackFileVIP struct {
+	VIP       netip.Addr
+	TrackFile string
+}
+
+// Held reports whether the VIP is on one of this machine's interfaces.
+func (v TrackFileVIP) Held() (bool, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false, fmt.Errorf("list interface addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap() == v.VIP {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// Drain writes 1 to the track file; keepalived sees the change at once
+// (inotify) and enters FAULT.
+func (v TrackFileVIP) Drain() error { return writeTrackFile(v.TrackFile, "1\n") }
+
+// Undrain writes 0: keepalived leaves FAULT and, with nopreempt, stays BACKUP.
+func (v TrackFileVIP) Undrain() error { return writeTrackFile(v.TrackFile, "0\n") }
+
+// writeTrackFile replaces the file atomically, so keepalived never reads a
+// half-written number.
+func writeTrackFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("track file %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("track file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("track file %s: %w", path, err)
+	}
+	return nil
+}
+
+// SwitchoverOptions are the parameters of one node-local switchover.
+type SwitchoverOptions struct {
+	// Owner is the switchover lock owner the console took; the run refuses
+	// unless this node's lock is held by it.
+	Owner string
+	// To is the target node.
+	To     string
+	MaxLag int64
+	// Timeout bounds how long writes stay paused in the Redis step.
+	Timeout time.Duration
+	// VIPTimeout bounds how long the VIP may take to move to the target.
+	VIPTimeout time.Duration
+	Method     string
+}
+
+// Switchover runs the switchover on the old master's node: Redis roles
+// first, then the VIP, then verification. It is started by the console over
+// SSH but does not depend on it: once the Redis roles have swapped it goes
+// on to a consistent pair even if the console disappears.
+type Switchover struct {
+	Cfg  *config.Config
+	Self *config.Node
+	// Password is the Redis password ("" for none).
+	Password string
+	VIP      VIPControl
+	// Emit receives each step as it starts and ends; may be nil.
+	Emit func(SwitchoverStep)
+	Now  func() time.Time
+}
+
+// NewSwitchover returns the switchover of a real node: self's Redis, the
+// peer's over the pair's network, and the VIP from the config.
+func NewSwitchover(cfg *config.Config, self *config.Node, emit func(SwitchoverStep)) (*Switchover, error) {
+	pw, err := cfg.RedisPassword()
+	if err != nil {
+		return nil, err
+	}
+	return &Switchover{
+		Cfg: cfg, Self: self, Password: pw, Emit: emit, Now: time.Now,
+		VIP: TrackFileVIP{VIP: cfg.VIPAddr(), TrackFile: cfg.Keepalived.TrackFile},
+	}, nil
+}
+
+func (s *Switchover) emit(step, state, detail string) {
+	if s.Emit != nil {
+		s.Emit(SwitchoverStep{Step: step, State: state, Detail: detail, Time: s.now()})
+	}
+}
+
+func (s *Switchover) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Switchover) client(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  addr,
+		Username:              s.Cfg.Redis.Username,
+		Password:              s.Password,
+		DialTimeout:           time.Second,
+		ReadTimeout:           2 * time.Second,
+		WriteTimeout:          time.Second,
+		MaxRetries:            -1,
+		PoolSize:              2,
+		ContextTimeoutEnabled: true,
+	})
+}
+
+// vipAddr is the VIP with the Redis port clients use: the target's Redis
+// port as the pair's network reaches it.
+func vipAddr(cfg *config.Config, n *config.Node) string {
+	_, port, err := net.SplitHostPort(n.Redis.PeerAddr)
+	if err != nil {
+		port = "6379"
+	}
+	return net.JoinHostPort(cfg.VIPAddr().String(), port)
+}
+
+// SwitchoverFailure is the final error of a failed run: the step that
+// failed, why, and the state the pair was left in.
+type SwitchoverFailure struct {
+	Step      string
+	Err       error
+	PairState string
+}
+
+func (e *SwitchoverFailure) Error() string {
+	return fmt.Sprintf("switchover step %s failed: %v; pair left %s", e.Step, e.Err, e.PairState)
+}
+func (e *SwitchoverFailure) Unwrap() error { return e.Err }
+
+// fail reports step as failed and returns the failure.
+func (s *Switchover) fail(step string, err error, pair string) error {
+	if s.Emit != nil {
+		s.Emit(SwitchoverStep{Step: step, State: StateFailed, Detail: err.Error(), PairState: pair, Time: s.now()})
+	}
+	return &SwitchoverFailure{Step: step, Err: err, PairState: pair}
+}
+
+// Run performs the switchover. abort is honoured only before the Redis
+// step: after it, stopping half-way would leave the VIP on a replica, so the
+// run finishes (everything it does is bounded by its timeouts).
+func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
+	target, err := s.Cfg.Node(o.To)
+	if err != nil {
+		return s.fail(StepCheck, err, "unchanged")
+	}
+	if target.Name == s.Self.Name {
+		return s.fail(StepCheck, fmt.Errorf("%s is this node; the target must be the peer", o.To), "unchanged")
+	}
+	if o.Timeout <= 0 || o.VIPTimeout <= 0 {
+		return s.fail(StepCheck, errors.New("timeouts must be positive"), "unchanged")
+	}
+	ctx := context.WithoutCancel(abort)
+
+	s.emit(StepCheck, StateRunning, fmt.Sprintf("%s -> %s", s.Self.Name, target.Name))
+	lock, err := ReadSwitchoverLock(SwitchoverLockPath(s.Cfg), s.now())
+	switch {
+	case err != nil:
+		return s.fail(StepCheck, err, "unchanged")
+	case lock == nil || lock.Owner != o.Owner:
+		return s.fail(StepCheck, fmt.Errorf("this node's switchover lock is not held by %q (lock: %s)", o.Owner, lock), "unchanged")
+	}
+	held, err := s.VIP.Held()
+	if err != nil {
+		return s.fail(StepCheck, err, "unchanged")
+	}
+	if !held {
+		return s.fail(StepCheck, fmt.Errorf("%s does not hold the VIP %s; run the switchover on the VIP holder", s.Self.Name, s.Cfg.VIPAddr()), "unchanged")
+	}
+	local := s.client(s.Self.Redis.Addr)
+	defer local.Close()
+	peer := s.client(target.Redis.PeerAddr)
+	defer peer.Close()
+	rs := &RedisSwitch{Local: local, Target: peer, TargetAddr: target.Redis.PeerAddr, LocalAddr: s.Self.Redis.PeerAddr, Timeout: o.Timeout, Method: o.Method}
+	cctx, cancel := context.WithTimeout(abort, 2*time.Second)
+	li, ti, err := rs.CheckSwitchable(cctx, o.MaxLag)
+	cancel()
+	if err != nil {
+		return s.fail(StepCheck, err, "unchanged")
+	}
+	lag, _ := replication.Lag(ti, li)
+	s.emit(StepCheck, StateDone, fmt.Sprintf("%s is master at offset %d, %s its replica %d bytes behind (limit %d)", s.Self.Name, li.MasterReplOffset, target.Name, lag, o.MaxLag))
+	if abort.Err() != nil {
+		return s.fail(StepCheck, fmt.Errorf("aborted before the Redis step: %w", context.Cause(abort)), "unchanged")
+	}
+
+	s.emit(StepRedis, StateRunning, fmt.Sprintf("swap roles (%s, writes paused at most %s)", methodName(o.Method), o.Timeout))
+	res, err := rs.Switch(ctx)
+	if err != nil {
+		var se *StateError
+		state := "unknown: check both nodes"
+		if errors.As(err, &se) {
+			state = se.State
+		}
+		return s.fail(StepRedis, err, state)
+	}
+	s.emit(StepRedis, StateDone, fmt.Sprintf("%s: %s is master, %s its replica, at offset %d, in %s", res.Method, target.Name, s.Self.Name, res.Offset, res.Took.Round(time.Millisecond)))
+
+	// From here on, this node holds the VIP but its Redis is a replica:
+	// clients get READONLY until the VIP moves. Move it at once.
+	s.emit(StepDrain, StateRunning, "track file "+s.Cfg.Keepalived.TrackFile+" = 1 (keepalived FAULT)")
+	if err := s.VIP.Drain(); err != nil {
+		return s.rollback(ctx, rs, target, StepDrain, err)
+	}
+	s.emit(StepDrain, StateDone, "")
+
+	s.emit(StepVIP, StateRunning, fmt.Sprintf("wait up to %s for the VIP to move to %s", o.VIPTimeout, target.Name))
+	vipStart := time.Now()
+	if err := s.waitVIPGone(o.VIPTimeout); err != nil {
+		return s.rollback(ctx, rs, target, StepVIP, err)
+	}
+	s.emit(StepVIP, StateDone, fmt.Sprintf("VIP left %s after %s", s.Self.Name, time.Since(vipStart).Round(time.Millisecond)))
+
+	s.emit(StepUndrain, StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")
+	if err := s.VIP.Undrain(); err != nil {
+		// The pair is consistent (the target is master with the VIP); this
+		// node merely stays in FAULT until someone clears the file.
+		return s.fail(StepUndrain, err, fmt.Sprintf("switched: %s is master with the VIP, %s its replica, but %s is still drained (run `redkeep hook undrain` on it)", target.Name, s.Self.Name, s.Self.Name))
+	}
+	s.emit(StepUndrain, StateDone, "")
+
+	s.emit(StepVerify, StateRunning, "ROLE through the VIP "+vipAddr(s.Cfg, target))
+	if err := s.verify(ctx, rs, target, o.VIPTimeout); err != nil {
+		return s.fail(StepVerify, err, fmt.Sprintf("switched, not verified: %s should be master with the VIP and %s its replica; check both nodes", target.Name, s.Self.Name))
+	}
+	s.emit(StepVerify, StateDone, fmt.Sprintf("the VIP answers as master %s; %s replicates from it, link up", target.Name, s.Self.Name))
+	return nil
+}
+
+func methodName(m string) string {
+	if m == "" {
+		return MethodAuto
+	}
+	return m
+}
+
+// waitVIPGone waits until this node no longer holds the VIP.
+func (s *Switchover) waitVIPGone(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		held, err := s.VIP.Held()
+		if err == nil && !held {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("VIP still here after %s: %w", limit, err)
+			}
+			return fmt.Errorf("VIP %s still on %s after %s: is keepalived running on both nodes and does the track file reach it?", s.Cfg.VIPAddr(), s.Self.Name, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rollback puts Redis back the way it was when the VIP could not be moved:
+// the VIP stays here, so the master must be here too. The target has every
+// write (it is the master now and nothing reached it but replication), so a
+// FAILOVER back loses nothing.
+func (s *Switchover) rollback(ctx context.Context, rs *RedisSwitch, target *config.Node, step string, cause error) error {
+	s.emit(step, StateFailed, cause.Error()+"; rolling back")
+	undrainErr := s.VIP.Undrain()
+	back := &RedisSwitch{Local: rs.Target, Target: rs.Local, TargetAddr: rs.LocalAddr, LocalAddr: rs.TargetAddr, Timeout: rs.Timeout, Method: rs.Method}
+	var err error
+	deadline := time.Now().Add(rs.Timeout + 2*time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _, err = back.CheckSwitchable(cctx, 1<<62)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		_, err = back.Switch(ctx)
+	}
+	held, _ := s.VIP.Held()
+	switch {
+	case err != nil:
+		return s.fail(step, fmt.Errorf("%v; rollback failed: %v", cause, err),
+			fmt.Sprintf("INCONSISTENT: %s is Redis master, the VIP is on %s (held here: %v); move the VIP with `redkeep hook drain` on %s", target.Name, s.vipHolderGuess(held, target), held, s.Self.Name))
+	case undrainErr != nil:
+		return s.fail(step, fmt.Errorf("%v; rolled back Redis but undrain failed: %v", cause, undrainErr),
+			fmt.Sprintf("rolled back: %s is master again, %s its replica; %s is still drained", s.Self.Name, target.Name, s.Self.Name))
+	}
+	return s.fail(step, cause, fmt.Sprintf("rolled back: %s is master with the VIP again, %s its replica", s.Self.Name, target.Name))
+}
+
+func (s *Switchover) vipHolderGuess(held bool, target *config.Node) string {
+	if held {
+		return s.Self.Name
+	}
+	return target.Name + " (probably)"
+}
+
+// verify checks through the VIP that the target answers as master, and
+// that this node's Redis replicates from it with the link up.
+func (s *Switchover) verify(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
+	via := s.client(vipAddr(s.Cfg, target))
+	defer via.Close()
+	deadline := time.Now().Add(limit)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		lastErr = s.verifyOnce(ctx, via, rs)
+		if lastErr == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return lastErr
+}
+
+func (s *Switchover) verifyOnce(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	vi, err := fetchInfo(cctx, via)
+	if err != nil {
+		return fmt.Errorf("through the VIP: %w", err)
+	}
+	ti, err := fetchInfo(cctx, rs.Target)
+	if err != nil {
+		return err
+	}
+	li, err := fetchInfo(cctx, rs.Local)
+	if err != nil {
+		return err
+	}
+	switch {
+	case vi.Role != replication.RoleMaster:
+		return fmt.Errorf("the VIP answers as %s, not master", vi.Role)
+	case vi.RunID != ti.RunID:
+		return fmt.Errorf("the VIP answers as run_id %s, the target is %s", short8(vi.RunID), short8(ti.RunID))
+	case !isReplicaOf(li, rs.TargetAddr) || !li.LinkUp:
+		return fmt.Errorf("%s is %s of %s:%d (link up %v), want a replica of %s with the link up", s.Self.Name, li.Role, li.MasterHost, li.MasterPort, li.LinkUp, rs.TargetAddr)
+	}
+	return nil
+}
+
+func short8(s string) string {
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,238 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/redistest"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// loopbackConfig is a pair config for two loopback servers. The VIP is
+// 127.0.0.1, so VIP:port reaches whichever server listens on port, which
+// is how clients of a real VIP reach the master's port.
+func loopbackConfig(t *testing.T, a, b *redistest.Server) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`vip: 127.0.0.1/8
+nodes:
+  - name: a
+    host: 127.0.0.2
+    redis: {addr: %[1]s, peer_addr: %[1]s}
+    keepalived: {priority: 150, interface: lo}
+  - name: b
+    host: 127.0.0.3
+    redis: {addr: %[2]s, peer_addr: %[2]s}
+    keepalived: {priority: 100, interface: lo}
+keepalived: {virtual_router_id: 51, track_file: %[3]s/drain}
+hooks: {lock_file: %[3]s/hook.lock, state_file: %[3]s/state.json, state_log: %[3]s/redis-state.log}
+`, a.Addr(), b.Addr(), dir)
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return cfg
+}
+
+// fakeVIP stands in for keepalived on loopback: a drain hands the VIP to
+// the peer after a short delay, unless stuck is set.
+type fakeVIP struct {
+	mu      sync.Mutex
+	held    bool
+	drained bool
+	stuck   bool
+	movedAt time.Time
+}
+
+func (v *fakeVIP) Held() (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.drained && !v.stuck && !v.movedAt.IsZero() && time.Now().After(v.movedAt) {
+		v.held = false
+	}
+	return v.held, nil
+}
+
+func (v *fakeVIP) Drain() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.drained = true
+	v.movedAt = time.Now().Add(20 * time.Millisecond)
+	return nil
+}
+
+func (v *fakeVIP) Undrain() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.drained = false
+	return nil
+}
+
+func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switchover, *[]SwitchoverStep) {
+	t.Helper()
+	self, _ := cfg.Node("a")
+	var mu sync.Mutex
+	var steps []SwitchoverStep
+	s := &Switchover{Cfg: cfg, Self: self, VIP: vip, Now: time.Now, Emit: func(st SwitchoverStep) {
+		mu.Lock()
+		steps = append(steps, st)
+		mu.Unlock()
+	}}
+	return s, &steps
+}
+
+func takeLock(t *testing.T, cfg *config.Config, owner string) {
+	t.Helper()
+	now := time.Now()
+	if _, err := AcquireSwitchoverLock(SwitchoverLockPath(cfg), SwitchoverLock{Owner: owner, From: "a", To: "b", Acquired: now, Expires: now.Add(time.Minute)}, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func opts(owner string) SwitchoverOptions {
+	return SwitchoverOptions{Owner: owner, To: "b", MaxLag: 1 << 20, Timeout: 2 * time.Second, VIPTimeout: 2 * time.Second}
+}
+
+func TestSwitchoverRun(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	vip := &fakeVIP{held: true}
+	s, steps := newTestSwitchover(t, cfg, vip)
+
+	var w writer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	time.Sleep(50 * time.Millisecond)
+	err := s.Run(context.Background(), opts("me"))
+	stop()
+	<-done
+	if err != nil {
+		t.Fatalf("Run: %v\nsteps: %+v", err, *steps)
+	}
+	if lost := w.lost(t, b.Client()); lost != 0 {
+		t.Fatalf("%d acknowledged writes lost", lost)
+	}
+	if in := infoOf(t, b.Client()); in.Role != replication.RoleMaster {
+		t.Fatalf("b is %s after the switchover", in.Role)
+	}
+	var names []string
+	for _, st := range *steps {
+		if st.State == StateDone {
+			names = append(names, st.Step)
+		}
+		if st.State == StateFailed {
+			t.Errorf("failed step reported: %+v", st)
+		}
+	}
+	want := []string{StepCheck, StepRedis, StepDrain, StepVIP, StepUndrain, StepVerify}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("done steps = %v, want %v", names, want)
+	}
+	if vip.drained {
+		t.Error("the node was left drained")
+	}
+}
+
+func TestSwitchoverRunRefusesWithoutLock(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "someone-else")
+	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true})
+	err := s.Run(context.Background(), opts("me"))
+	var f *SwitchoverFailure
+	if !errors.As(err, &f) || f.Step != StepCheck || f.PairState != "unchanged" {
+		t.Fatalf("Run without the lock = %v, want a check failure with the pair unchanged", err)
+	}
+	if in := infoOf(t, a.Client()); in.Role != replication.RoleMaster {
+		t.Fatalf("a is %s after a refused run", in.Role)
+	}
+}
+
+func TestSwitchoverRunRefusesWithoutVIP(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: false})
+	err := s.Run(context.Background(), opts("me"))
+	var f *SwitchoverFailure
+	if !errors.As(err, &f) || f.Step != StepCheck {
+		t.Fatalf("Run on a node without the VIP = %v, want a check failure", err)
+	}
+}
+
+// An abort before the Redis step stops with nothing changed.
+func TestSwitchoverRunAbortedEarly(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Run(ctx, opts("me"))
+	var f *SwitchoverFailure
+	if !errors.As(err, &f) || f.PairState != "unchanged" {
+		t.Fatalf("aborted Run = %v, want the pair unchanged", err)
+	}
+	if in := infoOf(t, a.Client()); in.Role != replication.RoleMaster {
+		t.Fatalf("a is %s after an aborted run", in.Role)
+	}
+}
+
+// When the VIP does not move (keepalived on the target dead, say), the
+// Redis roles are rolled back so the VIP holder is the master again, and
+// no acknowledged write is lost on the way there and back.
+func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	vip := &fakeVIP{held: true, stuck: true}
+	s, _ := newTestSwitchover(t, cfg, vip)
+
+	var w writer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	o := opts("me")
+	o.VIPTimeout = 200 * time.Millisecond
+	err := s.Run(context.Background(), o)
+	time.Sleep(50 * time.Millisecond) // writes after the rollback must succeed
+	stop()
+	<-done
+
+	var f *SwitchoverFailure
+	if !errors.As(err, &f) || f.Step != StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
+		t.Fatalf("Run with a stuck VIP = %v, want a vip failure, rolled back", err)
+	}
+	if in := infoOf(t, a.Client()); in.Role != replication.RoleMaster {
+		t.Fatalf("a is %s after the rollback, want master", in.Role)
+	}
+	waitLinkUp(t, b.Client())
+	if in := infoOf(t, b.Client()); !isReplicaOf(in, a.Addr()) {
+		t.Fatalf("b is %s of %s:%d after the rollback", in.Role, in.MasterHost, in.MasterPort)
+	}
+	if vip.drained {
+		t.Error("the node was left drained after the rollback")
+	}
+	if lost := w.lost(t, a.Client()); lost != 0 {
+		t.Fatalf("%d acknowledged writes lost over the rollback", lost)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
+		t.Fatalf("write to a after the rollback (paused?): %v", err)
+	}
+}
