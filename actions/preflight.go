@@ -1,0 +1,301 @@
+// Package actions holds the operator's actions on the pair: the planned
+// switchover's preflight (also its dry run), its execution through the
+// nodes' own redkeep, and its verification. It exposes plain data and
+// callbacks; the console and the CLI render them.
+package actions
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// Check is one preflight check: what was measured, what it must be, and
+// whether it passed. A failed check is a reason to refuse.
+type Check struct {
+	Name string `json:"name"`
+	// Node is the node the check is about, "" for the pair.
+	Node      string `json:"node,omitempty"`
+	Value     string `json:"value"`
+	Threshold string `json:"threshold"`
+	Pass      bool   `json:"pass"`
+}
+
+// Check names, stable for scripts and tests.
+const (
+	CheckReachable   = "reachable over SSH"
+	CheckRedisUp     = "Redis answers"
+	CheckVersions    = "redkeep versions"
+	CheckKeepalived  = "keepalived running"
+	CheckVIPHolder   = "VIP holder"
+	CheckVIPOnMaster = "VIP holder is the Redis master"
+	CheckTarget      = "target"
+	CheckReplicaOf   = "target replicates from the master"
+	CheckLink        = "replication link"
+	CheckSyncing     = "not syncing or loading"
+	CheckLag         = "replication lag"
+	CheckNoOperation = "no operation in progress"
+)
+
+// Plan is the preflight of one switchover: from the current master (and VIP
+// holder) to the target, and every check with its result.
+type Plan struct {
+	From   string  `json:"from"`
+	To     string  `json:"to"`
+	MaxLag int64   `json:"max_lag"`
+	Checks []Check `json:"checks"`
+}
+
+// OK reports whether every check passed: the switchover may run.
+func (p Plan) OK() bool { return len(p.Failed()) == 0 && len(p.Checks) > 0 }
+
+// Failed returns the checks that did not pass.
+func (p Plan) Failed() []Check {
+	var out []Check
+	for _, c := range p.Checks {
+		if !c.Pass {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Facts are what the preflight decides over: one snapshot per node and the
+// switchover lock each node reported. Gathering them is I/O; Preflight is not.
+type Facts struct {
+	Snapshots []nodes.Snapshot
+	// Locks maps a node to its held switchover lock; a node absent from
+	// the map has none.
+	Locks map[string]*hooks.SwitchoverLock
+	// LockErrs maps a node to why its lock could not be read.
+	LockErrs map[string]string
+}
+
+func (f Facts) snapshot(name string) (nodes.Snapshot, bool) {
+	for _, s := range f.Snapshots {
+		if s.Node == name {
+			return s, true
+		}
+	}
+	return nodes.Snapshot{}, false
+}
+
+// Preflight checks whether a switchover to target (default: the node that
+// is not the master) may run now. It is pure: the same facts give the same
+// plan, so the dry run, the console and the real run all agree.
+func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
+	p := Plan{MaxLag: maxLag}
+	add := func(c Check) { p.Checks = append(p.Checks, c) }
+
+	snaps := make(map[string]nodes.Snapshot, len(cfg.Nodes))
+	for _, n := range cfg.Nodes {
+		s, ok := f.snapshot(n.Name)
+		if !ok {
+			s = nodes.Snapshot{Node: n.Name, Conn: nodes.ConnUnreachable, ConnErr: "no snapshot"}
+		}
+		snaps[n.Name] = s
+	}
+
+	// Reachability, Redis, keepalived, and locks on each node.
+	for _, n := range cfg.Nodes {
+		s := snaps[n.Name]
+		reach := Check{Name: CheckReachable, Node: n.Name, Value: string(s.Conn), Threshold: string(nodes.ConnConnected), Pass: s.Conn == nodes.ConnConnected}
+		if s.Conn == "" {
+			reach.Value = "unknown"
+		}
+		if !reach.Pass && s.ConnErr != "" {
+			reach.Value += ": " + s.ConnErr
+		}
+		add(reach)
+		redisUp := Check{Name: CheckRedisUp, Node: n.Name, Value: "up", Threshold: "up", Pass: s.Redis.Up}
+		if !s.Redis.Up {
+			redisUp.Value = "down"
+			if s.Redis.Err != "" {
+				redisUp.Value += ": " + s.Redis.Err
+			}
+		}
+		add(redisUp)
+		ka := Check{Name: CheckKeepalived, Node: n.Name, Value: "running", Threshold: "running", Pass: s.Keepalived.Running}
+		if !s.Keepalived.Running {
+			ka.Value = "not running"
+		}
+		if s.Keepalived.State != "" {
+			ka.Value += " (" + s.Keepalived.State + ")"
+		}
+		add(ka)
+	}
+
+	// Versions: both nodes run the same binary's protocol.
+	var versions []string
+	first, same := "", true
+	for i, n := range cfg.Nodes {
+		v := snaps[n.Name].Version
+		switch {
+		case v == "":
+			same, v = false, "unknown"
+		case i == 0:
+			first = v
+		case v != first:
+			same = false
+		}
+		versions = append(versions, n.Name+" "+v)
+	}
+	add(Check{Name: CheckVersions, Value: strings.Join(versions, ", "), Threshold: "the same on both", Pass: same})
+
+	// Exactly one VIP holder, and it is the Redis master.
+	var holders, masters []string
+	for _, n := range cfg.Nodes {
+		s := snaps[n.Name]
+		if s.HoldsVIP {
+			holders = append(holders, n.Name)
+		}
+		if s.Redis.Up && s.Redis.Info.Role == replication.RoleMaster {
+			masters = append(masters, n.Name)
+		}
+	}
+	add(Check{Name: CheckVIPHolder, Value: listOrNone(holders), Threshold: "exactly one", Pass: len(holders) == 1})
+	from := ""
+	vipOnMaster := Check{Name: CheckVIPOnMaster, Threshold: "the VIP holder is the only Redis master"}
+	switch {
+	case len(holders) != 1:
+		vipOnMaster.Value = "masters: " + listOrNone(masters)
+	case len(masters) == 1 && masters[0] == holders[0]:
+		from = holders[0]
+		vipOnMaster.Value = from + " is master"
+		vipOnMaster.Pass = true
+	default:
+		vipOnMaster.Value = fmt.Sprintf("VIP on %s, masters: %s", holders[0], listOrNone(masters))
+	}
+	add(vipOnMaster)
+	p.From = from
+
+	// The target: named, or the other node.
+	tc := Check{Name: CheckTarget, Threshold: "the node that is not the master"}
+	switch {
+	case target != "":
+		if _, err := cfg.Node(target); err != nil {
+			tc.Value = fmt.Sprintf("%q is not a node (nodes: %s)", target, strings.Join(cfg.NodeNames(), ", "))
+			target = ""
+		} else if target == from {
+			tc.Value = target + " is already the master"
+			target = ""
+		} else {
+			tc.Value = target
+			tc.Pass = from != ""
+		}
+	case from != "":
+		peer, _ := cfg.Peer(from)
+		target = peer.Name
+		tc.Value = target + " (the other node)"
+		tc.Pass = true
+	default:
+		tc.Value = "unknown: no single master holding the VIP"
+	}
+	if tc.Pass {
+		tc.Node = target
+	}
+	add(tc)
+	p.To = target
+
+	// Replication of the target from the master.
+	p.Checks = append(p.Checks, replicationChecks(cfg, snaps, from, target, maxLag)...)
+
+	// No other switchover on either node.
+	for _, n := range cfg.Nodes {
+		c := Check{Name: CheckNoOperation, Node: n.Name, Value: "none", Threshold: "no switchover lock", Pass: true}
+		if e, ok := f.LockErrs[n.Name]; ok {
+			c.Value, c.Pass = "unknown: "+e, false
+		} else if l := f.Locks[n.Name]; l != nil && l.Owner != "" {
+			c.Value, c.Pass = l.String(), false
+		}
+		add(c)
+	}
+	return p
+}
+
+// replicationChecks are the target's link, sync state and lag.
+func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from, target string, maxLag int64) []Check {
+	rep := Check{Name: CheckReplicaOf, Node: target, Value: "unknown", Threshold: "replica of the master"}
+	link := Check{Name: CheckLink, Node: target, Value: "unknown", Threshold: "up"}
+	sync := Check{Name: CheckSyncing, Node: target, Value: "unknown", Threshold: "idle"}
+	lag := Check{Name: CheckLag, Node: target, Value: "unknown", Threshold: "<= " + Bytes(maxLag)}
+	out := func() []Check { return []Check{rep, link, sync, lag} }
+	if from == "" || target == "" {
+		return out()
+	}
+	master, replica := snaps[from], snaps[target]
+	if !replica.Redis.Up {
+		return out()
+	}
+	mn, _ := cfg.Node(from)
+	ti := replica.Redis.Info
+	rep.Threshold = "replica of " + mn.Redis.PeerAddr
+	if ti.Role == replication.RoleReplica {
+		rep.Value = "replica of " + net.JoinHostPort(ti.MasterHost, strconv.Itoa(ti.MasterPort))
+		rep.Pass = sameAddr(ti.MasterHost, ti.MasterPort, mn.Redis.PeerAddr)
+	} else {
+		rep.Value = string(ti.Role)
+		if ti.Role == replication.RoleUnknown {
+			rep.Value = "unknown role"
+		}
+	}
+	if !rep.Pass {
+		return out()
+	}
+	link.Value, link.Pass = "up", ti.LinkUp
+	if !ti.LinkUp {
+		link.Value = "down"
+		if ti.LinkDownSecs >= 0 {
+			link.Value += fmt.Sprintf(" for %d s", ti.LinkDownSecs)
+		}
+	}
+	switch {
+	case ti.Loading:
+		sync.Value = "loading"
+	case ti.SyncInProgress:
+		sync.Value = "syncing"
+	default:
+		sync.Value, sync.Pass = "idle", true
+	}
+	if n, ok := replication.Lag(ti, master.Redis.Info); ok {
+		lag.Value, lag.Pass = Bytes(n), n <= maxLag && ti.LinkUp
+		if !ti.LinkUp {
+			lag.Value += " (link down: the master's offset moves on unseen)"
+		}
+	} else {
+		lag.Value = "no shared history (different replication ids)"
+	}
+	return out()
+}
+
+// sameAddr compares a replica's master_host/master_port with a host:port.
+func sameAddr(host string, port int, addr string) bool {
+	h, p, err := net.SplitHostPort(addr)
+	return err == nil && h == host && p == strconv.Itoa(port)
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Bytes formats a byte count for operators: exact below 1 KiB, else with
+// one decimal in KiB or MiB.
+func Bytes(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+}

@@ -1,0 +1,212 @@
+package actions
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/replication"
+)
+
+const pairYAML = `vip: 198.51.100.100/24
+nodes:
+  - name: a
+    host: 198.51.100.11
+    keepalived: {priority: 150, interface: eth0}
+  - name: b
+    host: 198.51.100.12
+    keepalived: {priority: 100, interface: eth0}
+keepalived: {virtual_router_id: 51}
+`
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(pairYAML), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// healthy is a pair with a master holding the VIP and b its replica,
+// 100 bytes behind.
+func healthy() Facts {
+	const replid = "8c2a1d7f3b4e5a6978c0d1e2f3a4b5c6d7e8f901"
+	master := nodes.Snapshot{Node: "a", Conn: nodes.ConnConnected, Version: "v1.0.0", HoldsVIP: true,
+		Keepalived: nodes.Keepalived{Running: true, State: "MASTER"},
+		Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
+	replica := nodes.Snapshot{Node: "b", Conn: nodes.ConnConnected, Version: "v1.0.0",
+		Keepalived: nodes.Keepalived{Running: true, State: "BACKUP"},
+		Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleReplica, ReplID: replid, MasterReplOffset: 10_000, ReplicaOffset: 10_000,
+			MasterHost: "198.51.100.11", MasterPort: 6379, LinkUp: true, LinkDownSecs: -1}}}
+	return Facts{Snapshots: []nodes.Snapshot{master, replica}}
+}
+
+// swapped is healthy with the roles the other way round.
+func swapped() Facts {
+	f := healthy()
+	a, b := f.Snapshots[0], f.Snapshots[1]
+	a.Node, b.Node = "b", "a"
+	b.Redis.Info.MasterHost = "198.51.100.12"
+	return Facts{Snapshots: []nodes.Snapshot{b, a}}
+}
+
+func TestPreflight(t *testing.T) {
+	cfg := testConfig(t)
+	now := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		facts  func() Facts
+		target string
+		maxLag int64
+		// fail lists the checks that must fail ("name" or "name@node");
+		// nil means the plan passes.
+		fail     []string
+		from, to string
+		// value is a substring of the first failed check's value.
+		value string
+	}{
+		{name: "healthy, default target", facts: healthy, maxLag: 1 << 20, from: "a", to: "b"},
+		{name: "healthy, named target", facts: healthy, target: "b", maxLag: 1 << 20, from: "a", to: "b"},
+		{name: "back the other way", facts: swapped, maxLag: 1 << 20, from: "b", to: "a"},
+		{name: "lag exactly at the limit", facts: healthy, maxLag: 100, from: "a", to: "b"},
+		{name: "lag above the limit", facts: healthy, maxLag: 99, fail: []string{CheckLag}, value: "100 B"},
+		{name: "target is the master", facts: healthy, target: "a", maxLag: 1 << 20, fail: []string{CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "already the master"},
+		{name: "target unknown", facts: healthy, target: "c", maxLag: 1 << 20, fail: []string{CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: `"c" is not a node`},
+		{name: "replica link down", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info.LinkUp = false
+			f.Snapshots[1].Redis.Info.LinkDownSecs = 12
+			return f
+		}, fail: []string{CheckLink, CheckLag}, value: "down for 12 s"},
+		{name: "replica syncing", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info.SyncInProgress = true
+			return f
+		}, fail: []string{CheckSyncing}, value: "syncing"},
+		{name: "replica loading", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info.Loading = true
+			return f
+		}, fail: []string{CheckSyncing}, value: "loading"},
+		{name: "replica of someone else", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info.MasterHost = "203.0.113.5"
+			return f
+		}, fail: []string{CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "203.0.113.5:6379"},
+		{name: "different history", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info.ReplID = "ffffffffffffffffffffffffffffffffffffffff"
+			return f
+		}, fail: []string{CheckLag}, value: "no shared history"},
+		{name: "target node unreachable", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1] = nodes.Snapshot{Node: "b", Conn: nodes.ConnUnreachable, ConnErr: "dial tcp: i/o timeout"}
+			return f
+		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "i/o timeout"},
+		{name: "no snapshot of a node", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots = f.Snapshots[:1]
+			return f
+		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
+		{name: "master node unreachable", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0] = nodes.Snapshot{Node: "a", Conn: nodes.ConnHostKeyRefused, ConnErr: "host key changed"}
+			return f
+		}, fail: []string{CheckReachable + "@a", CheckRedisUp + "@a", CheckKeepalived + "@a", CheckVersions, CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
+		{name: "versions differ", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Version = "v1.1.0"
+			return f
+		}, fail: []string{CheckVersions}, value: "a v1.0.0, b v1.1.0"},
+		{name: "keepalived down on the target", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Keepalived = nodes.Keepalived{}
+			return f
+		}, fail: []string{CheckKeepalived + "@b"}, value: "not running"},
+		{name: "VIP on no node", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0].HoldsVIP = false
+			return f
+		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "none"},
+		{name: "VIP on both", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].HoldsVIP = true
+			return f
+		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "a, b"},
+		{name: "VIP on the replica", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0].HoldsVIP, f.Snapshots[1].HoldsVIP = false, true
+			return f
+		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "VIP on b, masters: a"},
+		{name: "two masters", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Redis.Info = replication.Info{Role: replication.RoleMaster}
+			return f
+		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "masters: a, b"},
+		{name: "switchover in progress", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Locks = map[string]*hooks.SwitchoverLock{"b": {Owner: "bob@ops:99", From: "a", To: "b", PID: 99, Expires: now.Add(time.Minute)}}
+			return f
+		}, fail: []string{CheckNoOperation + "@b"}, value: "bob@ops:99"},
+		{name: "lock unreadable", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.LockErrs = map[string]string{"a": "permission denied"}
+			return f
+		}, fail: []string{CheckNoOperation + "@a"}, value: "permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Preflight(cfg, tt.facts(), tt.target, tt.maxLag)
+			var failed []string
+			for _, c := range p.Failed() {
+				id := c.Name
+				if c.Node != "" && strings.Contains(strings.Join(tt.fail, ","), c.Name+"@") {
+					id += "@" + c.Node
+				}
+				failed = append(failed, id)
+			}
+			if strings.Join(failed, "|") != strings.Join(tt.fail, "|") {
+				t.Fatalf("failed checks = %q, want %q\n%s", failed, tt.fail, render(p))
+			}
+			if p.OK() != (len(tt.fail) == 0) {
+				t.Errorf("OK() = %v with failures %v", p.OK(), failed)
+			}
+			if tt.fail == nil && (p.From != tt.from || p.To != tt.to) {
+				t.Errorf("plan %s -> %s, want %s -> %s", p.From, p.To, tt.from, tt.to)
+			}
+			if tt.value != "" && !strings.Contains(p.Failed()[0].Value, tt.value) {
+				t.Errorf("first failed check %q = %q, want it to contain %q", p.Failed()[0].Name, p.Failed()[0].Value, tt.value)
+			}
+			for _, c := range p.Checks {
+				if c.Value == "" || c.Threshold == "" {
+					t.Errorf("check %q on %q lacks a value or threshold: %+v", c.Name, c.Node, c)
+				}
+			}
+		})
+	}
+}
+
+func render(p Plan) string {
+	var b strings.Builder
+	for _, c := range p.Checks {
+		b.WriteString(c.Name + "@" + c.Node + " = " + c.Value + " (" + c.Threshold + ")")
+		if c.Pass {
+			b.WriteString(" ok\n")
+		} else {
+			b.WriteString(" FAIL\n")
+		}
+	}
+	return b.String()
+}
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 1 << 20: "1.0 MiB", 5 << 20: "5.0 MiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
