@@ -1,0 +1,63 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key the console answers to; the help screen is generated
+// from it, and disabled bindings (actions in --read-only) are neither shown
+// nor matched.
+type KeyMap struct {
+	Quit key.Binding
+	Help key.Binding
+
+	NextPane key.Binding
+	Follow   key.Binding
+	Filter   key.Binding
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+
+	Switchover key.Binding
+	Lab        key.Binding
+
+	// Used inside dialogs.
+	Confirm key.Binding
+	Cancel  key.Binding
+}
+
+// DefaultKeyMap returns the console's keys.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		NextPane:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "timeline/logs")),
+		Follow:     key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "pause/follow")),
+		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
+		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown", "f"), key.WithHelp("pgdn", "page down")),
+		Top:        key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "oldest")),
+		Bottom:     key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "newest, follow")),
+		Switchover: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "switchover")),
+		Lab:        key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "lab: fail/heal")),
+		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
+		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel/clear")),
+	}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Switchover, k.Lab, k.NextPane, k.Filter, k.Follow, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.NextPane, k.Filter, k.Cancel, k.Follow},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Switchover, k.Lab, k.Help, k.Quit},
+	}
+}

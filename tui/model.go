@@ -1,0 +1,403 @@
+// Package tui is redkeep's operator console: a Bubble Tea program showing
+// both nodes of the pair, their logs and a timeline of what happened, and
+// driving switchovers (and, in the lab, failures) from the keyboard.
+//
+// The package does no I/O of its own: nodes, logs and actions reach it
+// through the Backend, Switchover and Lab interfaces, read by tea.Cmds that
+// return typed messages. Tests drive fakes through the same front door.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/redkeep/redkeep/logs"
+	"github.com/redkeep/redkeep/nodes"
+)
+
+// NodeInfo names a node as the config does.
+type NodeInfo struct {
+	Name string
+	Host string
+}
+
+// Options configure the console. Backend, Judge and exactly two Nodes are
+// required; Switchover and Lab are optional actions.
+type Options struct {
+	Nodes   []NodeInfo
+	VIP     string
+	Backend Backend
+	Judge   JudgeFunc
+
+	// Switchover, when set (and not ReadOnly), offers planned switchovers.
+	Switchover Switchover
+	// Lab, when set (and not ReadOnly), offers the lab's failure cases.
+	Lab Lab
+	// ReadOnly hides every action.
+	ReadOnly bool
+
+	// LagWarn is the replica byte lag drawn as a full bar.
+	LagWarn int64
+	// StaleAfter is how long a node may send no snapshot before its panel
+	// says so; a few poll intervals.
+	StaleAfter time.Duration
+	// LogLines bounds each node's log buffer; the timeline holds as many.
+	LogLines int
+	// Mouse enables the mouse wheel for scrolling (it stops the terminal's
+	// own text selection, so it is off by default).
+	Mouse bool
+	// Context bounds every action the console starts.
+	Context context.Context
+	// Now is the clock; tests fix it.
+	Now func() time.Time
+	// Tick is how often the clock in the header advances; 0 means 1 s,
+	// negative means never (tests).
+	Tick time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultLogLines   = 5000
+	DefaultStaleAfter = 3 * time.Second
+)
+
+// pane is what the lower half of the screen shows.
+type pane int
+
+const (
+	paneTimeline pane = iota
+	paneNode0
+	paneNode1
+)
+
+// Model is the console. Use New; the zero value is not usable.
+type Model struct {
+	opts   Options
+	keys   KeyMap
+	styles Styles
+	help   help.Model
+
+	width, height int
+	now           time.Time
+
+	panels  []*nodePanel
+	verdict Verdict
+	judged  bool
+
+	timeline *logPane
+	nodeLogs []*logPane
+	pane     pane
+	// lastTransition is the newest keepalived transition seen, in logs or
+	// in the nodes' state files.
+	lastTransition time.Time
+
+	filtering bool
+	filter    textinput.Model
+
+	showHelp bool
+	sw       *switchoverDialog
+	swSeq    int
+	lab      *labDialog
+
+	// status is the outcome of the last action, shown in the footer.
+	status    string
+	statusBad bool
+}
+
+// New builds the console from opts.
+func New(opts Options) (*Model, error) {
+	switch {
+	case len(opts.Nodes) != 2:
+		return nil, fmt.Errorf("console: need exactly 2 nodes, got %d", len(opts.Nodes))
+	case opts.Backend == nil:
+		return nil, errors.New("console: no backend")
+	case opts.Judge == nil:
+		return nil, errors.New("console: no verdict function")
+	}
+	if opts.LogLines <= 0 {
+		opts.LogLines = DefaultLogLines
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
+	if opts.LagWarn <= 0 {
+		opts.LagWarn = 1 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	if opts.Tick == 0 {
+		opts.Tick = time.Second
+	}
+	m := &Model{
+		opts:     opts,
+		keys:     DefaultKeyMap(),
+		help:     help.New(),
+		now:      opts.Now(),
+		timeline: newLogPane("timeline", opts.LogLines),
+	}
+	if opts.ReadOnly || opts.Switchover == nil {
+		m.keys.Switchover.SetEnabled(false)
+	}
+	if opts.ReadOnly || opts.Lab == nil {
+		m.keys.Lab.SetEnabled(false)
+	}
+	for _, n := range opts.Nodes {
+		m.panels = append(m.panels, &nodePanel{name: n.Name, host: n.Host})
+		m.nodeLogs = append(m.nodeLogs, newLogPane(n.Name+" logs", opts.LogLines))
+	}
+	m.filter = textinput.New()
+	m.filter.Prompt = "/"
+	m.filter.Placeholder = "filter"
+	m.setStyles(true)
+	return m, nil
+}
+
+// setStyles builds the styles once per terminal background.
+func (m *Model) setStyles(dark bool) {
+	m.styles = NewStyles(dark)
+	m.help.Styles = m.styles.Help
+	ts := textinput.DefaultStyles(dark)
+	ts.Cursor.Blink = false
+	m.filter.SetStyles(ts)
+}
+
+// Init starts reading the streams and asks the terminal for its background.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, waitEvents(m.opts.Backend.Events()), m.clock()}
+	for _, p := range m.panels {
+		cmds = append(cmds, waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
+	}
+	return tea.Batch(cmds...)
+}
+
+type clockMsg time.Time
+
+func (m *Model) clock() tea.Cmd {
+	if m.opts.Tick < 0 {
+		return nil
+	}
+	now := m.opts.Now
+	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return clockMsg(now()) })
+}
+
+func (m *Model) staleTimer(p *nodePanel) tea.Cmd {
+	node, gen := p.name, p.gen
+	return tea.Tick(m.opts.StaleAfter, func(time.Time) tea.Msg { return staleTickMsg{node: node, gen: gen} })
+}
+
+func (m *Model) panel(node string) (int, *nodePanel) {
+	for i, p := range m.panels {
+		if p.name == node {
+			return i, p
+		}
+	}
+	return -1, nil
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		m.filter.SetWidth(max(msg.Width/3, 10))
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.setStyles(msg.IsDark())
+		return m, nil
+	case clockMsg:
+		m.now = time.Time(msg)
+		return m, m.clock()
+	case snapshotMsg:
+		return m, m.onSnapshot(msg)
+	case snapshotsClosedMsg:
+		return m, nil
+	case staleTickMsg:
+		if _, p := m.panel(msg.node); p != nil && msg.gen == p.gen {
+			p.stale = true
+		}
+		return m, nil
+	case eventsMsg:
+		m.onEvents(msg.events)
+		return m, waitEvents(m.opts.Backend.Events())
+	case eventsClosedMsg:
+		return m, nil
+	case preflightMsg, switchoverStartedMsg, stepMsg, switchoverEndedMsg:
+		return m, m.updateSwitchover(msg)
+	case labDoneMsg:
+		return m, m.onLabDone(msg)
+	case tea.MouseWheelMsg:
+		switch msg.Mouse().Button {
+		case tea.MouseWheelUp:
+			m.focused().scroll(-3)
+		case tea.MouseWheelDown:
+			m.focused().scroll(3)
+		}
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	}
+	if m.filtering {
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
+	_, p := m.panel(msg.node)
+	if p == nil {
+		return nil
+	}
+	p.update(msg.snap)
+	if since := msg.snap.Keepalived.Since; since.After(m.lastTransition) {
+		m.lastTransition = since
+	}
+	snaps := make([]nodes.Snapshot, 0, len(m.panels))
+	for _, q := range m.panels {
+		if q.seen {
+			snaps = append(snaps, q.last)
+		}
+	}
+	m.verdict, m.judged = m.opts.Judge(snaps), true
+	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
+}
+
+func (m *Model) onEvents(evs []logs.Event) {
+	for _, e := range evs {
+		if i, _ := m.panel(e.Node); i >= 0 {
+			m.nodeLogs[i].push(entry{ev: e})
+		}
+		if onTimeline(&e) {
+			addToTimeline(m.timeline, e)
+			if e.Kind == logs.KindTransition && e.Time.After(m.lastTransition) {
+				m.lastTransition = e.Time
+			}
+		}
+	}
+}
+
+// focused is the log pane the scroll keys act on.
+func (m *Model) focused() *logPane {
+	switch m.pane {
+	case paneNode0:
+		return m.nodeLogs[0]
+	case paneNode1:
+		return m.nodeLogs[1]
+	}
+	return m.timeline
+}
+
+func (m *Model) allPanes() []*logPane {
+	return append([]*logPane{m.timeline}, m.nodeLogs...)
+}
+
+func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	// ctrl+c always ends the program, whatever is open, like any Unix tool.
+	if msg.String() == "ctrl+c" {
+		return m, tea.Interrupt
+	}
+	switch {
+	case m.sw != nil:
+		return m, m.switchoverKey(msg)
+	case m.lab != nil:
+		return m, m.labKey(msg)
+	case m.filtering:
+		return m, m.filterKey(msg)
+	case m.showHelp:
+		if key.Matches(msg, m.keys.Help, m.keys.Cancel) {
+			m.showHelp = false
+		} else if key.Matches(msg, m.keys.Quit) {
+			return m, tea.Quit
+		}
+		return m, nil
+	}
+
+	k := m.keys
+	page := max(m.logHeight()-1, 1)
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.NextPane):
+		m.pane = (m.pane + 1) % (paneNode1 + 1)
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+		return m, m.filter.Focus()
+	case key.Matches(msg, k.Cancel):
+		m.setFilter("")
+		m.status = ""
+	case key.Matches(msg, k.Follow):
+		// Pause and resume every pane together, so the two nodes' logs
+		// stay comparable while reading.
+		on := !m.focused().follow
+		for _, p := range m.allPanes() {
+			p.setFollow(on)
+		}
+	case key.Matches(msg, k.Up):
+		m.focused().scroll(-1)
+	case key.Matches(msg, k.Down):
+		m.focused().scroll(1)
+	case key.Matches(msg, k.PageUp):
+		m.focused().scroll(-page)
+	case key.Matches(msg, k.PageDown):
+		m.focused().scroll(page)
+	case key.Matches(msg, k.Top):
+		m.focused().top(m.logHeight())
+	case key.Matches(msg, k.Bottom):
+		m.focused().setFollow(true)
+	case key.Matches(msg, k.Switchover):
+		return m, m.openSwitchover()
+	case key.Matches(msg, k.Lab):
+		m.openLab()
+	}
+	return m, nil
+}
+
+func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Confirm):
+		m.filtering = false
+		m.filter.Blur()
+		return nil
+	case key.Matches(msg, m.keys.Cancel):
+		m.filtering = false
+		m.filter.Blur()
+		m.filter.SetValue("")
+		m.setFilter("")
+		return nil
+	}
+	var cmd tea.Cmd
+	m.filter, cmd = m.filter.Update(msg)
+	m.setFilter(m.filter.Value())
+	return cmd
+}
+
+// setFilter applies one filter to every pane, so switching panes keeps it.
+func (m *Model) setFilter(f string) {
+	f = strings.ToLower(f)
+	for _, p := range m.allPanes() {
+		p.filter = f
+	}
+	if f == "" {
+		m.filter.SetValue("")
+	}
+}
+
+func (m *Model) setStatus(bad bool, format string, args ...any) {
+	m.status, m.statusBad = fmt.Sprintf(format, args...), bad
+}

@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkeep/redkeep/logs"
+)
+
+func TestRing(t *testing.T) {
+	r := newRing[int](3)
+	for i := range 5 {
+		r.Push(i)
+	}
+	if r.Len() != 3 || r.At(0) != 2 || r.At(2) != 4 {
+		t.Fatalf("ring holds %d items, oldest %d, newest %d; want 3, 2, 4", r.Len(), r.At(0), r.At(2))
+	}
+	if r.FirstSeq() != 2 || r.NextSeq() != 5 {
+		t.Errorf("seqs %d..%d, want 2..5", r.FirstSeq(), r.NextSeq())
+	}
+	if r.Index(0) != 0 || r.Index(3) != 1 || r.Index(99) != 2 {
+		t.Errorf("Index clamps wrong: %d %d %d", r.Index(0), r.Index(3), r.Index(99))
+	}
+}
+
+func lines(p *logPane, n int) string {
+	var out []string
+	for _, e := range p.visible(n) {
+		out = append(out, e.ev.Message)
+	}
+	return strings.Join(out, ",")
+}
+
+func fill(p *logPane, from, to int) {
+	for i := from; i < to; i++ {
+		p.push(entry{ev: logs.Event{Message: fmt.Sprintf("m%d", i)}})
+	}
+}
+
+func TestLogPane(t *testing.T) {
+	p := newLogPane("t", 10)
+	fill(p, 0, 20) // holds m10..m19
+	if got := lines(p, 3); got != "m17,m18,m19" {
+		t.Fatalf("following shows %s", got)
+	}
+	p.scroll(-2)
+	if got := lines(p, 3); got != "m15,m16,m17" {
+		t.Fatalf("after scrolling up 2: %s", got)
+	}
+	fill(p, 20, 23) // paused: the view stays put
+	if got := lines(p, 3); got != "m15,m16,m17" || p.behind() != 5 {
+		t.Fatalf("paused view moved to %s, %d behind", got, p.behind())
+	}
+	fill(p, 23, 30) // m17 falls out of the ring: the view clamps to the oldest
+	if got := lines(p, 3); got != "m20" {
+		t.Fatalf("evicted anchor shows %s", got)
+	}
+	p.top(3)
+	if got := lines(p, 3); got != "m20,m21,m22" {
+		t.Fatalf("top shows %s", got)
+	}
+	p.filter = "m2"
+	p.setFollow(true)
+	if got := lines(p, 20); got != "m20,m21,m22,m23,m24,m25,m26,m27,m28,m29" {
+		t.Fatalf("filter m2 shows %s", got)
+	}
+	p.filter = "m25"
+	p.scroll(-5) // nothing older matches: stays on the only match
+	if got := lines(p, 3); got != "m25" {
+		t.Fatalf("filtered scroll shows %s", got)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	script := func(node string, ms int, ok bool) logs.Event {
+		return logs.Event{Node: node, Time: at(ms), Kind: logs.KindScript, OK: ok}
+	}
+	trans := func(node, state string, ms int) logs.Event {
+		return logs.Event{Node: node, Time: at(ms), Kind: logs.KindTransition, State: state}
+	}
+	cases := []struct {
+		name   string
+		events []logs.Event // arrival order
+		want   string       // reason of the last transition in time order
+	}{
+		{"check failure", []logs.Event{script("a", 0, false), trans("a", "FAULT", 100), trans("b", "MASTER", 300)},
+			"check failed on a, a FAULT, b MASTER after 0.3 s"},
+		{"cause arrives after effect", []logs.Event{trans("b", "MASTER", 300), trans("a", "FAULT", 100), script("a", 0, false)},
+			"check failed on a, a FAULT, b MASTER after 0.3 s"},
+		{"repeated failures said once", []logs.Event{script("a", 0, false), script("a", 50, false), trans("b", "MASTER", 1000)},
+			"check failed on a, b MASTER after 1.0 s"},
+		{"passing checks are no cause", []logs.Event{script("a", 0, true), trans("b", "MASTER", 300)},
+			"b MASTER"},
+		{"peer silent", []logs.Event{trans("b", "MASTER", 300)}, "b MASTER"},
+		{"too old to be the cause", []logs.Event{script("a", 0, false), trans("b", "MASTER", 20000)}, "b MASTER"},
+		{"own earlier transition ends the story", []logs.Event{script("a", 0, false), trans("b", "BACKUP", 100), trans("b", "MASTER", 300)},
+			"b MASTER"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := newLogPane("timeline", 100)
+			for _, e := range c.events {
+				addToTimeline(p, e)
+			}
+			last := p.lines.At(p.lines.Len() - 1)
+			if last.reason != c.want {
+				t.Errorf("reason %q, want %q", last.reason, c.want)
+			}
+		})
+	}
+}
+
+func TestBar(t *testing.T) {
+	cases := []struct {
+		v, max int64
+		want   string
+	}{
+		{0, 100, "▕      ▏"},
+		{1, 1 << 20, "▕▏     ▏"},
+		{50, 100, "▕███   ▏"},
+		{100, 100, "▕██████▏"},
+		{500, 100, "▕██████▏"},
+	}
+	for _, c := range cases {
+		if got := bar(c.v, c.max, 6); got != c.want {
+			t.Errorf("bar(%d, %d) = %q, want %q", c.v, c.max, got, c.want)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second:              "0s",
+		1500 * time.Millisecond:   "1s",
+		133 * time.Second:         "2m13s",
+		3*time.Hour + time.Minute: "3h01m",
+		72 * time.Hour:            "3d",
+	} {
+		if got := ago(d); got != want {
+			t.Errorf("ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestStaleTick(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+	feed(m, snaps(snapMaster("a"))...)
+	_, p := m.panel("a")
+	old := p.gen
+	feed(m, snaps(snapMaster("a"))...)
+	feed(m, staleTickMsg{node: "a", gen: old})
+	if p.stale {
+		t.Fatal("a stale tick from an earlier snapshot marked the node stale")
+	}
+	feed(m, staleTickMsg{node: "a", gen: p.gen})
+	if !p.stale {
+		t.Fatal("the current stale tick did not mark the node stale")
+	}
+	if view := screen(t, m, 80, 24, 0); !strings.Contains(view, "no poll for a while") {
+		t.Errorf("stale node not shown as such:\n%s", view)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	b := newFakeBackend()
+	j := (&fakeJudge{}).judge
+	for name, o := range map[string]Options{
+		"one node":   {Nodes: []NodeInfo{{Name: "a"}}, Backend: b, Judge: j},
+		"no backend": {Nodes: []NodeInfo{{Name: "a"}, {Name: "b"}}, Judge: j},
+		"no judge":   {Nodes: []NodeInfo{{Name: "a"}, {Name: "b"}}, Backend: b},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/redkeep/redkeep/logs"
+	"github.com/redkeep/redkeep/nodes"
+)
+
+// View draws the whole screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "redkeep"
+	if m.opts.Mouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
+	return v
+}
+
+// Layout heights.
+const (
+	footerLines  = 1
+	minLogHeight = 3
+	// sideBySideLogs is the width from which both nodes' logs fit side by side.
+	sideBySideLogs = 140
+)
+
+func (m *Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return "redkeep: starting…"
+	}
+	header := m.headerView()
+	panels := m.panelsView()
+	footer := m.footerView()
+	used := lipgloss.Height(header) + lipgloss.Height(panels) + footerLines
+	lower := m.lowerView(max(m.height-used, minLogHeight))
+	screen := strings.Join([]string{header, panels, lower, footer}, "\n")
+	return clip(screen, m.width, m.height)
+}
+
+// clip cuts the screen to the terminal, keeping the footer (the keys) on
+// the last line when the terminal is too short for everything.
+func clip(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = append(lines[:h-1], lines[len(lines)-1])
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// logHeight is how many log lines the lower half shows (its tab bar aside).
+func (m *Model) logHeight() int {
+	used := lipgloss.Height(m.headerView()) + lipgloss.Height(m.panelsView()) + footerLines + 1
+	return max(m.height-used, minLogHeight-1)
+}
+
+func (m *Model) headerView() string {
+	st := &m.styles
+	sep := st.Dim.Render(" │ ")
+	var parts []string
+	if m.width >= 100 {
+		// The window title names the program; on a narrow screen the
+		// columns are worth more.
+		parts = append(parts, st.Title.Render("redkeep"))
+	}
+	v := m.verdict
+	var problems string
+	switch {
+	case !m.judged:
+		parts = append(parts, st.Dim.Render("waiting for the first poll"))
+	case v.Healthy:
+		parts = append(parts, st.Good.Render("● healthy"))
+	default:
+		first := "not healthy"
+		if len(v.Problems) > 0 {
+			first = v.Problems[0]
+		}
+		parts = append(parts, st.Bad.Render("✖ "+first))
+		if len(v.Problems) > 1 {
+			problems = st.Bad.Render("  also: " + strings.Join(v.Problems[1:], "; "))
+		}
+	}
+	vip := "VIP " + m.opts.VIP
+	if m.judged {
+		if v.VIPHolder != "" {
+			vip += " on " + st.Bold.Render(v.VIPHolder)
+		} else {
+			vip += " " + st.Bad.Render("on no node")
+		}
+	}
+	parts = append(parts, vip)
+	if m.judged && v.Master != "" {
+		parts = append(parts, "master "+st.Bold.Render(v.Master))
+	}
+	if !m.lastTransition.IsZero() {
+		parts = append(parts, st.Dim.Render("last transition "+ago(m.now.Sub(m.lastTransition))+" ago"))
+	}
+	line := strings.Join(parts, sep)
+	if problems != "" {
+		line += "\n" + problems
+	}
+	return line
+}
+
+func (m *Model) panelsView() string {
+	n := len(m.panels)
+	sideBySide := m.width >= n*panelMinWidth
+	boxW := m.width
+	if sideBySide {
+		boxW = m.width / n
+	}
+	boxes := make([]string, n)
+	for i, p := range m.panels {
+		var peer *nodes.Snapshot
+		if q := m.panels[1-i]; q.seen {
+			s, _ := q.current()
+			peer = &s
+		}
+		w := boxW
+		if sideBySide && i == n-1 {
+			w = m.width - boxW*(n-1) // the last one takes the odd column
+		}
+		content := p.view(&m.styles, max(w-4, 1), peer, m.opts.LagWarn, m.now)
+		boxes[i] = m.styles.Panel.Width(w).Render(content)
+	}
+	if sideBySide {
+		return lipgloss.JoinHorizontal(lipgloss.Top, boxes...)
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, boxes...)
+}
+
+// lowerView is the log area, or an open dialog or the help in its place.
+func (m *Model) lowerView(h int) string {
+	switch {
+	case m.sw != nil:
+		return m.box(m.switchoverView(m.width-4), h)
+	case m.lab != nil:
+		return m.box(m.labView(), h)
+	case m.showHelp:
+		return m.box(m.styles.Title.Render("Keys")+"\n"+m.help.FullHelpView(m.keys.FullHelp()), h)
+	}
+	return m.logsView(h)
+}
+
+func (m *Model) box(content string, h int) string {
+	lines := strings.Split(content, "\n")
+	if len(lines) > h-2 {
+		lines = lines[:max(h-2, 1)]
+	}
+	return m.styles.Dialog.Width(m.width).Height(h).Render(strings.Join(lines, "\n"))
+}
+
+func (m *Model) tabsView() string {
+	st := &m.styles
+	names := []string{"timeline"}
+	for _, p := range m.panels {
+		names = append(names, p.name+" logs")
+	}
+	var tabs []string
+	for i, n := range names {
+		if pane(i) == m.pane {
+			tabs = append(tabs, st.TabOn.Render(n))
+		} else {
+			tabs = append(tabs, st.Tab.Render(n))
+		}
+	}
+	line := strings.Join(tabs, "")
+	f := m.focused()
+	if f.follow {
+		line += " " + st.Good.Render("following")
+	} else {
+		line += " " + st.Warn.Render(fmt.Sprintf("paused, %d newer", f.behind()))
+	}
+	switch {
+	case m.filtering:
+		line += "  " + m.filter.View()
+	case f.filter != "":
+		line += "  " + st.Accent.Render("/"+f.filter) + st.Dim.Render(" (esc clears)")
+	}
+	return line
+}
+
+func (m *Model) logsView(h int) string {
+	rows := h - 1
+	tabs := m.tabsView()
+	switch {
+	case m.pane == paneTimeline:
+		return tabs + "\n" + m.paneLines(m.timeline, m.width, rows, m.timelineLine)
+	case m.width >= sideBySideLogs:
+		colW := (m.width - 1) / 2
+		a := m.paneLines(m.nodeLogs[0], colW, rows, m.logLine)
+		b := m.paneLines(m.nodeLogs[1], m.width-1-colW, rows, m.logLine)
+		sep := strings.TrimSuffix(strings.Repeat(m.styles.Dim.Render("│")+"\n", rows), "\n")
+		return tabs + "\n" + lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(colW).Render(a), sep, b)
+	default:
+		return tabs + "\n" + m.paneLines(m.focused(), m.width, rows, m.logLine)
+	}
+}
+
+// paneLines renders rows lines of p at width w, padded so the layout below
+// does not jump while a pane fills up.
+func (m *Model) paneLines(p *logPane, w, rows int, line func(*entry) string) string {
+	vis := p.visible(rows)
+	out := make([]string, 0, rows)
+	if len(vis) == 0 {
+		msg := "no lines yet"
+		if p.filter != "" {
+			msg = "no lines match /" + p.filter
+		}
+		out = append(out, m.styles.Dim.Render(msg))
+	}
+	for _, e := range vis {
+		out = append(out, ansi.Truncate(line(e), w, "…"))
+	}
+	for len(out) < rows {
+		out = append(out, "")
+	}
+	return strings.Join(out, "\n")
+}
+
+// logLine is one raw log line of a node, tagged with its source.
+func (m *Model) logLine(e *entry) string {
+	st := &m.styles
+	text := e.ev.Raw
+	if text == "" {
+		text = e.ev.Message
+	}
+	src := "sys"
+	switch e.ev.Source {
+	case logs.SourceState:
+		src = "st "
+	case logs.SourceJournal:
+		src = "jnl"
+	}
+	return st.Dim.Render(src+" ") + m.levelStyle(&e.ev).Render(text)
+}
+
+// timelineLine is one event of the merged timeline.
+func (m *Model) timelineLine(e *entry) string {
+	st := &m.styles
+	prefix := st.Dim.Render(e.ev.Time.Format("15:04:05.000")) + " " + st.Bold.Render(fmt.Sprintf("%-2s", e.ev.Node)) + " "
+	if e.ev.Kind == logs.KindTransition {
+		return prefix + st.Transit.Render(e.ev.State) + "  " + e.reason
+	}
+	text := e.ev.Message
+	if text == "" {
+		text = e.ev.Raw
+	}
+	return prefix + m.levelStyle(&e.ev).Render(text)
+}
+
+func (m *Model) levelStyle(e *logs.Event) lipgloss.Style {
+	st := &m.styles
+	switch {
+	case e.Level >= logs.LevelError:
+		return st.Bad
+	case e.Level == logs.LevelWarn:
+		return st.Warn
+	case e.Kind == logs.KindTransition || e.Kind == logs.KindRedisRole:
+		return st.Transit
+	}
+	return lipgloss.NewStyle()
+}
+
+func (m *Model) footerView() string {
+	st := &m.styles
+	if m.status != "" {
+		s := st.Good
+		if m.statusBad {
+			s = st.Bad
+		}
+		return ansi.Truncate(s.Render(m.status)+st.Dim.Render("  (esc clears · ? help)"), m.width, "…")
+	}
+	return m.help.ShortHelpView(m.keys.ShortHelp())
+}

@@ -1,0 +1,191 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/redkeep/redkeep/nodes"
+)
+
+// TestView compares whole screens at fixed sizes with golden files under
+// testdata/TestView/. Regenerate with: go test ./tui/ -run TestView -update
+func TestView(t *testing.T) {
+	cases := []struct {
+		name    string
+		w, h    int
+		profile colorprofile.Profile
+		verdict Verdict
+		opts    []testOpt
+		setup   func(m *Model)
+	}{
+		{
+			name: "healthy", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, eventsMsg{events: failoverEvents()[:1]})
+			},
+		},
+		{
+			name: "no-color", w: 80, h: 24, profile: colorprofile.ASCII, verdict: healthyVerdict(),
+			setup: func(m *Model) { feed(m, snaps(snapMaster("a"), snapReplica("b"))...) },
+		},
+		{
+			name: "failover", w: 80, h: 24, profile: colorprofile.ANSI,
+			verdict: Verdict{Healthy: false, Problems: []string{"replica a is down", "no replica in sync"}, VIPHolder: "b", Master: "b"},
+			setup: func(m *Model) {
+				a := snapMaster("a")
+				a.Keepalived.State, a.Keepalived.Priority, a.HoldsVIP = "FAULT", 150, false
+				a.Keepalived.LastAction, a.Keepalived.LastResult = "fault", "redis unreachable"
+				a.Redis = nodes.Redis{Up: false, Err: "dial tcp 127.0.0.1:6379: connection refused"}
+				b := snapMaster("b")
+				b.Keepalived.Priority = 100
+				b.Keepalived.Since = t0.Add(-9600 * time.Millisecond)
+				b.Redis.Info.ConnectedReplicas, b.Redis.Info.Replicas = 0, nil
+				feed(m, snaps(a, b)...)
+				feed(m, eventsMsg{events: failoverEvents()})
+			},
+		},
+		{
+			name: "degraded", w: 80, h: 24, profile: colorprofile.ANSI,
+			verdict: Verdict{Healthy: false, Problems: []string{"two Redis masters", "VIP on replica"}, VIPHolder: "a", Master: "b"},
+			setup: func(m *Model) {
+				a := snapReplica("a")
+				a.HoldsVIP = true
+				a.Keepalived.State = "MASTER"
+				a.Redis.Info.ReplicaOffset = 123456789 - 900_000
+				a.Redis.Info.MasterReplOffset = a.Redis.Info.ReplicaOffset
+				a.Redis.Info.LastIOSecs = 4
+				b := snapMaster("b")
+				feed(m, snaps(a, b)...)
+			},
+		},
+		{
+			name: "reconnecting", w: 80, h: 24, profile: colorprofile.ANSI,
+			verdict: Verdict{Healthy: false, Problems: []string{"b unreachable"}, VIPHolder: "a", Master: "a"},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				lost := nodes.Snapshot{Node: "b", Time: t0, Conn: nodes.ConnReconnecting, ConnErr: "dial tcp 198.51.100.12:22: i/o timeout"}
+				feed(m, snaps(lost)...)
+			},
+		},
+		{
+			name: "host-key-refused", w: 80, h: 24, profile: colorprofile.ANSI,
+			verdict: Verdict{Healthy: false, Problems: []string{"b: host key refused"}, VIPHolder: "a", Master: "a"},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"))...)
+				refused := nodes.Snapshot{Node: "b", Time: t0, Conn: nodes.ConnHostKeyRefused,
+					ConnErr: "198.51.100.12:22 presented ssh-ed25519 SHA256:Xq3… which ~/.ssh/known_hosts does not list"}
+				feed(m, snaps(refused)...)
+			},
+		},
+		{
+			name: "narrow", w: 60, h: 30, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, eventsMsg{events: failoverEvents()})
+			},
+		},
+		{
+			name: "wide-logs", w: 160, h: 30, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, eventsMsg{events: failoverEvents()}, press("tab"))
+			},
+		},
+		{
+			name: "help", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, &fakeLab{})},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("?"))
+			},
+		},
+		{
+			name: "help-read-only", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, &fakeLab{}), func(o *Options) { o.ReadOnly = true }},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("?"))
+			},
+		},
+		{
+			name: "switchover-confirm", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, nil)},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: passingChecks()})
+				feed(m, press("b"))
+			},
+		},
+		{
+			name: "switchover-refused", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, nil)},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				checks := passingChecks()
+				checks[5] = Check{Name: "byte lag", Value: "3.2 MiB", Threshold: "<= 1 MiB", Pass: false}
+				feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: checks})
+			},
+		},
+		{
+			name: "switchover-progress", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, nil)},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: passingChecks()}, press("b"), press("enter"))
+				feed(m,
+					stepMsg{id: 1, step: Step{Name: "FAILOVER TO b", State: StepDone, Detail: "offsets equal at 123456789 in 41 ms"}},
+					stepMsg{id: 1, step: Step{Name: "drain a", State: StepRunning}},
+				)
+			},
+		},
+		{
+			name: "lab", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(nil, &fakeLab{})},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("L"))
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newTestModel(t, &fakeJudge{v: c.verdict}, c.opts...)
+			m.Update(teaSize(c.w, c.h))
+			c.setup(m)
+			out := screen(t, m, c.w, c.h, c.profile)
+			checkScreen(t, out, c.w, c.h)
+			golden.RequireEqual(t, out)
+		})
+	}
+}
+
+// checkScreen holds every golden screen to the terminal's size.
+func checkScreen(t *testing.T, out string, w, h int) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) > h {
+		t.Errorf("screen has %d lines, terminal %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Errorf("line %d is %d cells wide, terminal %d: %q", i+1, lw, w, ansi.Strip(l))
+		}
+	}
+}
+
+func withActions(sw Switchover, lab Lab) testOpt {
+	return func(o *Options) {
+		if sw != nil {
+			o.Switchover = sw
+		}
+		if lab != nil {
+			o.Lab = lab
+		}
+	}
+}
