@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,31 @@ func withActions(sw Switchover, lab Lab) testOpt {
 		}
 		if lab != nil {
 			o.Lab = lab
+		}
+	}
+}
+
+// TestViewAnySize resizes one busy console through many terminal sizes,
+// tiny ones included: every screen must fit and nothing may panic.
+func TestViewAnySize(t *testing.T) {
+	sw := &fakeSwitchover{checks: passingChecks()}
+	m, _ := newTestModel(t, &fakeJudge{v: Verdict{Problems: []string{"two Redis masters", "VIP on replica"}}}, withActions(sw, &fakeLab{}))
+	feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+	feed(m, eventsMsg{events: failoverEvents()})
+	for _, mode := range []string{"timeline", "logs", "help", "switchover"} {
+		switch mode {
+		case "logs":
+			feed(m, press("tab"))
+		case "help":
+			feed(m, press("?"))
+		case "switchover":
+			feed(m, press("esc"), press("s"), preflightMsg{id: 1, target: "b", checks: passingChecks()})
+		}
+		for _, w := range []int{1, 20, 40, 75, 76, 80, 139, 140, 200} {
+			for _, h := range []int{1, 5, 10, 24, 50} {
+				out := screen(t, m, w, h, colorprofile.ANSI)
+				t.Run(fmt.Sprintf("%s/%dx%d", mode, w, h), func(t *testing.T) { checkScreen(t, out, w, h) })
+			}
 		}
 	}
 }
