@@ -1,0 +1,266 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+)
+
+// Priorities of the lab's nodes: a is the preferred master.
+var labPriority = map[string]int{"a": 150, "b": 100}
+
+// Paths of the console's SSH material.
+func (s *Settings) clientKey() string      { return s.path("console", "id_ed25519") }
+func (s *Settings) knownHosts() string     { return s.path("console", "known_hosts") }
+func (s *Settings) sshConfig() string      { return s.path("console", "ssh_config") }
+func (s *Settings) authorizedKeys() string { return s.path("authorized_keys") }
+func (s *Settings) hostKey(n string) string {
+	return filepath.Join(s.NodeDir(n), "ssh_host_ed25519_key")
+}
+
+// makeFiles creates the lab directory and everything in it that exists
+// before the first process starts.
+func (s *Settings) makeFiles(ctx context.Context) error {
+	// 0755 root-owned all the way: keepalived's enable_script_security
+	// refuses scripts under directories others could write to.
+	for _, d := range []string{s.Dir, s.path("bin"), s.path("console"), s.NodeView(), s.NodeDir("a"), s.NodeDir("b")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := s.checkDirSecure(); err != nil {
+		return err
+	}
+	if err := s.installRedkeep(); err != nil {
+		return err
+	}
+	// sshd's privilege separation directory, normally made by the package's
+	// service unit.
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		return fmt.Errorf("create /run/sshd for sshd: %w", err)
+	}
+	if _, err := runCmd(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "redkeep-lab-console", "-f", s.clientKey()); err != nil {
+		return err
+	}
+	pub, err := os.ReadFile(s.clientKey() + ".pub")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.authorizedKeys(), pub, 0o644); err != nil {
+		return err
+	}
+	var known bytes.Buffer
+	for _, n := range NodeNames {
+		if _, err := runCmd(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "redkeep-lab-"+n, "-f", s.hostKey(n)); err != nil {
+			return err
+		}
+		hk, err := os.ReadFile(s.hostKey(n) + ".pub")
+		if err != nil {
+			return err
+		}
+		// "host keytype key": drop the comment.
+		f := strings.Fields(string(hk))
+		if len(f) < 2 {
+			return fmt.Errorf("unexpected host key in %s.pub", s.hostKey(n))
+		}
+		fmt.Fprintf(&known, "%s %s %s\n", s.NodeAddr(n), f[0], f[1])
+		if err := os.WriteFile(filepath.Join(s.NodeDir(n), "sshd_config"), []byte(s.sshdConfig(n)), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(s.knownHosts(), known.Bytes(), 0o644); err != nil {
+		return err
+	}
+	// An empty ssh_config, so the operator's ~/.ssh/config cannot redirect
+	// lab hosts somewhere else.
+	if err := os.WriteFile(s.sshConfig(), []byte("# redkeep lab: no ssh_config overrides\n"), 0o644); err != nil {
+		return err
+	}
+	cfgText, err := s.configYAML()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.ConfigPath(), []byte(cfgText), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(s.ConfigPath())
+	if err != nil {
+		return fmt.Errorf("the lab's own config does not load (a bug): %w", err)
+	}
+	for _, n := range NodeNames {
+		var conf string
+		if s.Baseline {
+			conf, err = s.writeBaseline(n)
+		} else {
+			conf, err = hooks.KeepalivedConf(cfg, n)
+		}
+		if err != nil {
+			return fmt.Errorf("node %s: keepalived.conf: %w", n, err)
+		}
+		if err := os.WriteFile(filepath.Join(s.NodeDir(n), "keepalived.conf"), []byte(conf), 0o644); err != nil {
+			return err
+		}
+		for _, f := range []string{"syslog", "redis-state.log"} {
+			if err := appendFile(filepath.Join(s.NodeDir(n), f), ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkDirSecure refuses a lab directory whose path others could write to:
+// keepalived would refuse to run the hooks from it, and rightly so.
+func (s *Settings) checkDirSecure() error {
+	for d := s.Dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o022 != 0 {
+			return fmt.Errorf("lab dir %s: %s is writable by group or others (%v); keepalived's script security would refuse the hooks there: use a path like %s",
+				s.Dir, d, fi.Mode().Perm(), DefaultDir)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+// installRedkeep copies this build of redkeep into the lab, root-owned 0755.
+func (s *Settings) installRedkeep() error {
+	exe, err := s.executable()
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(exe)
+	if err != nil {
+		return fmt.Errorf("install redkeep into the lab: %w", err)
+	}
+	defer src.Close()
+	tmp := s.RedkeepPath() + ".tmp"
+	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		return fmt.Errorf("install redkeep into the lab: %w", err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("install redkeep into the lab: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.RedkeepPath())
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Settings) sshdConfig(n string) string {
+	return fmt.Sprintf(`# sshd for redkeep lab node %[1]s, written by redkeep lab up.
+Port %[2]d
+ListenAddress %[3]s
+HostKey %[4]s
+PidFile %[5]s
+AuthorizedKeysFile %[6]s
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes yes
+SyslogFacility AUTH
+LogLevel INFO
+Subsystem sftp internal-sftp
+`, n, SSHPort, s.NodeAddr(n), s.hostKey(n), filepath.Join(s.NodeDir(n), "sshd.pid"), s.authorizedKeys())
+}
+
+// configYAML is the redkeep config of the lab: the console reads it, and the
+// hooks on both nodes read it too. Node-local paths point into NodeView,
+// which each node sees as its own directory.
+func (s *Settings) configYAML() (string, error) {
+	data := map[string]any{
+		"S":          s,
+		"Dir":        s.Dir,
+		"VIP":        fmt.Sprintf("%s/%d", s.VIP(), s.Subnet.Bits()),
+		"View":       s.NodeView(),
+		"Redkeep":    s.RedkeepPath(),
+		"Config":     s.ConfigPath(),
+		"Key":        s.clientKey(),
+		"KnownHosts": s.knownHosts(),
+		"SSHConfig":  s.sshConfig(),
+		"Nodes": []map[string]any{
+			{"Name": "a", "Host": s.NodeAddr("a"), "Priority": labPriority["a"]},
+			{"Name": "b", "Host": s.NodeAddr("b"), "Priority": labPriority["b"]},
+		},
+		"RedisPort": RedisPort,
+		"SSHPort":   SSHPort,
+	}
+	var b strings.Builder
+	if err := configTmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("render lab config: %w", err)
+	}
+	return b.String(), nil
+}
+
+var configTmpl = template.Must(template.New("config.yaml").Parse(`# redkeep config for the lab in {{.Dir}}, written by ` + "`redkeep lab up`" + `.
+# The console (redkeep -c {{.Config}}) and the hooks on both nodes read it.
+# Each node sees its own directory at {{.View}}, so the node-local paths
+# below are the same on both, as on two real hosts.
+vip: {{.VIP}}
+
+nodes:
+{{- range .Nodes}}
+  - name: {{.Name}}
+    host: {{.Host}}
+    ssh:
+      port: {{$.SSHPort}}
+      user: root
+      identity_files: [{{$.Key}}]
+      known_hosts: {{$.KnownHosts}}
+      config_file: {{$.SSHConfig}}
+    redis:
+      addr: 127.0.0.1:{{$.RedisPort}}
+      peer_addr: {{.Host}}:{{$.RedisPort}}
+    keepalived:
+      priority: {{.Priority}}
+      interface: eth0
+    redkeep: {{$.Redkeep}}
+    config_path: {{$.Config}}
+{{- end}}
+
+keepalived:
+  virtual_router_id: 51
+  track_file: {{.View}}/drain
+
+hooks:
+  state_file: {{.View}}/state.json
+  state_log: {{.View}}/redis-state.log
+  lock_file: {{.View}}/hook.lock
+
+console:
+  syslog: {{.View}}/syslog
+`))

@@ -1,0 +1,201 @@
+package lab
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+)
+
+func TestSettingsValidate(t *testing.T) {
+	good := DefaultSettings()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("default settings: %v", err)
+	}
+	for name, mut := range map[string]func(*Settings){
+		"relative dir":  func(s *Settings) { s.Dir = "lab" },
+		"root dir":      func(s *Settings) { s.Dir = "/" },
+		"long prefix":   func(s *Settings) { s.Prefix = "averylongprefix" },
+		"prefix digit":  func(s *Settings) { s.Prefix = "1lab" },
+		"ipv6 subnet":   func(s *Settings) { s.Subnet = netip.MustParsePrefix("fd00::/64") },
+		"tiny subnet":   func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.0/28") },
+		"host bits set": func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.7/24") },
+		"unset subnet":  func(s *Settings) { s.Subnet = netip.Prefix{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := DefaultSettings()
+			mut(&s)
+			if err := s.Validate(); err == nil {
+				t.Fatalf("accepted %+v", s)
+			}
+		})
+	}
+}
+
+func TestSettingsAddresses(t *testing.T) {
+	s := DefaultSettings()
+	s.Subnet = netip.MustParsePrefix("10.99.0.0/16")
+	for got, want := range map[netip.Addr]string{
+		s.BridgeAddr(): "10.99.0.1", s.NodeAddr("a"): "10.99.0.11",
+		s.NodeAddr("b"): "10.99.0.12", s.VIP(): "10.99.0.100",
+	} {
+		if got.String() != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+	if s.Bridge() != "rklab0" || s.Namespace("a") != "rklab-a" || len(s.nodeVeth("b")) > 15 {
+		t.Errorf("names: %s %s %s", s.Bridge(), s.Namespace("a"), s.nodeVeth("b"))
+	}
+}
+
+func TestCheckSubnetFree(t *testing.T) {
+	// As seen on a VM whose own LAN is a documentation range.
+	uses := []hostUse{
+		{What: "address 192.0.2.2/24 on eth0", Prefix: netip.MustParsePrefix("192.0.2.0/24")},
+		{What: "gateway 192.0.2.1", Prefix: netip.MustParsePrefix("192.0.2.1/32")},
+		{What: "route 10.0.0.0/8 via 192.0.2.1", Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+	}
+	ctx := context.Background()
+	for subnet, wantErr := range map[string]bool{
+		"192.0.2.0/24":    true,  // the host's LAN
+		"192.0.2.0/25":    true,  // inside it
+		"192.0.0.0/16":    true,  // around it
+		"10.20.0.0/16":    true,  // routed elsewhere
+		"198.51.100.0/24": false, // free
+		"203.0.113.0/24":  false,
+	} {
+		err := checkSubnetFree(ctx, netip.MustParsePrefix(subnet), uses)
+		if (err != nil) != wantErr {
+			t.Errorf("%s: err = %v, want error %v", subnet, err, wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--subnet") {
+			t.Errorf("%s: error does not say what to do: %v", subnet, err)
+		}
+	}
+}
+
+// TestHostUsesSeesThisMachine reads the real machine: its loopback address
+// must be among the uses, and a lab on 127.0.0.0/8 refused.
+func TestHostUsesSeesThisMachine(t *testing.T) {
+	uses, err := hostUses(context.Background())
+	if err != nil {
+		t.Skipf("ip(8) not usable here: %v", err)
+	}
+	if err := checkSubnetFree(context.Background(), netip.MustParsePrefix("127.0.0.0/16"), uses); err == nil {
+		t.Fatalf("a lab on the loopback network was accepted; uses: %+v", uses)
+	}
+}
+
+func TestFormatSyslog(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 11, 55, 0, time.UTC)
+	for in, want := range map[string]string{
+		// glibc syslog(3), as keepalived sends it.
+		"<30>Nov 26 00:11:55 Keepalived_vrrp[123]: (VI_REDIS) Entering MASTER STATE": "Nov 26 00:11:55 a Keepalived_vrrp[123]: (VI_REDIS) Entering MASTER STATE\n",
+		// Go's log/syslog, as the hooks send it, with a trailing newline.
+		"<14>Nov  6 01:02:03 redkeep[9]: hook check: ok\n": "Nov  6 01:02:03 a redkeep[9]: hook check: ok\n",
+		// No timestamp: the receive time is used.
+		"<13>sshd[5]: Server listening": "Nov 26 00:11:55 a sshd[5]: Server listening\n",
+		// Embedded newlines stay on one line.
+		"<13>Nov 26 00:11:55 x[1]: one\ntwo": "Nov 26 00:11:55 a x[1]: one two\n",
+	} {
+		if got := FormatSyslog(in, "a", now); got != want {
+			t.Errorf("FormatSyslog(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestVRRPState(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "syslog")
+	lines := `Nov 26 00:11:50 a Keepalived_vrrp[7]: (VI_REDIS) Entering BACKUP STATE (init)
+Nov 26 00:11:53 a redkeep[9]: Entering MASTER STATE (a quote, not keepalived)
+Nov 26 00:11:54 a Keepalived_vrrp[7]: (VI_REDIS) Entering MASTER STATE
+Nov 26 00:11:58 a Keepalived_vrrp[7]: (VI_REDIS) Entering FAULT STATE
+`
+	if err := os.WriteFile(f, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := vrrpState(f); got != "FAULT" {
+		t.Fatalf("vrrpState = %q, want FAULT", got)
+	}
+	if got := vrrpState(filepath.Join(dir, "missing")); got != "" {
+		t.Fatalf("vrrpState(missing) = %q", got)
+	}
+}
+
+func TestParseInfo(t *testing.T) {
+	info := "# Replication\r\nrole:slave\r\nmaster_host:198.51.100.11\r\nmaster_port:6379\r\nmaster_link_status:up\r\nmaster_sync_in_progress:0\r\nmaster_repl_offset:1234\r\n\r\n# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=0\r\n"
+	v := parseInfo(info)
+	want := RedisView{Up: true, Role: "replica", MasterHost: "198.51.100.11", LinkUp: true, Offset: 1234, Keys: 15}
+	if v != want {
+		t.Fatalf("parseInfo = %+v, want %+v", v, want)
+	}
+}
+
+func healthyStatus() *Status {
+	procs := map[string]int{procSyslogd: 1, procRedis: 2, procSSHD: 3, procKeepalived: 4}
+	return &Status{VIP: "198.51.100.100", Nodes: []NodeStatus{
+		{Name: "a", Address: "198.51.100.11", LinkUp: true, Processes: procs, Keepalived: "MASTER", HoldsVIP: true,
+			Redis: RedisView{Up: true, Role: "master"}},
+		{Name: "b", Address: "198.51.100.12", LinkUp: true, Processes: procs, Keepalived: "BACKUP",
+			Redis: RedisView{Up: true, Role: "replica", MasterHost: "198.51.100.11", LinkUp: true}},
+	}}
+}
+
+func TestJudge(t *testing.T) {
+	s := DefaultSettings()
+	st := healthyStatus()
+	st.judge(&s)
+	if !st.Healthy || st.VIPHolder != "a" {
+		t.Fatalf("healthy pair judged %v (%v)", st.Healthy, st.Problems)
+	}
+	for name, c := range map[string]struct {
+		mut  func(*Status)
+		want string
+	}{
+		"two masters":      {func(st *Status) { st.Nodes[1].Redis.Role = "master" }, "two Redis masters"},
+		"both hold VIP":    {func(st *Status) { st.Nodes[1].HoldsVIP = true }, "both nodes hold the VIP"},
+		"no VIP":           {func(st *Status) { st.Nodes[0].HoldsVIP = false }, "no node holds the VIP"},
+		"replica link":     {func(st *Status) { st.Nodes[1].Redis.LinkUp = false }, "replication link down"},
+		"wrong master":     {func(st *Status) { st.Nodes[1].Redis.MasterHost = "198.51.100.99" }, "replicates from"},
+		"backup in fault":  {func(st *Status) { st.Nodes[1].Keepalived = "FAULT" }, "not BACKUP"},
+		"keepalived down":  {func(st *Status) { st.Nodes[1].Processes = map[string]int{procRedis: 1} }, "not running"},
+		"VIP on a replica": {func(st *Status) { st.Nodes[0].Redis.Role = "replica" }, "its Redis is a replica"},
+		"hook running":     {func(st *Status) { st.Nodes[0].RunningHooks = 1 }, "still running"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := healthyStatus()
+			c.mut(st)
+			st.judge(&s)
+			if st.Healthy || !strings.Contains(strings.Join(st.Problems, "; "), c.want) {
+				t.Fatalf("healthy=%v problems=%v, want %q", st.Healthy, st.Problems, c.want)
+			}
+		})
+	}
+}
+
+func TestLabConfigLoads(t *testing.T) {
+	s := DefaultSettings()
+	text, err := s.configYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"vip: 198.51.100.100/24", "host: 198.51.100.11", "known_hosts: /run/redkeep-lab/console/known_hosts", "state_log: /run/redkeep-lab/node/redis-state.log"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lab config lacks %q:\n%s", want, text)
+		}
+	}
+	cfg, err := config.Parse([]byte(text), "lab config.yaml")
+	if err != nil {
+		t.Fatalf("the lab's config does not load: %v", err)
+	}
+	if _, err := hooks.KeepalivedConf(cfg, "b"); err != nil {
+		t.Fatalf("keepalived.conf for b: %v", err)
+	}
+}

@@ -1,0 +1,184 @@
+// Package lab runs a real two-node redkeep pair on one Linux machine: nodes a
+// and b live in network namespaces joined by a bridge in the root namespace,
+// and each runs redis-server, keepalived (with this build of redkeep as its
+// hooks), OpenSSH sshd and a syslog receiver of its own. The lab is the demo,
+// the teaching tool and the end-to-end test bed, so everything in it is the
+// real program speaking the real protocol.
+//
+// All state lives under one directory (Settings.Dir, default /run/redkeep-lab:
+// /run is root-only and forgotten at reboot, like the namespaces themselves).
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Defaults of the lab's settings.
+const (
+	DefaultDir    = "/run/redkeep-lab"
+	DefaultPrefix = "rklab"
+	DefaultSubnet = "198.51.100.0/24"
+)
+
+// Host numbers inside the lab subnet.
+const (
+	hostBridge = 1
+	hostA      = 11
+	hostB      = 12
+	hostVIP    = 100
+)
+
+// Fixed ports inside each node's namespace: the lab is meant to look like two
+// ordinary hosts.
+const (
+	RedisPort = 6379
+	SSHPort   = 22
+)
+
+// NodeNames are the lab's two nodes, the initial master first.
+var NodeNames = []string{"a", "b"}
+
+// Settings choose where a lab lives and what it looks like.
+type Settings struct {
+	// Dir holds every file of the lab. Its parents must be root-owned and not
+	// writable by others: keepalived's enable_script_security checks the
+	// whole path of the hooks binary copied in here.
+	Dir string `json:"dir"`
+	// Prefix names the namespaces (PREFIX-a), host veths (PREFIX-a) and the
+	// bridge (PREFIX0), so a lab collides with nothing else on the machine.
+	Prefix string `json:"prefix"`
+	// Subnet is the lab's IPv4 network: bridge .1, nodes .11 and .12, VIP .100.
+	Subnet netip.Prefix `json:"subnet"`
+	// Redkeep is the binary installed as the nodes' redkeep (default: the
+	// running executable).
+	Redkeep string `json:"-"`
+	// Baseline runs the origin document's shell scripts (fixed sleeps,
+	// SLAVEOF, weight -20, advert_int 5) instead of redkeep's hooks, so the
+	// benchmark can compare the two.
+	Baseline bool `json:"baseline"`
+	// Wait bounds how long up and heal wait for a healthy pair.
+	Wait time.Duration `json:"-"`
+}
+
+// DefaultSettings returns the settings `redkeep lab` uses without flags.
+func DefaultSettings() Settings {
+	return Settings{
+		Dir:    DefaultDir,
+		Prefix: DefaultPrefix,
+		Subnet: netip.MustParsePrefix(DefaultSubnet),
+	}
+}
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,9}$`)
+
+// Validate checks the settings before anything is created.
+func (s *Settings) Validate() error {
+	var errs []error
+	if !filepath.IsAbs(s.Dir) || filepath.Clean(s.Dir) == "/" {
+		errs = append(errs, fmt.Errorf("lab dir %q: must be an absolute path other than /", s.Dir))
+	}
+	if !prefixRE.MatchString(s.Prefix) {
+		errs = append(errs, fmt.Errorf("lab prefix %q: lowercase letters and digits, starting with a letter, at most 10 (interface names are limited to 15 characters)", s.Prefix))
+	}
+	switch {
+	case !s.Subnet.IsValid():
+		errs = append(errs, errors.New("lab subnet: not set"))
+	case !s.Subnet.Addr().Is4():
+		errs = append(errs, fmt.Errorf("lab subnet %s: must be IPv4", s.Subnet))
+	case s.Subnet.Bits() < 8 || s.Subnet.Bits() > 25:
+		errs = append(errs, fmt.Errorf("lab subnet %s: prefix length must be 8-25 so that .%d (the VIP) fits", s.Subnet, hostVIP))
+	case s.Subnet.Masked() != s.Subnet:
+		errs = append(errs, fmt.Errorf("lab subnet %s: has host bits set (did you mean %s?)", s.Subnet, s.Subnet.Masked()))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSubnet parses a --subnet flag value.
+func ParseSubnet(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q: not a network in CIDR form (e.g. %s)", s, DefaultSubnet)
+	}
+	return p, nil
+}
+
+// host returns the n-th address of the subnet.
+func (s *Settings) host(n int) netip.Addr {
+	a := s.Subnet.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// BridgeAddr is the root namespace's address on the lab bridge.
+func (s *Settings) BridgeAddr() netip.Addr { return s.host(hostBridge) }
+
+// VIP is the pair's virtual address.
+func (s *Settings) VIP() netip.Addr { return s.host(hostVIP) }
+
+// NodeAddr is the address of node name ("a" or "b").
+func (s *Settings) NodeAddr(name string) netip.Addr {
+	if name == "b" {
+		return s.host(hostB)
+	}
+	return s.host(hostA)
+}
+
+// Bridge is the name of the lab bridge in the root namespace.
+func (s *Settings) Bridge() string { return s.Prefix + "0" }
+
+// Namespace is the network namespace of node name.
+func (s *Settings) Namespace(name string) string { return s.Prefix + "-" + name }
+
+// HostVeth is the root-namespace end of node name's cable.
+func (s *Settings) HostVeth(name string) string { return s.Prefix + "-" + name }
+
+// nodeVeth is the temporary name of the node's end before it moves into the
+// namespace and becomes eth0.
+func (s *Settings) nodeVeth(name string) string { return s.Prefix + "-" + name + "n" }
+
+// Paths of the lab's files.
+func (s *Settings) path(elem ...string) string {
+	return filepath.Join(append([]string{s.Dir}, elem...)...)
+}
+
+// ConfigPath is the redkeep config shared by the console and both nodes.
+func (s *Settings) ConfigPath() string { return s.path("config.yaml") }
+
+// NodeDir is node name's directory as seen from the root namespace.
+func (s *Settings) NodeDir(name string) string { return s.path("nodes", name) }
+
+// NodeView is the path where each node sees its own NodeDir: every process
+// of a node runs in a mount namespace with NodeDir bind-mounted here, so both
+// nodes (and the shared config) use the same paths, as two real hosts would.
+func (s *Settings) NodeView() string { return s.path("node") }
+
+// RedkeepPath is the installed copy of redkeep that keepalived runs.
+func (s *Settings) RedkeepPath() string { return s.path("bin", "redkeep") }
+
+// Syslog is node name's syslog file, as seen from the root namespace.
+func (s *Settings) Syslog(name string) string { return filepath.Join(s.NodeDir(name), "syslog") }
+
+// StateLog is node name's redis-state log, as seen from the root namespace.
+func (s *Settings) StateLog(name string) string {
+	return filepath.Join(s.NodeDir(name), "redis-state.log")
+}
+
+func (s *Settings) statePath() string { return s.path("lab.json") }
+
+func (s *Settings) executable() (string, error) {
+	if s.Redkeep != "" {
+		return s.Redkeep, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this redkeep binary: %w", err)
+	}
+	return exe, nil
+}
