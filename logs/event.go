@@ -3,7 +3,10 @@
 // redkeep's redis-state log.
 package logs
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Source names where a line came from.
 type Source string
@@ -13,6 +16,8 @@ const (
 	SourceSyslog  Source = "syslog"
 	SourceState   Source = "redis-state"
 	SourceJournal Source = "journal"
+	// SourceRedis is redis-server's own log file (its logfile setting).
+	SourceRedis Source = "redis-log"
 )
 
 // Kind is what a parsed line means.
@@ -27,6 +32,8 @@ const (
 	KindRedisRole  Kind = "redis-role" // redis-server changed role
 	KindRedisSync  Kind = "redis-sync" // redis-server sync progress
 	KindHook       Kind = "hook"       // a redkeep hook step (redis-state log)
+	KindDaemon     Kind = "daemon"     // keepalived or redis-server started or stopped
+	KindNotice     Kind = "notice"     // from the follower itself: rotation, reconnect, gap
 )
 
 // Level is how much an event matters to an operator.
@@ -39,6 +46,19 @@ const (
 	LevelError
 )
 
+// String names the level as the console shows it.
+func (l Level) String() string {
+	switch l {
+	case LevelInfo:
+		return "info"
+	case LevelWarn:
+		return "warn"
+	case LevelError:
+		return "error"
+	}
+	return "level(" + strconv.Itoa(int(l)) + ")"
+}
+
 // Event is one log line, parsed.
 type Event struct {
 	Node   string
@@ -48,11 +68,22 @@ type Event struct {
 	Kind  Kind
 	Level Level
 
-	Instance string // keepalived instance, for transitions
-	State    string // MASTER, BACKUP, FAULT, STOP for transitions; the role for hook lines
-	OK       bool   // for KindScript
-	Priority int    // for KindPriority
-	PID      int    // for hook lines
+	// Host and Program come from the syslog or journald header, when the
+	// line has one.
+	Host    string
+	Program string
+
+	Instance string // keepalived instance, for transitions and priority changes
+	// State is MASTER, BACKUP, FAULT or STOP for transitions; "master" or
+	// "replica" for KindRedisRole; the bracketed role for hook lines;
+	// "start" or "stop" for KindDaemon.
+	State       string
+	Script      string // vrrp_script name, for KindScript
+	OK          bool   // for KindScript and KindRedisSync (a step that succeeded)
+	Priority    int    // new effective priority, for KindPriority
+	OldPriority int    // previous effective priority, for KindPriority
+	Peer        string // host:port of the master or replica a Redis line names
+	PID         int    // the writing process, when the line says
 
 	Message string // human summary
 	Raw     string // the line as read
