@@ -299,8 +299,13 @@ type labDialog struct {
 	running string // the command running, "" when idle
 }
 
+// openLab opens the lab dialog on the VIP holder: breaking the master is
+// what shows a failover.
 func (m *Model) openLab() {
 	m.lab = &labDialog{}
+	if i, _ := m.panel(m.verdict.VIPHolder); i >= 0 {
+		m.lab.node = i
+	}
 	m.status = ""
 }
 
@@ -323,8 +328,8 @@ func (m *Model) labKey(msg tea.KeyPressMsg) tea.Cmd {
 		i := int(s[0] - '1')
 		if i < len(cases) {
 			node := m.panels[d.node].name
-			d.running = "lab fail " + cases[i] + " --node " + node
-			return labFail(m.opts.Context, m.opts.Lab, cases[i], node)
+			d.running = "lab fail " + cases[i].Name + " --node " + node
+			return labFail(m.opts.Context, m.opts.Lab, cases[i].Name, node)
 		}
 	}
 	return nil
@@ -347,6 +352,7 @@ func (m *Model) labView() string {
 	b.WriteString(st.Title.Render("Lab: inject a failure") + "\n")
 	if d.running != "" {
 		b.WriteString(st.Warn.Render("running "+d.running+"…") + "\n")
+		b.WriteString(st.Dim.Render("watch the panels: the pair reacts while this runs"))
 		return b.String()
 	}
 	node := m.panels[d.node].name
@@ -355,7 +361,7 @@ func (m *Model) labView() string {
 		if i >= 9 {
 			break
 		}
-		fmt.Fprintf(&b, "%s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), c)
+		fmt.Fprintf(&b, "%s %-15s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), c.Name, st.Dim.Render(c.Help))
 	}
 	fmt.Fprintf(&b, "%s heal everything   %s close", st.Accent.Render("h"), st.Accent.Render("esc"))
 	return b.String()

@@ -67,9 +67,15 @@ type Switchover interface {
 	Run(ctx context.Context, target string) (<-chan Step, error)
 }
 
+// LabCase is one of the lab's failure cases.
+type LabCase struct {
+	Name string // as `redkeep lab fail` takes it
+	Help string // one line on what it does
+}
+
 // Lab injects the lab's failure cases into a node, for teaching.
 type Lab interface {
-	Cases() []string
+	Cases() []LabCase
 	Fail(ctx context.Context, kase, node string) error
 	Heal(ctx context.Context) error
 }

@@ -88,8 +88,16 @@ type fakeLab struct {
 	calls []string
 }
 
-func (f *fakeLab) Cases() []string {
-	return []string{"redis-down", "keepalived-kill", "keepalived-stop", "both-down", "node-down", "partition"}
+func (f *fakeLab) Cases() []LabCase {
+	return []LabCase{
+		{"redis-down", "redis-server crashes (SIGKILL) and stays down"},
+		{"redis-restart", "redis-server crashes and restarts at once, empty"},
+		{"keepalived-kill", "keepalived is SIGKILLed: no notify runs"},
+		{"keepalived-stop", "keepalived stops cleanly (SIGTERM)"},
+		{"both-down", "keepalived and redis-server are SIGKILLed"},
+		{"node-down", "every process dies and the link goes down"},
+		{"partition", "the node's link goes down; processes keep running"},
+	}
 }
 
 func (f *fakeLab) Fail(_ context.Context, kase, node string) error {

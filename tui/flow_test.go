@@ -208,7 +208,11 @@ func TestLabKeys(t *testing.T) {
 		}
 		m.Update(cmd())
 	}
-	feed(m, press("L"), press("tab"))
+	feed(m, press("L"))
+	if m.lab.node != 0 {
+		t.Errorf("lab dialog opened on node %d, want the VIP holder a", m.lab.node)
+	}
+	feed(m, press("tab"))
 	run("1") // redis-down on b
 	if m.lab != nil || !strings.Contains(m.status, "lab fail redis-down --node b") {
 		t.Errorf("after lab fail: dialog open %v, status %q", m.lab != nil, m.status)

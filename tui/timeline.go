@@ -98,6 +98,8 @@ func isCause(e *logs.Event) bool {
 	switch e.Kind {
 	case logs.KindScript:
 		return !e.OK
+	case logs.KindDaemon:
+		return e.State == "stop"
 	case logs.KindTransition, logs.KindPriority:
 		return true
 	}
@@ -110,6 +112,8 @@ func describe(e *logs.Event) string {
 		return "check failed on " + e.Node
 	case logs.KindPriority:
 		return fmt.Sprintf("%s priority %d", e.Node, e.Priority)
+	case logs.KindDaemon:
+		return e.Message + " on " + e.Node // "keepalived stopping on a"
 	}
 	return fmt.Sprintf("%s %s", e.Node, e.State)
 }

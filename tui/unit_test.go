@@ -95,6 +95,14 @@ func TestExplain(t *testing.T) {
 		{"passing checks are no cause", []logs.Event{script("a", 0, true), trans("b", "MASTER", 300)},
 			"b MASTER"},
 		{"peer silent", []logs.Event{trans("b", "MASTER", 300)}, "b MASTER"},
+		{"keepalived stopped", []logs.Event{
+			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "stop", Message: "keepalived stopping"},
+			trans("a", "STOP", 10), trans("b", "MASTER", 800)},
+			"keepalived stopping on a, a STOP, b MASTER after 0.8 s"},
+		{"daemon start is no cause", []logs.Event{
+			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "start", Message: "keepalived starting"},
+			trans("b", "MASTER", 800)},
+			"b MASTER"},
 		{"too old to be the cause", []logs.Event{script("a", 0, false), trans("b", "MASTER", 20000)}, "b MASTER"},
 		{"own earlier transition ends the story", []logs.Event{script("a", 0, false), trans("b", "BACKUP", 100), trans("b", "MASTER", 300)},
 			"b MASTER"},

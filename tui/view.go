@@ -229,19 +229,28 @@ func (m *Model) paneLines(p *logPane, w, rows int, line func(*entry) string) str
 	return strings.Join(out, "\n")
 }
 
-// logLine is one raw log line of a node, tagged with its source.
+// logLine is one log line of a node as the node wrote it, tagged with its
+// source. Journal entries are JSON as read, so they show their time and
+// message instead.
 func (m *Model) logLine(e *entry) string {
 	st := &m.styles
 	text := e.ev.Raw
-	if text == "" {
-		text = e.ev.Message
-	}
-	src := "sys"
+	var src string
 	switch e.ev.Source {
+	case logs.SourceSyslog:
+		src = "sys"
 	case logs.SourceState:
 		src = "st "
+	case logs.SourceRedis:
+		src = "rds"
 	case logs.SourceJournal:
 		src = "jnl"
+		text = e.ev.Time.Format("Jan _2 15:04:05") + " " + e.ev.Program + ": " + e.ev.Message
+	default:
+		src = "log"
+	}
+	if text == "" {
+		text = e.ev.Message
 	}
 	return st.Dim.Render(src+" ") + m.levelStyle(&e.ev).Render(text)
 }
