@@ -70,6 +70,9 @@ func explain(r *ring[entry], i int) string {
 			break
 		}
 		if c.Kind == logs.KindTransition && c.Node == t.Node {
+			if c.State == t.State {
+				continue // keepalived 1.x: "Transition to X" before "Entering X"
+			}
 			break // what came before belongs to that earlier transition
 		}
 		if isCause(&c) {
@@ -109,6 +112,9 @@ func isCause(e *logs.Event) bool {
 func describe(e *logs.Event) string {
 	switch e.Kind {
 	case logs.KindScript:
+		if strings.HasPrefix(e.Message, "track file") {
+			return e.Node + " drained" // a planned switchover, or an operator
+		}
 		return "check failed on " + e.Node
 	case logs.KindPriority:
 		return fmt.Sprintf("%s priority %d", e.Node, e.Priority)

@@ -99,6 +99,13 @@ func TestExplain(t *testing.T) {
 			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "stop", Message: "keepalived stopping"},
 			trans("a", "STOP", 10), trans("b", "MASTER", 800)},
 			"keepalived stopping on a, a STOP, b MASTER after 0.8 s"},
+		{"drained by the track file", []logs.Event{
+			{Node: "a", Time: at(0), Kind: logs.KindScript, OK: false, Message: "track file drain puts VI_REDIS in FAULT"},
+			trans("a", "FAULT", 5), trans("b", "MASTER", 210)},
+			"a drained, a FAULT, b MASTER after 0.2 s"},
+		{"keepalived 1.x announces then enters", []logs.Event{
+			script("a", 0, false), trans("a", "FAULT", 100), trans("b", "MASTER", 250), trans("b", "MASTER", 300)},
+			"check failed on a, a FAULT, b MASTER after 0.3 s"},
 		{"daemon start is no cause", []logs.Event{
 			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "start", Message: "keepalived starting"},
 			trans("b", "MASTER", 800)},
