@@ -37,7 +37,7 @@ func healthy() Facts {
 	const replid = "8c2a1d7f3b4e5a6978c0d1e2f3a4b5c6d7e8f901"
 	master := nodes.Snapshot{Node: "a", Conn: nodes.ConnConnected, Version: "v1.0.0", HoldsVIP: true,
 		Keepalived: nodes.Keepalived{Running: true, State: "MASTER"},
-		Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
+		Redis:      nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
 	replica := nodes.Snapshot{Node: "b", Conn: nodes.ConnConnected, Version: "v1.0.0",
 		Keepalived: nodes.Keepalived{Running: true, State: "BACKUP"},
 		Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleReplica, ReplID: replid, MasterReplOffset: 10_000, ReplicaOffset: 10_000,

@@ -2,7 +2,6 @@ package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -16,15 +15,20 @@ import (
 
 // Switchover methods for the Redis step.
 const (
-	// MethodAuto uses FAILOVER where the server has it, else MethodPause.
+	// MethodAuto is MethodPause: measured on Redis 7.0, FAILOVER keeps
+	// writes paused about 0.9 s per switchover (the master only learns the
+	// replica's offset from its once-a-second REPLCONF ACK, and sends no
+	// GETACK while paused), the pause method about 3 ms (it reads the
+	// replica's offset directly). Both lose nothing.
 	MethodAuto = "auto"
 	// MethodFailover is Redis 6.2's FAILOVER TO host port TIMEOUT ms: the
 	// server pauses writes, waits for the replica's exact offset, and swaps
 	// the roles itself, aborting (and unpausing) on its own at the timeout.
 	MethodFailover = "failover"
-	// MethodPause does the same by hand: CLIENT PAUSE WRITE, wait for offset
-	// equality, promote the replica, demote the master, CLIENT UNPAUSE. For
-	// servers where FAILOVER is renamed away or misbehaves.
+	// MethodPause does the same by hand: CLIENT PAUSE WRITE (with a
+	// timeout, so a killed process cannot leave writes paused), wait until
+	// the replica has applied the master's exact offset, promote the
+	// replica, demote the master, CLIENT UNPAUSE.
 	MethodPause = "pause"
 )
 
@@ -140,7 +144,7 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 	}
 	method := s.Method
 	if method == "" || method == MethodAuto {
-		method = MethodFailover
+		method = MethodPause
 	}
 	if !atLeast62(local.Version) {
 		// Before 6.2 the only pause also blocks our own REPLICAOF, so a
@@ -154,11 +158,6 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 	switch method {
 	case MethodFailover:
 		off, err = s.failover(ctx)
-		var unknown *unknownCommandError
-		if errors.As(err, &unknown) && (s.Method == "" || s.Method == MethodAuto) {
-			method = MethodPause
-			off, err = s.pause(ctx)
-		}
 	case MethodPause:
 		off, err = s.pause(ctx)
 	default:
@@ -166,10 +165,6 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 	}
 	return RedisResult{Method: method, Offset: off, Took: time.Since(start)}, err
 }
-
-type unknownCommandError struct{ err error }
-
-func (e *unknownCommandError) Error() string { return e.err.Error() }
 
 // failover runs FAILOVER TO and waits for the server to finish it.
 func (s *RedisSwitch) failover(ctx context.Context) (int64, error) {
@@ -182,9 +177,6 @@ func (s *RedisSwitch) failover(ctx context.Context) (int64, error) {
 		ms = 1
 	}
 	if err := s.Local.Do(ctx, "FAILOVER", "TO", host, port, "TIMEOUT", ms).Err(); err != nil {
-		if strings.Contains(strings.ToLower(err.Error()), "unknown command") {
-			return 0, &unknownCommandError{err}
-		}
 		return 0, &StateError{Err: fmt.Errorf("FAILOVER TO %s %s on %s: %w", host, port, s.Local.Options().Addr, err), State: "unchanged: FAILOVER was refused by the master"}
 	}
 	// FAILOVER answers at once and works in the background; its state is

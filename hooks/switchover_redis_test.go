@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,5 +237,44 @@ func TestAtLeast62(t *testing.T) {
 		if got := atLeast62(v); got != want {
 			t.Errorf("atLeast62(%q) = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// BenchmarkRedisSwitch measures the Redis step alone (writes paused for
+// most of it), switching a loopback pair back and forth under a light
+// write load. Run: go test ./hooks/ -run '^$' -bench RedisSwitch -benchtime 20x
+func BenchmarkRedisSwitch(b *testing.B) {
+	for _, method := range []string{MethodFailover, MethodPause} {
+		b.Run(method, func(b *testing.B) {
+			m := redistest.Start(b)
+			r := redistest.Start(b)
+			r.ReplicaOf(m)
+			servers := [2]*redistest.Server{m, r}
+			var tooks []time.Duration
+			for i := 0; i < b.N; i++ {
+				from, to := servers[i%2], servers[(i+1)%2]
+				// Wait for the link, as a preflight would.
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					in, err := fetchInfo(context.Background(), to.Client())
+					if err == nil && in.LinkUp && !in.SyncInProgress {
+						break
+					}
+				}
+				ctx, stop := context.WithCancel(context.Background())
+				var w writer
+				go w.run(ctx, from.Client())
+				time.Sleep(20 * time.Millisecond)
+				sw := &RedisSwitch{Local: from.Client(), Target: to.Client(), TargetAddr: to.Addr(), LocalAddr: from.Addr(), Timeout: 2 * time.Second, Method: method}
+				res, err := sw.Switch(context.Background())
+				stop()
+				if err != nil {
+					b.Fatalf("switch %d: %v", i, err)
+				}
+				tooks = append(tooks, res.Took)
+			}
+			slices.Sort(tooks)
+			b.ReportMetric(float64(tooks[len(tooks)/2].Microseconds())/1000, "median-ms")
+			b.ReportMetric(float64(tooks[len(tooks)-1].Microseconds())/1000, "max-ms")
+		})
 	}
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/hooks"
+)
+
+// newHookSwitchoverCmds are the node-local verbs a console's switchover runs
+// on each node over SSH. They print JSON for the console, not for people.
+func newHookSwitchoverCmds(g *globalFlags) []*cobra.Command {
+	return []*cobra.Command{newHookSwitchoverLockCmd(g), newHookSwitchoverRunCmd(g)}
+}
+
+func newHookSwitchoverLockCmd(g *globalFlags) *cobra.Command {
+	var node string
+	req := hooks.LockRequest{}
+	cmd := &cobra.Command{
+		Use:   "switchover-lock acquire|release|status",
+		Short: "Take, drop or show this node's switchover lock (JSON; used by `redkeep switchover`)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			self, err := cfg.LocalNode(node)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			req.Op = args[0]
+			if req.Op != hooks.LockStatus && req.Owner == "" {
+				return withCode(exitUsage, errors.New("switchover-lock: --owner is required"))
+			}
+			reply := hooks.HandleLock(cfg, self.Name, req, time.Now())
+			if err := json.NewEncoder(cmd.OutOrStdout()).Encode(reply); err != nil {
+				return withCode(exitUnhealthy, err)
+			}
+			if reply.Error != "" {
+				return withCode(exitUnhealthy, fmt.Errorf("switchover-lock %s: %s", req.Op, reply.Error))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&node, "node", "", "this node's name (default: $REDKEEP_NODE, else by address)")
+	f.StringVar(&req.Owner, "owner", "", "who takes the lock, e.g. user@host:pid")
+	f.StringVar(&req.From, "from", "", "the switchover's current master")
+	f.StringVar(&req.To, "to", "", "the switchover's target")
+	f.IntVar(&req.PID, "pid", 0, "the console's process id")
+	f.DurationVar(&req.TTL, "ttl", 0, "how long the lock holds unless released")
+	return cmd
+}
+
+func newHookSwitchoverRunCmd(g *globalFlags) *cobra.Command {
+	var node string
+	o := hooks.SwitchoverOptions{}
+	cmd := &cobra.Command{
+		Use:   "switchover-run --to NODE --owner ID",
+		Short: "Run a switchover from this node, the current master (JSON lines; used by `redkeep switchover`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			self, err := cfg.LocalNode(node)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if o.To == "" || o.Owner == "" {
+				return withCode(exitUsage, errors.New("switchover-run: --to and --owner are required"))
+			}
+			if o.Timeout <= 0 {
+				o.Timeout = cfg.Switchover.Timeout
+			}
+			if o.VIPTimeout <= 0 {
+				// keepalived needs about one advert interval plus its skew
+				// to take over after a priority-0 advert.
+				o.VIPTimeout = 3*cfg.Keepalived.AdvertInt + 2*time.Second
+			}
+			if o.MaxLag <= 0 {
+				o.MaxLag = cfg.Switchover.MaxLag
+			}
+			// The console's SSH session may die mid-run; the switchover must
+			// still end in a consistent pair, so losing the terminal or the
+			// pipe is no reason to stop. SIGTERM and SIGINT abort, but only
+			// before Redis roles change (Switchover.Run).
+			signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+			abort, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			emit := func(st hooks.SwitchoverStep) {
+				// A write error means the console is gone: carry on.
+				_ = enc.Encode(st)
+			}
+			sw, err := hooks.NewSwitchover(cfg, self, emit)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			err = sw.Run(abort, o)
+			var f *hooks.SwitchoverFailure
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &f) && f.Step == hooks.StepCheck && f.PairState == "unchanged":
+				return withCode(exitRefused, err)
+			default:
+				return withCode(exitUnhealthy, err)
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&node, "node", "", "this node's name (default: $REDKEEP_NODE, else by address)")
+	f.StringVar(&o.To, "to", "", "target node")
+	f.StringVar(&o.Owner, "owner", "", "the switchover lock owner taken by the console")
+	f.Int64Var(&o.MaxLag, "max-lag", 0, "refuse above this many bytes of lag (default: switchover.max_lag)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "longest write pause (default: switchover.timeout)")
+	f.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "longest wait for the VIP to move (default: 3 x advert_int + 2s)")
+	f.StringVar(&o.Method, "method", hooks.MethodAuto, "Redis step: auto, failover or pause")
+	return cmd
+}
