@@ -1,13 +1,197 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/buildinfo"
+)
+
+// hookEnv is what every `redkeep hook` subcommand shares: the config, this
+// node, and the redis-state logger, set up once in PersistentPreRunE.
+type hookEnv struct {
+	g    *globalFlags
+	node string
+
+	cfg  *config.Config
+	self *config.Node
+	log  *hooks.Logger
+}
 
 func newHookCmd(g *globalFlags) *cobra.Command {
+	h := &hookEnv{g: g}
 	cmd := &cobra.Command{
-		Use:    "hook",
-		Short:  "keepalived's check and notify hooks, run on a node",
-		Hidden: false,
-		Args:   cobra.NoArgs,
+		Use:   "hook",
+		Short: "keepalived's check and notify hooks, and node-local steps, run on a node",
+		Long: `Run on a node by keepalived (check, notify) and by the console over SSH
+(drain, undrain, state). Every step is logged to hooks.state_log and syslog.`,
+		Args: cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Annotations[annHookEnv] == "" {
+				return nil
+			}
+			return h.setup()
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if h.log != nil {
+				h.log.Close()
+			}
+		},
 	}
+	cmd.PersistentFlags().StringVar(&h.node, "node", "", "this node's name (default: $REDKEEP_NODE, else the node whose host is a local address)")
+	cmd.AddCommand(
+		newHookCheckCmd(h),
+		newHookNotifyCmd(h),
+		newHookStateCmd(h, hooks.KAMaster),
+		newHookStateCmd(h, hooks.KABackup),
+		newHookStateCmd(h, hooks.KAFault),
+		newHookStateCmd(h, hooks.KAStop),
+		newHookDrainCmd(h, true),
+		newHookDrainCmd(h, false),
+		newHookShowStateCmd(h),
+	)
+	for _, c := range cmd.Commands() {
+		markHookEnv(c)
+	}
+	// The switchover's node-local verbs load their config themselves.
+	cmd.AddCommand(newHookSwitchoverCmds(g)...)
+	return cmd
+}
+
+// annHookEnv marks the subcommands that use hookEnv.
+const annHookEnv = "redkeep-hook-env"
+
+func markHookEnv(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annHookEnv] = "1"
+}
+
+// setup loads the config and finds this node.
+func (h *hookEnv) setup() error {
+	cfg, err := h.g.loadConfig()
+	if err != nil {
+		return err
+	}
+	self, err := cfg.LocalNode(h.node)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	h.cfg, h.self = cfg, self
+	h.log = hooks.NewLogger(cfg.Hooks.StateLog)
+	return nil
+}
+
+func newHookCheckCmd(h *hookEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "keepalived's vrrp_script: exit 0 when local Redis answers PING and is not loading",
+		Long: `Exit 0 when the local Redis answers PING within keepalived.check.deadline and
+is not loading, 1 otherwise; always within the deadline. It also reconciles:
+a BACKUP node whose Redis is a master follows the peer when that is safe, and
+a MASTER node whose Redis is a replica fails the check so the VIP moves to the
+master.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := hooks.Check(cmd.Context(), h.cfg, h.self, h.log); err != nil {
+				return withCode(exitUnhealthy, err)
+			}
+			return nil
+		},
+	}
+}
+
+func newHookNotifyCmd(h *hookEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "notify <INSTANCE|GROUP> <NAME> <STATE> <PRIORITY>",
+		Short: "keepalived's generic notify: act on a MASTER, BACKUP, FAULT or STOP transition",
+		Args:  cobra.RangeArgs(3, 4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := hooks.ParseNotifyArgs(args)
+			if err != nil {
+				return withCode(exitUsage, fmt.Errorf("hook notify: %w", err))
+			}
+			return notifyExit(hooks.Notify(cmd.Context(), h.cfg, h.self, h.log, n))
+		},
+	}
+}
+
+// newHookStateCmd is `hook master|backup|fault|stop`, for keepalived's
+// notify_master etc., which pass no arguments.
+func newHookStateCmd(h *hookEnv, state string) *cobra.Command {
+	return &cobra.Command{
+		Use:   strings.ToLower(state),
+		Short: "keepalived's notify_" + strings.ToLower(state) + ": act on the " + state + " transition",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n := hooks.NotifyArgs{Kind: "INSTANCE", Name: h.cfg.Keepalived.Instance, State: state, Priority: h.self.Keepalived.Priority}
+			return notifyExit(hooks.Notify(cmd.Context(), h.cfg, h.self, h.log, n))
+		},
+	}
+}
+
+// notifyExit maps a notify's outcome to the exit code: keepalived ignores
+// it, but people and tests running the hook by hand do not.
+func notifyExit(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hooks.ErrRefused):
+		return withCode(exitRefused, err)
+	default:
+		return withCode(exitUnhealthy, err)
+	}
+}
+
+func newHookDrainCmd(h *hookEnv, drain bool) *cobra.Command {
+	use, short := "undrain", "write 0 to keepalived's track file: leave FAULT, come back as BACKUP"
+	if drain {
+		use, short = "drain", "write 1 to keepalived's track file: FAULT, the peer takes the VIP at once"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			f := hooks.Undrain
+			if drain {
+				f = hooks.Drain
+			}
+			if err := f(h.cfg); err != nil {
+				h.log.Logf(hooks.Error, use, "%s failed: %v", use, err)
+				return withCode(exitUnhealthy, err)
+			}
+			h.log.Logf(hooks.Info, use, "track file %s: %s", h.cfg.Keepalived.TrackFile, use+"ed")
+			return nil
+		},
+	}
+}
+
+func newHookShowStateCmd(h *hookEnv) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "print this node's hook state, VIP, keepalived and redkeep version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ns := hooks.ReadNodeState(h.cfg, h.self, buildinfo.Version())
+			out := cmd.OutOrStdout()
+			if !asJSON {
+				fmt.Fprintln(out, ns)
+				return nil
+			}
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(ns)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for the console")
 	return cmd
 }

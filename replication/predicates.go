@@ -66,8 +66,9 @@ func Lag(replica, master Info) (bytes int64, ok bool) {
 	return lag, true
 }
 
-// SafeToReplicateFrom reports whether making local a replica of peer cannot
-// lose local's data (DESIGN.md rule 2). A replica discards its data set for
+// SafeToReplicateFrom reports whether making local (the follower) a replica
+// of peer (the source) cannot lose local's data (DESIGN.md rule 2). The
+// reason calls them follower and source, since callers ask both ways round. A replica discards its data set for
 // its master's, so that is only safe when local has nothing to lose, or when
 // peer's history contains all of local's:
 //   - same replid, and peer's offset is at least local's; or
@@ -77,30 +78,30 @@ func Lag(replica, master Info) (bytes int64, ok bool) {
 // An empty, restarted (different history) or behind peer is refused.
 func SafeToReplicateFrom(local, peer Info) (bool, string) {
 	if peer.Loading {
-		return false, "peer is still loading its data set"
+		return false, "the source is still loading its data set"
 	}
 	if local.Empty() {
-		return true, fmt.Sprintf("local is empty (0 keys, offset 0): nothing to lose; peer has %d keys at offset %d", peer.Keys, peer.Offset())
+		return true, fmt.Sprintf("the follower is empty (0 keys, offset 0): nothing to lose; the source has %d keys at offset %d", peer.Keys, peer.Offset())
 	}
 	if peer.Empty() {
-		return false, fmt.Sprintf("peer is empty (0 keys, offset 0, replid %s) but local has %d keys at offset %d (replid %s): replicating would wipe them",
+		return false, fmt.Sprintf("the source is empty (0 keys, offset 0, replid %s) but the follower has %d keys at offset %d (replid %s): replicating would wipe them",
 			short(peer.ReplID), local.Keys, local.Offset(), short(local.ReplID))
 	}
 	lo := local.Offset()
 	if validReplID(local.ReplID) && peer.ReplID == local.ReplID {
 		if po := peer.Offset(); po < lo {
-			return false, fmt.Sprintf("peer is behind: peer offset %d < local offset %d on the same history %s (%d bytes local would lose)", po, lo, short(local.ReplID), lo-po)
+			return false, fmt.Sprintf("the source is behind: source offset %d < follower offset %d on the same history %s (%d bytes the follower would lose)", po, lo, short(local.ReplID), lo-po)
 		}
-		return true, fmt.Sprintf("peer continues local's history %s: peer offset %d >= local offset %d", short(local.ReplID), peer.Offset(), lo)
+		return true, fmt.Sprintf("the source continues the follower's history %s: source offset %d >= follower offset %d", short(local.ReplID), peer.Offset(), lo)
 	}
 	if validReplID(local.ReplID) && peer.ReplID2 == local.ReplID {
 		// Redis sets second_repl_offset to the first byte of the new
 		// history: the old one is valid up to second_repl_offset-1.
 		if end := peer.SecondReplOffset - 1; end < lo {
-			return false, fmt.Sprintf("peer was promoted from local's history %s at offset %d, before local's offset %d (%d bytes local would lose)", short(local.ReplID), end, lo, lo-end)
+			return false, fmt.Sprintf("the source was promoted from the follower's history %s at offset %d, before the follower's offset %d (%d bytes the follower would lose)", short(local.ReplID), end, lo, lo-end)
 		}
-		return true, fmt.Sprintf("peer was promoted from local's history %s at offset %d >= local offset %d", short(local.ReplID), peer.SecondReplOffset-1, lo)
+		return true, fmt.Sprintf("the source was promoted from the follower's history %s at offset %d >= follower offset %d", short(local.ReplID), peer.SecondReplOffset-1, lo)
 	}
-	return false, fmt.Sprintf("peer does not continue local's history (restarted or diverged): local replid %s offset %d with %d keys; peer replid %s (replid2 %s) offset %d with %d keys",
+	return false, fmt.Sprintf("the source does not continue the follower's history (restarted or diverged): follower replid %s offset %d with %d keys; source replid %s (replid2 %s) offset %d with %d keys",
 		short(local.ReplID), lo, local.Keys, short(peer.ReplID), short(peer.ReplID2), peer.Offset(), peer.Keys)
 }

@@ -100,18 +100,18 @@ func TestSafeToReplicateFrom(t *testing.T) {
 		want        bool
 		reason      string
 	}{
-		{"local empty, peer has data", master(restarted, 0, 0), master(histA, 100, 10), true, "local is empty"},
-		{"both empty", master(restarted, 0, 0), master(histB, 0, 0), true, "local is empty"},
-		{"peer empty, local has data", master(histA, 100, 10), master(restarted, 0, 0), false, "peer is empty"},
-		{"peer restarted with other data", master(histA, 100, 10), master(restarted, 5, 3), false, "does not continue local's history"},
-		{"same history, peer ahead", replica(histA, 100, 10), master(histA, 150, 12), true, "peer offset 150 >= local offset 100"},
-		{"same history, equal", master(histA, 100, 10), master(histA, 100, 10), true, "peer offset 100 >= local offset 100"},
-		{"same history, peer behind", master(histA, 150, 10), replica(histA, 100, 10), false, "peer offset 100 < local offset 150"},
-		{"peer promoted after local's offset", master(histA, 100, 10), promoted(histA, 100, histB, 180, 12), true, "promoted from local's history 514abb21 at offset 100"},
-		{"peer promoted before local's offset", master(histA, 150, 12), promoted(histA, 100, histB, 180, 12), false, "promoted from local's history 514abb21 at offset 100, before local's offset 150"},
+		{"local empty, peer has data", master(restarted, 0, 0), master(histA, 100, 10), true, "follower is empty"},
+		{"both empty", master(restarted, 0, 0), master(histB, 0, 0), true, "follower is empty"},
+		{"peer empty, local has data", master(histA, 100, 10), master(restarted, 0, 0), false, "source is empty"},
+		{"peer restarted with other data", master(histA, 100, 10), master(restarted, 5, 3), false, "does not continue the follower's history"},
+		{"same history, peer ahead", replica(histA, 100, 10), master(histA, 150, 12), true, "source offset 150 >= follower offset 100"},
+		{"same history, equal", master(histA, 100, 10), master(histA, 100, 10), true, "source offset 100 >= follower offset 100"},
+		{"same history, peer behind", master(histA, 150, 10), replica(histA, 100, 10), false, "source offset 100 < follower offset 150"},
+		{"peer promoted after local's offset", master(histA, 100, 10), promoted(histA, 100, histB, 180, 12), true, "promoted from the follower's history 514abb21 at offset 100"},
+		{"peer promoted before local's offset", master(histA, 150, 12), promoted(histA, 100, histB, 180, 12), false, "promoted from the follower's history 514abb21 at offset 100, before the follower's offset 150"},
 		{"local promoted, peer is old master", promoted(histA, 100, histB, 180, 12), master(histA, 100, 10), false, "does not continue"},
 		{"peer loading", master(histA, 100, 10), loading, false, "loading"},
-		{"keys but offset 0 is not empty", master(histA, 0, 10), master(restarted, 0, 0), false, "peer is empty"},
+		{"keys but offset 0 is not empty", master(histA, 0, 10), master(restarted, 0, 0), false, "source is empty"},
 		{"zero replid2 never matches", master(zeroReplID, 100, 10), master(histB, 100, 10), false, "does not continue"},
 	}
 	for _, tt := range tests {

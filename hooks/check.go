@@ -1,0 +1,167 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// ErrUnhealthy marks a failed check: keepalived should put this node in FAULT.
+var ErrUnhealthy = errors.New("unhealthy")
+
+// reconcileMargin is kept free at the end of the check's deadline so the
+// process exits in time even when the reconcile's Redis calls run out.
+const reconcileMargin = 50 * time.Millisecond
+
+// Check is `redkeep hook check`: nil when the local Redis answers PING
+// within keepalived.check.deadline and is not loading, an error wrapping
+// ErrUnhealthy otherwise. It always returns within the deadline.
+//
+// It also reconciles (rule 5) while it is at it, inside the same deadline:
+//   - keepalived BACKUP or FAULT here but local Redis is a master: become the
+//     peer's replica when the peer is the master and that loses nothing;
+//   - keepalived MASTER here but local Redis is a replica (the MASTER hook
+//     refused to promote over writes it lacked, or someone demoted it): the
+//     check fails, so keepalived hands the VIP to where the master is. If the
+//     peer's keepalived cannot take it, this node comes back through
+//     FAULT -> BACKUP -> MASTER and its MASTER hook tries again with fresh
+//     facts.
+//
+// Nothing is reconciled while a notify or a planned switchover runs.
+func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger) error {
+	deadline := cfg.Keepalived.Check.Deadline
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+
+	r, err := NewRunner(cfg, self, log, deadline)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnhealthy, err)
+	}
+	defer r.Close()
+	r.role = "check"
+
+	st, haveState, stErr := ReadState(cfg.Hooks.StateFile)
+	wantRole := haveState && stErr == nil && st.State != KAStop
+
+	// PING and ROLE in one round trip: PING is the health answer (it fails
+	// with LOADING while the data set loads; ROLE would not).
+	var ping *redis.StatusCmd
+	var role *redis.Cmd
+	_, _ = r.local.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ping = p.Ping(ctx)
+		if wantRole {
+			role = p.Do(ctx, "ROLE")
+		}
+		return nil
+	})
+	if err := ping.Err(); err != nil {
+		what := "does not answer PING"
+		if strings.HasPrefix(err.Error(), "LOADING") {
+			what = "is loading its data set"
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", deadline)
+		}
+		return r.checkResult(fmt.Errorf("%w: local Redis %s %s: %v", ErrUnhealthy, self.Redis.Addr, what, err))
+	}
+	if !wantRole {
+		return r.checkResult(nil)
+	}
+	local, err := replication.ParseRole(role.Val())
+	if role.Err() != nil || err != nil {
+		// Healthy by PING; the role is only needed to reconcile.
+		return r.checkResult(nil)
+	}
+
+	end, _ := ctx.Deadline()
+	rctx, rcancel := context.WithDeadline(ctx, end.Add(-reconcileMargin))
+	defer rcancel()
+	return r.checkResult(r.reconcile(rctx, st, local))
+}
+
+// reconcile brings Redis in line with the keepalived state recorded by the
+// last notify. It returns an error only when the node must report unhealthy.
+func (r *Runner) reconcile(ctx context.Context, st State, local replication.Info) error {
+	switch {
+	case st.State == KAMaster && local.Role == replication.RoleReplica:
+	case (st.State == KABackup || st.State == KAFault) && local.Role == replication.RoleMaster:
+	default:
+		return nil // Redis agrees with keepalived
+	}
+	if st.LastResult == ResultRunning && pidAlive(st.PID) {
+		return nil // the notify is still working on it
+	}
+	lock, err := tryLock(r.Cfg.Hooks.LockFile)
+	if err != nil {
+		return nil // a notify holds the lock
+	}
+	defer lock.Unlock()
+	if sw, err := SwitchoverInProgress(r.Cfg, time.Now()); err == nil && sw != nil {
+		return nil // a planned switchover swaps roles on purpose
+	}
+
+	if st.State == KAMaster {
+		return fmt.Errorf("%w: keepalived is MASTER here but local Redis is a replica of %s:%d (last MASTER hook: %s: %s); failing so the VIP goes to the master",
+			ErrUnhealthy, local.MasterHost, local.MasterPort, st.LastResult, st.LastAction)
+	}
+
+	facts := r.observe(ctx, st.State)
+	facts.PeerWaited = true // the check never waits
+	plan := Decide(facts)
+	if len(plan.Steps) == 0 || plan.Steps[0].Action != ActFollowPeer {
+		r.note(Warn, fmt.Sprintf("reconcile: keepalived %s but local Redis is master; %s", st.State, plan))
+		return nil
+	}
+	r.logf(Info, "reconcile: keepalived %s but local Redis is master; local %s; peer %s", st.State, describe(facts.Local), describe(facts.Peer))
+	if err := r.execute(ctx, plan, facts); err != nil {
+		r.note(Warn, "reconcile: "+err.Error())
+		return nil
+	}
+	r.note(Info, "reconcile: local Redis now replicates from the peer")
+	return nil
+}
+
+// pidAlive reports whether process pid exists.
+func pidAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// checkNotePath holds the check's last notable message, so a check that
+// runs every second logs a condition once, when it changes, not every time.
+func checkNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".check" }
+
+// note logs msg unless it is the same as the previous check's note.
+func (r *Runner) note(level Level, msg string) {
+	path := checkNotePath(r.Cfg)
+	if prev, err := os.ReadFile(path); err == nil && string(prev) == msg {
+		return
+	}
+	r.logf(level, "%s", msg)
+	_ = writeFileAtomic(path, []byte(msg))
+}
+
+// checkResult logs a change of health and passes err through.
+func (r *Runner) checkResult(err error) error {
+	if err != nil {
+		r.note(Error, "check failed: "+err.Error())
+		return err
+	}
+	path := checkNotePath(r.Cfg)
+	if prev, rerr := os.ReadFile(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
+		r.note(Info, "check healthy again")
+	}
+	return nil
+}

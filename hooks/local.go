@@ -1,0 +1,84 @@
+package hooks
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/redkeep/redkeep/config"
+)
+
+// Drain writes 1 to keepalived's track file (keepalived.track_file): with
+// weight 0 that puts this node's instance in FAULT, keepalived sends a
+// priority-0 advert and the peer takes the VIP at once. The planned
+// switchover runs it on the old master over SSH.
+func Drain(cfg *config.Config) error {
+	return TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Drain()
+}
+
+// Undrain writes 0 to the track file: keepalived leaves FAULT and, with
+// nopreempt, stays BACKUP.
+func Undrain(cfg *config.Config) error {
+	return TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Undrain()
+}
+
+// NodeState is what `redkeep hook state --json` prints: the state file plus
+// the local facts the console needs and cannot get from Redis.
+type NodeState struct {
+	Node string `json:"node"`
+	// State is the state file's content; nil when no notify has run yet.
+	State *State `json:"state"`
+	// StateErr says why the state file could not be read ("" when fine).
+	StateErr string `json:"state_error,omitempty"`
+	// HoldsVIP is true when the VIP is on one of this machine's interfaces.
+	HoldsVIP bool `json:"holds_vip"`
+	// KeepalivedRunning is true when a keepalived process runs here.
+	KeepalivedRunning bool `json:"keepalived_running"`
+	// Drained is true when the track file holds a non-zero number.
+	Drained bool   `json:"drained"`
+	Version string `json:"version"`
+}
+
+// ReadNodeState gathers NodeState for node self; version is this binary's.
+func ReadNodeState(cfg *config.Config, self *config.Node, version string) NodeState {
+	ns := NodeState{Node: self.Name, Version: version}
+	if s, ok, err := ReadState(cfg.Hooks.StateFile); err != nil {
+		ns.StateErr = err.Error()
+	} else if ok {
+		ns.State = &s
+	}
+	if held, err := (TrackFileVIP{VIP: cfg.VIPAddr()}).Held(); err == nil {
+		ns.HoldsVIP = held
+	}
+	ns.KeepalivedRunning = processRunning("/proc", "keepalived")
+	if b, err := os.ReadFile(cfg.Keepalived.TrackFile); err == nil {
+		v := string(bytes.TrimSpace(b))
+		ns.Drained = v != "" && v != "0"
+	}
+	return ns
+}
+
+// processRunning reports whether a process named name runs, like pgrep -x,
+// by reading <proc>/<pid>/comm.
+func processRunning(proc, name string) bool {
+	comms, err := filepath.Glob(filepath.Join(proc, "[0-9]*", "comm"))
+	if err != nil {
+		return false
+	}
+	for _, c := range comms {
+		if b, err := os.ReadFile(c); err == nil && string(bytes.TrimSpace(b)) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// String is a one-line human summary of the node state.
+func (ns NodeState) String() string {
+	st := "no notify yet"
+	if ns.State != nil {
+		st = fmt.Sprintf("%s since %s (generation %d, %s: %s)", ns.State.State, ns.State.Since.Format("2006-01-02 15:04:05"), ns.State.Generation, ns.State.LastResult, ns.State.LastAction)
+	}
+	return fmt.Sprintf("node %s: keepalived %s; running %v; VIP here %v; drained %v; redkeep %s", ns.Node, st, ns.KeepalivedRunning, ns.HoldsVIP, ns.Drained, ns.Version)
+}

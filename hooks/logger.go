@@ -1,0 +1,114 @@
+package hooks
+
+import (
+	"fmt"
+	"log/syslog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StateLogTimeLayout is the redis-state log's timestamp: the origin
+// document's layout with milliseconds.
+const StateLogTimeLayout = "2006-01-02:15:04:05.000"
+
+// Logger writes every hook step to the redis-state log (hooks.state_log) in
+// the origin document's line layout, and to syslog with tag redkeep, since
+// keepalived drops the hooks' own output. Logging never fails a hook: a
+// state log that cannot be written is reported once on stderr, a missing
+// syslog is ignored.
+type Logger struct {
+	path string
+	pid  int
+	now  func() time.Time
+
+	mu       sync.Mutex
+	file     *os.File
+	fileErr  error
+	sys      *syslog.Writer
+	sysTried bool
+	// Syslog can be turned off (tests; the check's quiet path).
+	Syslog bool
+}
+
+// NewLogger returns a Logger appending to the state log at path.
+func NewLogger(path string) *Logger {
+	return &Logger{path: path, pid: os.Getpid(), now: time.Now, Syslog: true}
+}
+
+// Level is how bad a logged step is; it picks the syslog priority.
+type Level int
+
+// Levels.
+const (
+	Info Level = iota
+	Warn
+	Error
+)
+
+// Logf logs one step. role is the keepalived state being handled, in any
+// case ("MASTER", "check"); it is written lowercase in brackets.
+func (l *Logger) Logf(level Level, role, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	// One step is one line: the console parses the log line by line.
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	line := fmt.Sprintf("%s|%d|state:[%s] %s\n", l.now().Format(StateLogTimeLayout), l.pid, strings.ToLower(role), msg)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writeFile(line)
+	if l.Syslog {
+		l.writeSyslog(level, fmt.Sprintf("[%s] %s", strings.ToLower(role), msg))
+	}
+}
+
+func (l *Logger) writeFile(line string) {
+	if l.file == nil && l.fileErr == nil {
+		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+			l.fileErr = err
+		} else {
+			l.file, l.fileErr = os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		}
+		if l.fileErr != nil {
+			fmt.Fprintf(os.Stderr, "redkeep: state log %s: %v\n", l.path, l.fileErr)
+		}
+	}
+	if l.file != nil {
+		// O_APPEND with one write per line keeps concurrent hooks' lines whole.
+		_, _ = l.file.WriteString(line)
+	}
+}
+
+func (l *Logger) writeSyslog(level Level, msg string) {
+	if !l.sysTried {
+		l.sysTried = true
+		l.sys, _ = syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "redkeep")
+	}
+	if l.sys == nil {
+		return
+	}
+	switch level {
+	case Error:
+		_ = l.sys.Err(msg)
+	case Warn:
+		_ = l.sys.Warning(msg)
+	default:
+		_ = l.sys.Info(msg)
+	}
+}
+
+// Close closes the state log and the syslog connection.
+func (l *Logger) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file != nil {
+		_ = l.file.Close()
+		l.file = nil
+	}
+	if l.sys != nil {
+		_ = l.sys.Close()
+		l.sys = nil
+	}
+}

@@ -1,0 +1,133 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redkeep/redkeep/config"
+)
+
+// NotifyArgs is one keepalived notify call: keepalived's generic `notify`
+// script gets "INSTANCE|GROUP <name> <state> <priority>".
+type NotifyArgs struct {
+	Kind     string // INSTANCE or GROUP
+	Name     string
+	State    string // MASTER, BACKUP, FAULT, STOP (DELETED is read as STOP)
+	Priority int
+}
+
+// ParseNotifyArgs parses keepalived's generic notify arguments. The priority
+// is optional (older keepalived versions do not pass it).
+func ParseNotifyArgs(args []string) (NotifyArgs, error) {
+	if len(args) < 3 || len(args) > 4 {
+		return NotifyArgs{}, fmt.Errorf("want <INSTANCE|GROUP> <NAME> <STATE> [PRIORITY], got %d arguments", len(args))
+	}
+	n := NotifyArgs{Kind: strings.ToUpper(args[0]), Name: args[1], State: strings.ToUpper(args[2])}
+	switch n.Kind {
+	case "INSTANCE", "GROUP":
+	default:
+		return NotifyArgs{}, fmt.Errorf("first argument %q: want INSTANCE or GROUP", truncate(args[0]))
+	}
+	switch n.State {
+	case KAMaster, KABackup, KAFault, KAStop:
+	case KADeleted:
+		n.State = KAStop
+	default:
+		return NotifyArgs{}, fmt.Errorf("state %q: want MASTER, BACKUP, FAULT, STOP or DELETED", truncate(args[2]))
+	}
+	if len(args) == 4 {
+		p, err := strconv.Atoi(args[3])
+		if err != nil || p < 0 || p > 255 {
+			return NotifyArgs{}, fmt.Errorf("priority %q: want a number 0-255", truncate(args[3]))
+		}
+		n.Priority = p
+	}
+	return n, nil
+}
+
+// NotifyBudget bounds a whole notify: waiting for an older hook to notice
+// it was overtaken, one catch-up wait of hooks.sync_timeout, and a handful
+// of Redis calls. keepalived does not wait for notify scripts, but a hook
+// must still end (rule 8).
+func NotifyBudget(cfg *config.Config) time.Duration {
+	return 2*cfg.Hooks.SyncTimeout + 12*cfg.Hooks.RedisTimeout + vipGrace
+}
+
+// Notify handles one keepalived state change on node self (DESIGN.md rules
+// 1-5): it records the new state, takes the node's transition lock and runs
+// Decide's plan. It returns nil when the plan succeeded or a newer notify
+// overtook it, an error wrapping ErrRefused when a safety rule stopped it,
+// and any other error when a step failed.
+func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, n NotifyArgs) error {
+	role := strings.ToLower(n.State)
+	if n.Kind == "GROUP" {
+		log.Logf(Info, role, "keepalived sync group %s is %s: redkeep acts on instances only, ignored", n.Name, n.State)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, NotifyBudget(cfg))
+	defer cancel()
+
+	r, err := NewRunner(cfg, self, log, cfg.Hooks.RedisTimeout)
+	if err != nil {
+		log.Logf(Error, role, "cannot start: %v", err)
+		return err
+	}
+	defer r.Close()
+	r.role = role
+	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
+		r.logf(Error, "cannot record the state: %v", err)
+		return err
+	}
+	r.logf(Info, "keepalived %s (instance %s, priority %d): generation %d", n.State, n.Name, n.Priority, r.gen)
+
+	start := time.Now()
+	lock, err := lockWait(ctx, cfg.Hooks.LockFile)
+	if err != nil {
+		return r.finish(fmt.Errorf("waiting for the transition lock: %w", err))
+	}
+	defer lock.Unlock()
+	if waited := time.Since(start); waited > 10*time.Millisecond {
+		r.logf(Info, "took the transition lock after %s", ms(waited))
+	}
+	if err := r.stillCurrent(); err != nil {
+		return r.finish(err)
+	}
+
+	facts := r.observe(ctx, n.State)
+	r.logf(Info, "local %s; peer %s", describe(facts.Local), describe(facts.Peer))
+	plan := Decide(facts)
+	r.logf(Info, "plan: %s", plan)
+	return r.finish(r.execute(ctx, plan, facts))
+}
+
+// finish logs the outcome, records it in the state file (unless a newer
+// hook owns the file) and returns what the command should exit with.
+func (r *Runner) finish(err error) error {
+	result, level := ResultOK, Info
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrOvertaken):
+		r.logf(Warn, "overtaken, stopping: %v", err)
+		return nil
+	case errors.Is(err, ErrRefused):
+		result, level = ResultRefused, Warn
+	default:
+		result, level = ResultFailed, Error
+	}
+	msg := "done"
+	if err != nil {
+		msg = err.Error()
+	}
+	r.logf(level, "%s: %s", result, msg)
+	if uerr := r.updateState(func(s *State) {
+		s.LastResult = result
+		s.LastAction = msg
+	}); uerr != nil && !errors.Is(uerr, ErrOvertaken) {
+		r.logf(Error, "cannot record the result: %v", uerr)
+	}
+	return err
+}

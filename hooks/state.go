@@ -1,0 +1,143 @@
+package hooks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Results a hook records in the state file's last_result.
+const (
+	ResultRunning = "running" // a notify is executing its plan
+	ResultOK      = "ok"      // the plan ran; Redis is where the state wants it
+	ResultRefused = "refused" // a safety rule stopped a step; nothing unsafe was done
+	ResultFailed  = "failed"  // a step failed (Redis unreachable, timeout, ...)
+)
+
+// keepalived states, as keepalived passes them to notify scripts.
+const (
+	KAMaster  = "MASTER"
+	KABackup  = "BACKUP"
+	KAFault   = "FAULT"
+	KAStop    = "STOP"
+	KADeleted = "DELETED"
+)
+
+// State is the node's state file (hooks.state_file): the last keepalived
+// state a notify hook handled and what became of it. The console reads it
+// over SSH (`redkeep hook state --json`) and the check reads it to know
+// whether this node is MASTER or BACKUP.
+type State struct {
+	Node     string `json:"node"`
+	Instance string `json:"instance"`
+	// State is MASTER, BACKUP, FAULT or STOP.
+	State    string `json:"state"`
+	Priority int    `json:"priority"`
+	// Since is when the hook for State started.
+	Since time.Time `json:"since"`
+	// Generation counts notify calls; a hook whose generation is no longer
+	// the file's has been overtaken and stops.
+	Generation uint64 `json:"generation"`
+	PID        int    `json:"pid"`
+	LastAction string `json:"last_action"`
+	// LastResult is running, ok, refused or failed.
+	LastResult string `json:"last_result"`
+}
+
+// ParseState decodes a state file. Unknown fields are allowed (a newer
+// redkeep on the node), but a file that is not a JSON object with a known
+// state is an error naming what is wrong.
+func ParseState(data []byte) (State, error) {
+	var s State
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&s); err != nil {
+		return State{}, fmt.Errorf("parse state file: %w", err)
+	}
+	if dec.More() {
+		return State{}, errors.New("parse state file: trailing data after the JSON object")
+	}
+	switch s.State {
+	case KAMaster, KABackup, KAFault, KAStop:
+	default:
+		return State{}, fmt.Errorf("parse state file: unknown state %q", truncate(s.State))
+	}
+	switch s.LastResult {
+	case ResultRunning, ResultOK, ResultRefused, ResultFailed, "":
+	default:
+		return State{}, fmt.Errorf("parse state file: unknown last_result %q", truncate(s.LastResult))
+	}
+	return s, nil
+}
+
+// ReadState reads the state file at path. A missing file is not an error:
+// it returns ok=false (no notify has run on this node yet).
+func ReadState(path string) (s State, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, fmt.Errorf("read state file: %w", err)
+	}
+	s, err = ParseState(data)
+	if err != nil {
+		return State{}, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, true, nil
+}
+
+// writeState replaces the state file atomically (temp file + rename), so a
+// reader never sees half a file.
+func writeState(path string, s State) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	data = append(data, '\n')
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, creating the directory if needed.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// truncate keeps messages about garbage short.
+func truncate(s string) string {
+	const max = 40
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
