@@ -230,10 +230,19 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 		return out()
 	}
 	master, replica := snaps[from], snaps[target]
+	mn, _ := cfg.Node(from)
 	if !replica.Redis.Up {
+		// The target's Redis does not answer (frozen, say), but the master
+		// still knows the offset the replica last acknowledged: say how far
+		// behind that is, so the refusal names the lag and not only the
+		// silence.
+		tn, _ := cfg.Node(target)
+		if r, ok := replicaEntry(master.Redis.Info, tn.Redis.PeerAddr); ok {
+			n := max(master.Redis.Info.MasterReplOffset-r.Offset, 0)
+			lag.Value = fmt.Sprintf("%s by the master's view (last ack %d s ago)", Bytes(n), r.Lag)
+		}
 		return out()
 	}
-	mn, _ := cfg.Node(from)
 	ti := replica.Redis.Info
 	rep.Threshold = "replica of " + mn.Redis.PeerAddr
 	if ti.Role == replication.RoleReplica {
@@ -272,6 +281,16 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 		lag.Value = "no shared history (different replication ids)"
 	}
 	return out()
+}
+
+// replicaEntry finds the master's INFO line for the replica at addr.
+func replicaEntry(master replication.Info, addr string) (replication.Replica, bool) {
+	for _, r := range master.Replicas {
+		if sameAddr(r.IP, r.Port, addr) {
+			return r, true
+		}
+	}
+	return replication.Replica{}, false
 }
 
 // sameAddr compares a replica's master_host/master_port with a host:port.

@@ -112,6 +112,12 @@ func TestPreflight(t *testing.T) {
 			f.Snapshots = f.Snapshots[:1]
 			return f
 		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
+		{name: "target Redis frozen: lag from the master's view", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0].Redis.Info.Replicas = []replication.Replica{{IP: "198.51.100.12", Port: 6379, State: "online", Offset: 7_000, Lag: 4}}
+			f.Snapshots[1].Redis = nodes.Redis{Err: "i/o timeout"}
+			return f
+		}, fail: []string{CheckRedisUp + "@b", CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "down: i/o timeout"},
 		{name: "master node unreachable", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[0] = nodes.Snapshot{Node: "a", Conn: nodes.ConnHostKeyRefused, ConnErr: "host key changed"}
@@ -209,4 +215,20 @@ func TestBytes(t *testing.T) {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+func TestPreflightLagFromMastersView(t *testing.T) {
+	f := healthy()
+	f.Snapshots[0].Redis.Info.Replicas = []replication.Replica{{IP: "198.51.100.12", Port: 6379, State: "online", Offset: 7_000, Lag: 4}}
+	f.Snapshots[1].Redis = nodes.Redis{Err: "i/o timeout"}
+	p := Preflight(testConfig(t), f, "", 1<<20)
+	for _, c := range p.Checks {
+		if c.Name == CheckLag {
+			if c.Pass || c.Value != "3.0 KiB by the master's view (last ack 4 s ago)" {
+				t.Fatalf("lag check = %+v", c)
+			}
+			return
+		}
+	}
+	t.Fatal("no lag check")
 }
