@@ -53,19 +53,35 @@ func parseStateLine(line string, ev *Event, loc *time.Location) bool {
 	return true
 }
 
-// Words that make a hook line a warning or an error. Hooks write plain
-// sentences; these are the words redkeep's hooks use when they refuse or fail
-// a step (and the origin scripts' shell errors).
+// Words that make a hook line a warning or an error, for lines without one
+// of the result prefixes below (the origin scripts' lines, and hook steps
+// that report trouble along the way).
 var (
-	hookErrorWords = []string{"fail", "error", "abort", "two masters", "timed out", "cannot", "can't", "unable"}
-	hookWarnWords  = []string{"refus", "warn", "overtaken", "stale"}
+	hookErrorWords = []string{"fail", "error", "abort", "timed out", "cannot", "can't", "unable"}
+	hookWarnWords  = []string{"warn", "overtaken", "stale"}
 )
 
-// parseHookMessage fills ev for one step a redkeep hook logged.
+// parseHookMessage fills ev for one step a redkeep hook logged. A hook ends
+// with "ok: ...", "refused: ..." (a safety rule stopped it; nothing unsafe
+// was done) or "failed: ..."; two Redis masters is always an error.
 func parseHookMessage(role, msg string, ev *Event) {
+	if role == "" && strings.HasPrefix(msg, "[") {
+		// The syslog copy of a hook line: "[master] message".
+		if end := strings.IndexByte(msg, ']'); end > 0 {
+			role, msg = msg[1:end], strings.TrimPrefix(msg[end+1:], " ")
+		}
+	}
 	ev.Kind, ev.State, ev.Message = KindHook, role, msg
 	lower := strings.ToLower(msg)
 	switch {
+	case strings.Contains(lower, "two masters"):
+		ev.Level = LevelError
+	case strings.HasPrefix(lower, "failed:"):
+		ev.Level = LevelError
+	case strings.HasPrefix(lower, "ok:"):
+		ev.Level = LevelInfo
+	case strings.Contains(lower, "refus") && !strings.Contains(lower, "connection refused"):
+		ev.Level = LevelWarn
 	case containsAny(lower, hookErrorWords):
 		ev.Level = LevelError
 	case containsAny(lower, hookWarnWords):

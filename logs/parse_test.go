@@ -395,3 +395,15 @@ func summary(ev Event) string {
 	}
 	return strings.Join(parts, " ") + " | " + ev.Message
 }
+
+func TestParseHookSyslogCopy(t *testing.T) {
+	t.Parallel()
+	p := Parser{Node: "a", Source: SourceSyslog, Location: time.UTC}
+	line := "Nov 26 00:14:00 redis-a redkeep[4400]: [master] refused: refusing to replicate from the peer: peer is empty"
+	got := p.ParseAt(line, readAt)
+	want := Event{Node: "a", Source: SourceSyslog, Time: time.Date(2026, 11, 26, 0, 14, 0, 0, time.UTC), Kind: KindHook, Level: LevelWarn,
+		Host: "redis-a", Program: "redkeep", PID: 4400, State: "master", Message: "refused: refusing to replicate from the peer: peer is empty", Raw: line}
+	if got != want {
+		t.Errorf("Parse(%q)\n got %+v\nwant %+v", line, got, want)
+	}
+}
