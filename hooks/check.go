@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -68,7 +69,8 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 		if strings.HasPrefix(err.Error(), "LOADING") {
 			what = "is loading its data set"
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			err = fmt.Errorf("no answer within %s", deadline)
 		}
 		return r.checkResult(fmt.Errorf("%w: local Redis %s %s: %v", ErrUnhealthy, self.Redis.Addr, what, err))

@@ -1,0 +1,658 @@
+package hooks_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/redistest"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// redkeepBin is the redkeep binary built once in TestMain; the tests run
+// the hooks as keepalived does, as a subprocess with keepalived's argv.
+var redkeepBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "redkeep-hooks-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	redkeepBin = filepath.Join(dir, "redkeep")
+	build := exec.Command("go", "build", "-o", redkeepBin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build -o %s . (repository root): %v\n%s", redkeepBin, err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// testPair is two real redis-server processes as nodes a and b, each with
+// its own config file and hook files, as on two machines.
+type testPair struct {
+	a, b       *redistest.Server
+	dir        string
+	cfg        map[string]string // node -> config path
+	stateFile  map[string]string
+	stateLog   map[string]string
+	syncTimout time.Duration
+}
+
+type pairOpts struct {
+	// peerAddrA is how node b (and its Redis) reaches a's Redis; default a's
+	// own address. A throttling proxy goes here.
+	peerAddrA string
+	peerAddrB string
+	sync      time.Duration
+	deadline  time.Duration
+}
+
+func newPair(t *testing.T, a, b *redistest.Server, o pairOpts) *testPair {
+	t.Helper()
+	if o.peerAddrA == "" {
+		o.peerAddrA = a.Addr()
+	}
+	if o.peerAddrB == "" {
+		o.peerAddrB = b.Addr()
+	}
+	if o.sync == 0 {
+		o.sync = 5 * time.Second
+	}
+	if o.deadline == 0 {
+		o.deadline = 300 * time.Millisecond
+	}
+	p := &testPair{a: a, b: b, dir: t.TempDir(), cfg: map[string]string{}, stateFile: map[string]string{}, stateLog: map[string]string{}, syncTimout: o.sync}
+	for _, node := range []string{"a", "b"} {
+		nd := filepath.Join(p.dir, node)
+		p.stateFile[node] = filepath.Join(nd, "state.json")
+		p.stateLog[node] = filepath.Join(nd, "redis-state.log")
+		// The hosts are in the VIP's subnet as the config requires, but the
+		// hooks never talk to them, only to the Redis addresses; the
+		// interface does not exist here, so the VIP check is skipped.
+		yaml := fmt.Sprintf(`vip: 198.51.100.100/24
+nodes:
+  - name: a
+    host: 198.51.100.11
+    redis: {addr: %q, peer_addr: %q}
+    keepalived: {priority: 150, interface: rk-test-none}
+  - name: b
+    host: 198.51.100.12
+    redis: {addr: %q, peer_addr: %q}
+    keepalived: {priority: 100, interface: rk-test-none}
+keepalived:
+  virtual_router_id: 51
+  track_file: %s
+  check: {deadline: %s}
+hooks:
+  state_file: %s
+  state_log: %s
+  lock_file: %s
+  sync_timeout: %s
+  redis_timeout: 250ms
+`, a.Addr(), o.peerAddrA, b.Addr(), o.peerAddrB,
+			filepath.Join(nd, "drain"), o.deadline, p.stateFile[node], p.stateLog[node], filepath.Join(nd, "hook.lock"), o.sync)
+		path := filepath.Join(p.dir, node+".yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.cfg[node] = path
+	}
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() {
+			for _, node := range []string{"a", "b"} {
+				if b, err := os.ReadFile(p.stateLog[node]); err == nil {
+					t.Logf("redis-state log of %s:\n%s", node, b)
+				}
+			}
+		}
+	})
+	return p
+}
+
+type result struct {
+	code    int
+	stdout  string
+	stderr  string
+	elapsed time.Duration
+}
+
+// hook runs `redkeep hook <args>` for node with its config, as keepalived would.
+func (p *testPair) hook(t *testing.T, node string, args ...string) result {
+	t.Helper()
+	argv := append([]string{"hook", args[0], "--config", p.cfg[node], "--node", node}, args[1:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, redkeepBin, argv...)
+	cmd.Env = append(os.Environ(), "REDKEEP_NODE=", "REDKEEP_CONFIG=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("run redkeep %v: %v", argv, err)
+	}
+	return r
+}
+
+func (p *testPair) notify(t *testing.T, node, state string) result {
+	prio := map[string]string{"a": "150", "b": "100"}[node]
+	return p.hook(t, node, "notify", "INSTANCE", "VI_REDIS", state, prio)
+}
+
+func (p *testPair) state(t *testing.T, node string) hooks.State {
+	t.Helper()
+	s, ok, err := hooks.ReadState(p.stateFile[node])
+	if err != nil || !ok {
+		t.Fatalf("state file of %s: ok=%v err=%v", node, ok, err)
+	}
+	return s
+}
+
+func (p *testPair) log(t *testing.T, node string) string {
+	t.Helper()
+	b, _ := os.ReadFile(p.stateLog[node])
+	return string(b)
+}
+
+func info(t *testing.T, s *redistest.Server) replication.Info {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	in, err := replication.Fetch(ctx, s.Client())
+	if err != nil {
+		t.Fatalf("INFO %s: %v", s.Addr(), err)
+	}
+	return in
+}
+
+func replicaOfAddr(t *testing.T, s *redistest.Server, c *redis.Client, addr string) {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	if err := c.ReplicaOf(context.Background(), host, port).Err(); err != nil {
+		t.Fatalf("REPLICAOF %s on %s: %v", addr, s.Addr(), err)
+	}
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func noClientRetries(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: time.Second, ContextTimeoutEnabled: true})
+}
+
+// TestMasterNotifyWaitsForOffsetAndLosesNoWrite is the origin's case 2 done
+// right: b replicates from a over a slow link and lags; keepalived makes b
+// MASTER while writes are still arriving at a. Every write a acknowledged
+// must be on b afterwards, and a must have become b's replica.
+func TestMasterNotifyWaitsForOffsetAndLosesNoWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	// b reaches a (commands and replication) through a 256 KB/s link.
+	slow := redistest.Throttle(t, a.Addr(), 256<<10)
+	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 20 * time.Second})
+	replicaOfAddr(t, b, b.Client(), slow.Addr())
+	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
+
+	// A burst of acknowledged writes, 512 KB: about two seconds of lag.
+	value := strings.Repeat("v", 512)
+	var acked []string
+	pipe := a.Client().Pipeline()
+	for i := range 1024 {
+		pipe.Set(ctx, fmt.Sprintf("burst:%d", i), value, 0)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil {
+		t.Fatalf("burst: %v", err)
+	}
+	for i, c := range cmds {
+		if c.Err() == nil {
+			acked = append(acked, fmt.Sprintf("burst:%d", i))
+		}
+	}
+	if lag, ok := replication.Lag(info(t, b), info(t, a)); !ok || lag < 64<<10 {
+		t.Fatalf("b is not lagging enough to test anything: lag %d bytes, same history %v", lag, ok)
+	}
+
+	// A writer keeps writing to a (on its own connection) while the hook runs.
+	wctx, stopWriter := context.WithCancel(ctx)
+	var wmu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := noClientRetries(a.Addr())
+		defer c.Close()
+		for i := 0; wctx.Err() == nil; i++ {
+			k := fmt.Sprintf("live:%d", i)
+			if err := c.Set(wctx, k, i, 0).Err(); err == nil {
+				wmu.Lock()
+				acked = append(acked, k)
+				wmu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the writer get going; not a correctness wait
+
+	r := p.notify(t, "b", "MASTER")
+	stopWriter()
+	wg.Wait()
+	if r.code != 0 {
+		t.Fatalf("MASTER notify on b: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+
+	bi := info(t, b)
+	if bi.Role != replication.RoleMaster {
+		t.Fatalf("b is %s after the MASTER notify, want master", bi.Role)
+	}
+	// Every acknowledged write is on the new master.
+	var missing []string
+	for _, k := range acked {
+		n, err := b.Client().Exists(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d acknowledged writes missing on the new master, e.g. %v", len(missing), len(acked), missing[:min(5, len(missing))])
+	}
+	// The old master was demoted by the hook that took the VIP (rule 4).
+	ai := info(t, a)
+	if ai.Role != replication.RoleReplica || ai.MasterPort != b.Port() {
+		t.Fatalf("a is %s of port %d, want a replica of b (port %d)", ai.Role, ai.MasterPort, b.Port())
+	}
+	log := p.log(t, "b")
+	for _, want := range []string{"step pause-peer-writes", "waiting up to", "caught up after", "promoted", "peer Redis now replicates from us", "peer writes unpaused", "ok: done"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("b's redis-state log lacks %q", want)
+		}
+	}
+	if s := p.state(t, "b"); s.State != hooks.KAMaster || s.LastResult != hooks.ResultOK || s.Generation != 1 {
+		t.Errorf("b's state file = %+v", s)
+	}
+	t.Logf("%d acknowledged writes, all on the new master; notify took %s", len(acked), r.elapsed)
+}
+
+// TestMasterNotifyRefusesWhenCatchUpTimesOut: when the replica cannot catch
+// up within sync_timeout the hook must not promote over the old master's
+// writes; it unpauses the old master and leaves the pair as it was, and the
+// check then fails so keepalived gives the VIP back to the master.
+func TestMasterNotifyRefusesWhenCatchUpTimesOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	slow := redistest.Throttle(t, a.Addr(), 32<<10)
+	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 300 * time.Millisecond})
+	replicaOfAddr(t, b, b.Client(), slow.Addr())
+	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
+	pipe := a.Client().Pipeline()
+	for i := range 256 {
+		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r := p.notify(t, "b", "MASTER")
+	if r.code != 3 {
+		t.Fatalf("MASTER notify exit %d, want 3 (refused)\nstderr: %s", r.code, r.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleReplica {
+		t.Fatalf("b was promoted (%s) although it had not caught up", bi.Role)
+	}
+	if ai := info(t, a); ai.Role != replication.RoleMaster {
+		t.Fatalf("a is %s, want still master", ai.Role)
+	}
+	// a takes writes again: the pause was lifted.
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
+		t.Fatalf("write to a after the refused takeover: %v (still paused?)", err)
+	}
+	if s := p.state(t, "b"); s.LastResult != hooks.ResultRefused {
+		t.Errorf("state file last_result %q, want refused", s.LastResult)
+	}
+	if !strings.Contains(p.log(t, "b"), "refusing to promote") {
+		t.Error("the log does not say the promotion was refused")
+	}
+	// keepalived MASTER here, Redis a replica: the check fails so the VIP
+	// goes back to the master.
+	if c := p.hook(t, "b", "check"); c.code != 1 {
+		t.Fatalf("check after a refused promotion: exit %d, want 1\nstderr: %s", c.code, c.stderr)
+	}
+}
+
+// TestEmptyRestartedPeerIsNeverReplicatedFrom: a holds the data; b was
+// restarted empty and is a master. Neither a's BACKUP notify nor its
+// check's reconcile may make a follow b.
+func TestEmptyRestartedPeerIsNeverReplicatedFrom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{})
+	for i := range 100 {
+		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	b.Restart()
+
+	r := p.notify(t, "a", "BACKUP")
+	if r.code != 3 {
+		t.Fatalf("BACKUP notify on a: exit %d, want 3 (refused)\nstderr: %s", r.code, r.stderr)
+	}
+	if c := p.hook(t, "a", "check"); c.code != 0 {
+		t.Fatalf("check on a: exit %d\nstderr: %s", c.code, c.stderr)
+	}
+	ai := info(t, a)
+	if ai.Role != replication.RoleMaster || ai.Keys != 100 {
+		t.Fatalf("a is %s with %d keys; want master with its 100 keys", ai.Role, ai.Keys)
+	}
+	if log := p.log(t, "a"); !strings.Contains(log, "source is empty") {
+		t.Errorf("a's log does not say the peer is empty:\n%s", log)
+	}
+
+	// And the other way: b takes the VIP while a holds data b lacks is
+	// handled by catching up, but a restarted empty b as MASTER... makes a
+	// (old master, with data) follow it? Never: the MASTER hook on b must
+	// take a's data instead.
+	r = p.notify(t, "b", "MASTER")
+	if r.code != 0 {
+		t.Fatalf("MASTER notify on b: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	bi := info(t, b)
+	if bi.Role != replication.RoleMaster || bi.Keys != 100 {
+		t.Fatalf("b is %s with %d keys after taking over; want master with a's 100 keys", bi.Role, bi.Keys)
+	}
+	if ai := info(t, a); ai.Keys != 100 {
+		t.Fatalf("a lost data: %d keys", ai.Keys)
+	}
+}
+
+// TestMasterNotifyPeerUnreachablePromotesAtOnce: origin case 1, the old
+// master is gone; the replica is promoted without waiting.
+func TestMasterNotifyPeerUnreachablePromotesAtOnce(t *testing.T) {
+	t.Parallel()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{})
+	b.ReplicaOf(a)
+	a.Stop()
+	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleMaster {
+		t.Fatalf("b is %s, want master", bi.Role)
+	}
+	if !strings.Contains(p.log(t, "b"), "promote at once") {
+		t.Error("the log does not say why b was promoted at once")
+	}
+}
+
+// TestOverlappingNotifiesEndInNewestState fires BACKUP then MASTER on b
+// while the BACKUP hook is still working: the BACKUP hook must stop and the
+// pair must end as MASTER wants it.
+func TestOverlappingNotifiesEndInNewestState(t *testing.T) {
+	t.Parallel()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{sync: 10 * time.Second})
+	// b is master, a its replica: b's BACKUP hook waits for a to be promoted.
+	a.ReplicaOf(b)
+
+	var wg sync.WaitGroup
+	var backup result
+	wg.Add(1)
+	go func() { defer wg.Done(); backup = p.notify(t, "b", "BACKUP") }()
+	waitFor(t, "the BACKUP hook to start waiting", 10*time.Second, func() bool {
+		return strings.Contains(p.log(t, "b"), "step wait-peer-master")
+	})
+	master := p.notify(t, "b", "MASTER")
+	wg.Wait()
+
+	if master.code != 0 || backup.code != 0 {
+		t.Fatalf("exit codes: BACKUP %d, MASTER %d\n%s%s", backup.code, master.code, backup.stderr, master.stderr)
+	}
+	if backup.elapsed > 8*time.Second {
+		t.Errorf("the overtaken BACKUP hook ran its whole wait (%s) instead of stopping", backup.elapsed)
+	}
+	s := p.state(t, "b")
+	if s.State != hooks.KAMaster || s.Generation != 2 || s.LastResult != hooks.ResultOK {
+		t.Fatalf("state file after overlap = %+v; want MASTER, generation 2, ok", s)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleMaster {
+		t.Fatalf("b is %s, want master", bi.Role)
+	}
+	if ai := info(t, a); ai.Role != replication.RoleReplica || ai.MasterPort != b.Port() {
+		t.Fatalf("a is %s of %d, want replica of b", ai.Role, ai.MasterPort)
+	}
+	if !strings.Contains(p.log(t, "b"), "overtaken, stopping") {
+		t.Error("the BACKUP hook did not log that it was overtaken")
+	}
+}
+
+// TestMasterOvertakenByBackupNeverPromotes: the MASTER hook is waiting for
+// the offset when keepalived already says BACKUP again: it must stop
+// without promoting and unpause the old master.
+func TestMasterOvertakenByBackupNeverPromotes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	slow := redistest.Throttle(t, a.Addr(), 32<<10)
+	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 20 * time.Second})
+	replicaOfAddr(t, b, b.Client(), slow.Addr())
+	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
+	pipe := a.Client().Pipeline()
+	for i := range 512 {
+		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	var master result
+	wg.Add(1)
+	go func() { defer wg.Done(); master = p.notify(t, "b", "MASTER") }()
+	waitFor(t, "the MASTER hook to wait for the offset", 10*time.Second, func() bool {
+		return strings.Contains(p.log(t, "b"), "waiting up to")
+	})
+	backup := p.notify(t, "b", "BACKUP")
+	wg.Wait()
+	if master.code != 0 || backup.code != 0 {
+		t.Fatalf("exit codes: MASTER %d, BACKUP %d\n%s%s", master.code, backup.code, master.stderr, backup.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleReplica {
+		t.Fatalf("b is %s: the stale MASTER hook promoted it", bi.Role)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
+		t.Fatalf("a does not take writes after the overtaken takeover: %v", err)
+	}
+	if s := p.state(t, "b"); s.State != hooks.KABackup || s.Generation != 2 {
+		t.Fatalf("state file = %+v; want BACKUP generation 2", s)
+	}
+}
+
+// TestCheckWithinDeadline: the check answers within its deadline whatever
+// the local Redis or the peer's network does. The bound asserted is the
+// keepalived script timeout the generated config sets (the deadline
+// rounded up to whole seconds) plus process start-up, so it is not a
+// timing benchmark but the contract: without the deadline go-redis would
+// wait its own 3 s default, and a frozen Redis forever.
+func TestCheckWithinDeadline(t *testing.T) {
+	t.Parallel()
+	const deadline = 300 * time.Millisecond
+	const bound = 2 * time.Second
+
+	t.Run("healthy", func(t *testing.T) {
+		t.Parallel()
+		a, b := redistest.Start(t), redistest.Start(t)
+		p := newPair(t, a, b, pairOpts{deadline: deadline})
+		if r := p.hook(t, "a", "check"); r.code != 0 {
+			t.Fatalf("check: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("redis stopped", func(t *testing.T) {
+		t.Parallel()
+		a, b := redistest.Start(t), redistest.Start(t)
+		p := newPair(t, a, b, pairOpts{deadline: deadline})
+		a.Stop()
+		r := p.hook(t, "a", "check")
+		if r.code != 1 || r.elapsed > bound {
+			t.Fatalf("check with Redis stopped: exit %d after %s; want 1 within %s\n%s", r.code, r.elapsed, bound, r.stderr)
+		}
+	})
+	t.Run("redis frozen", func(t *testing.T) {
+		t.Parallel()
+		a, b := redistest.Start(t), redistest.Start(t)
+		p := newPair(t, a, b, pairOpts{deadline: deadline})
+		a.Freeze()
+		defer a.Thaw()
+		r := p.hook(t, "a", "check")
+		if r.code != 1 || r.elapsed > bound {
+			t.Fatalf("check with Redis frozen: exit %d after %s; want 1 within %s\n%s", r.code, r.elapsed, bound, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "no answer within") {
+			t.Errorf("stderr does not say why: %s", r.stderr)
+		}
+	})
+	t.Run("peer black-holed during reconcile", func(t *testing.T) {
+		t.Parallel()
+		a, b := redistest.Start(t), redistest.Start(t)
+		// a's peer b is reached through an address that accepts and never answers.
+		p := newPair(t, a, b, pairOpts{deadline: deadline, peerAddrB: redistest.Blackhole(t)})
+		// keepalived BACKUP on a while its Redis is master: the check reconciles
+		// and has to ask the peer.
+		if r := p.notify(t, "a", "BACKUP"); r.code != 3 {
+			t.Fatalf("BACKUP notify with the peer black-holed: exit %d, want 3 (refused)\n%s", r.code, r.stderr)
+		}
+		r := p.hook(t, "a", "check")
+		if r.code != 0 || r.elapsed > bound {
+			t.Fatalf("check with the peer black-holed: exit %d after %s; want 0 within %s\n%s", r.code, r.elapsed, bound, r.stderr)
+		}
+	})
+}
+
+// TestCheckReconcilesBackupMaster: rule 5, a node whose Redis came back as
+// an empty master after a failover rejoins as the VIP holder's replica.
+func TestCheckReconcilesBackupMaster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{deadline: 500 * time.Millisecond})
+	if err := b.Client().Set(ctx, "on-b", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.notify(t, "a", "FAULT"); r.code != 0 {
+		t.Fatalf("FAULT notify: exit %d\n%s", r.code, r.stderr)
+	}
+	// The FAULT hook already followed b (a was empty: safe). Make a a
+	// master again, empty, as after a restart, and let the check fix it.
+	a.Restart()
+	if r := p.hook(t, "a", "check"); r.code != 0 {
+		t.Fatalf("check: exit %d\n%s", r.code, r.stderr)
+	}
+	ai := info(t, a)
+	if ai.Role != replication.RoleReplica || ai.MasterPort != b.Port() {
+		t.Fatalf("a is %s of %d after the check; want a replica of b", ai.Role, ai.MasterPort)
+	}
+	if !strings.Contains(p.log(t, "a"), "reconcile: local Redis now replicates from the peer") {
+		t.Error("the check did not log the reconcile")
+	}
+}
+
+func TestNotifyArgumentsAndGroups(t *testing.T) {
+	t.Parallel()
+	a, b := redistest.Start(t), redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{})
+	if r := p.hook(t, "a", "notify", "GROUP", "VG_1", "MASTER", "0"); r.code != 0 {
+		t.Fatalf("GROUP notify: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, ok, _ := hooks.ReadState(p.stateFile["a"]); ok {
+		t.Error("a GROUP notify changed the state file")
+	}
+	if r := p.hook(t, "a", "notify", "INSTANCE", "VI_REDIS", "SLEEPING", "1"); r.code != 2 {
+		t.Errorf("bad state: exit %d, want 2", r.code)
+	}
+	if r := p.hook(t, "a", "notify", "INSTANCE"); r.code != 2 {
+		t.Errorf("missing arguments: exit %d, want 2", r.code)
+	}
+	// notify_master style, no arguments: a is master already.
+	if r := p.hook(t, "a", "master"); r.code != 0 {
+		t.Fatalf("hook master: exit %d\n%s", r.code, r.stderr)
+	}
+	if s := p.state(t, "a"); s.State != hooks.KAMaster || s.Priority != 150 || s.Instance != "VI_REDIS" {
+		t.Errorf("state after `hook master` = %+v", s)
+	}
+}
+
+func TestDrainUndrainState(t *testing.T) {
+	t.Parallel()
+	a, b := redistest.Start(t), redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{})
+	track := filepath.Join(p.dir, "a", "drain")
+	if r := p.hook(t, "a", "drain"); r.code != 0 {
+		t.Fatalf("drain: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, _ := os.ReadFile(track); strings.TrimSpace(string(got)) != "1" {
+		t.Fatalf("track file after drain = %q", got)
+	}
+	r := p.hook(t, "a", "state", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"drained": true`) || !strings.Contains(r.stdout, `"holds_vip": false`) {
+		t.Fatalf("state --json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := p.hook(t, "a", "undrain"); r.code != 0 {
+		t.Fatalf("undrain: exit %d", r.code)
+	}
+	if got, _ := os.ReadFile(track); strings.TrimSpace(string(got)) != "0" {
+		t.Fatalf("track file after undrain = %q", got)
+	}
+	p.notify(t, "a", "MASTER")
+	r = p.hook(t, "a", "state", "--json")
+	if !strings.Contains(r.stdout, `"state": "MASTER"`) || !strings.Contains(r.stdout, `"version"`) {
+		t.Fatalf("state --json after a notify:\n%s", r.stdout)
+	}
+}
