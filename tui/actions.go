@@ -295,13 +295,16 @@ func (m *Model) checksView(w int) string {
 
 // labDialog picks a lab failure case and the node to inflict it on.
 type labDialog struct {
-	node    int
-	running string // the command running, "" when idle
+	node int
 }
 
 // openLab opens the lab dialog on the VIP holder: breaking the master is
 // what shows a failover.
 func (m *Model) openLab() {
+	if m.labRunning != "" {
+		m.setStatus(false, "%s is still running; one lab command at a time", m.labRunning)
+		return
+	}
 	m.lab = &labDialog{}
 	if i, _ := m.panel(m.verdict.VIPHolder); i >= 0 {
 		m.lab.node = i
@@ -309,34 +312,39 @@ func (m *Model) openLab() {
 	m.status = ""
 }
 
+// labKey runs the chosen case and closes the dialog at once, so the
+// panels and the timeline are in view while the pair reacts.
 func (m *Model) labKey(msg tea.KeyPressMsg) tea.Cmd {
 	d := m.lab
-	if d.running != "" {
-		return nil // one lab command at a time
-	}
 	cases := m.opts.Lab.Cases()
 	s := msg.String()
+	var cmd tea.Cmd
 	switch {
 	case key.Matches(msg, m.keys.Cancel, m.keys.Quit, m.keys.Lab):
 		m.lab = nil
 	case s == "tab" || s == "n":
 		d.node = (d.node + 1) % len(m.panels)
 	case s == "h":
-		d.running = "lab heal"
-		return labHeal(m.opts.Context, m.opts.Lab)
+		m.labRunning = "lab heal"
+		cmd = labHeal(m.opts.Context, m.opts.Lab)
 	case len(s) == 1 && s[0] >= '1' && s[0] <= '9':
 		i := int(s[0] - '1')
-		if i < len(cases) {
-			node := m.panels[d.node].name
-			d.running = "lab fail " + cases[i].Name + " --node " + node
-			return labFail(m.opts.Context, m.opts.Lab, cases[i].Name, node)
+		if i >= len(cases) {
+			return nil
 		}
+		node := m.panels[d.node].name
+		m.labRunning = "lab fail " + cases[i].Name + " --node " + node
+		cmd = labFail(m.opts.Context, m.opts.Lab, cases[i].Name, node)
 	}
-	return nil
+	if cmd != nil {
+		m.lab = nil
+		m.setStatus(false, "running %s…", m.labRunning)
+	}
+	return cmd
 }
 
 func (m *Model) onLabDone(msg labDoneMsg) tea.Cmd {
-	m.lab = nil
+	m.labRunning = ""
 	if msg.err != nil {
 		m.setStatus(true, "%s: %v", msg.what, msg.err)
 	} else {
@@ -350,11 +358,6 @@ func (m *Model) labView() string {
 	d := m.lab
 	var b strings.Builder
 	b.WriteString(st.Title.Render("Lab: inject a failure") + "\n")
-	if d.running != "" {
-		b.WriteString(st.Warn.Render("running "+d.running+"…") + "\n")
-		b.WriteString(st.Dim.Render("watch the panels: the pair reacts while this runs"))
-		return b.String()
-	}
 	node := m.panels[d.node].name
 	fmt.Fprintf(&b, "on node %s %s\n", st.Bold.Render(node), st.Dim.Render("(tab: other node)"))
 	for i, c := range m.opts.Lab.Cases() {

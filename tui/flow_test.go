@@ -213,9 +213,17 @@ func TestLabKeys(t *testing.T) {
 		t.Errorf("lab dialog opened on node %d, want the VIP holder a", m.lab.node)
 	}
 	feed(m, press("tab"))
-	run("1") // redis-down on b
-	if m.lab != nil || !strings.Contains(m.status, "lab fail redis-down --node b") {
-		t.Errorf("after lab fail: dialog open %v, status %q", m.lab != nil, m.status)
+	_, cmd := m.Update(press("1")) // redis-down on b
+	if m.lab != nil || m.status != "running lab fail redis-down --node b…" {
+		t.Errorf("while lab fail runs: dialog open %v, status %q", m.lab != nil, m.status)
+	}
+	feed(m, press("L"))
+	if m.lab != nil {
+		t.Error("a second lab command could start while one runs")
+	}
+	m.Update(cmd())
+	if m.status != "lab fail redis-down --node b: done; watch the timeline" {
+		t.Errorf("after lab fail: status %q", m.status)
 	}
 	feed(m, press("L"))
 	run("h")

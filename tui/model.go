@@ -106,6 +106,8 @@ type Model struct {
 	sw       *switchoverDialog
 	swSeq    int
 	lab      *labDialog
+	// labRunning is the lab command in flight, "" when none.
+	labRunning string
 
 	// status is the outcome of the last action, shown in the footer.
 	status    string
