@@ -22,8 +22,13 @@ const (
 )
 
 // onTimeline reports whether an event belongs on the timeline: anything the
-// parsers understood, and any warning or error.
+// parsers understood, and any warning or error. The hooks write each step
+// to the redis-state log and a copy to syslog; the timeline takes the
+// state log's, so a step is told once.
 func onTimeline(e *logs.Event) bool {
+	if e.Kind == logs.KindHook && e.Source != logs.SourceState {
+		return false
+	}
 	return e.Kind != logs.KindRaw || e.Level >= logs.LevelWarn
 }
 

@@ -192,3 +192,21 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestOnTimeline(t *testing.T) {
+	for _, c := range []struct {
+		e    logs.Event
+		want bool
+	}{
+		{logs.Event{Kind: logs.KindRaw}, false},
+		{logs.Event{Kind: logs.KindRaw, Level: logs.LevelWarn}, true},
+		{logs.Event{Kind: logs.KindTransition, Source: logs.SourceSyslog}, true},
+		{logs.Event{Kind: logs.KindHook, Source: logs.SourceState}, true},
+		{logs.Event{Kind: logs.KindHook, Source: logs.SourceSyslog}, false}, // the syslog copy
+		{logs.Event{Kind: logs.KindHook, Source: logs.SourceJournal}, false},
+	} {
+		if got := onTimeline(&c.e); got != c.want {
+			t.Errorf("%s from %s at level %v: on timeline %v, want %v", c.e.Kind, c.e.Source, c.e.Level, got, c.want)
+		}
+	}
+}
