@@ -75,7 +75,6 @@ func (m *Model) openSwitchover() tea.Cmd {
 	m.swSeq++
 	in := textinput.New()
 	in.Prompt = "> "
-	in.Placeholder = target
 	in.CharLimit = 64
 	ts := textinput.DefaultStyles(true)
 	ts.Cursor.Blink = false

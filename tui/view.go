@@ -215,6 +215,9 @@ func (m *Model) paneLines(p *logPane, w, rows int, line func(*entry) string) str
 	out := make([]string, 0, rows)
 	if len(vis) == 0 {
 		msg := "no lines yet"
+		if p == m.timeline {
+			msg = "no transitions or warnings yet (tab: the nodes' logs)"
+		}
 		if p.filter != "" {
 			msg = "no lines match /" + p.filter
 		}
