@@ -36,7 +36,14 @@ func (p *logPane) push(e entry) {
 
 // entryWithHay fills in what the filter searches.
 func entryWithHay(e entry) entry {
-	e.hay = strings.ToLower(e.ev.Node + " " + string(e.ev.Source) + " " + e.ev.Raw + " " + e.ev.Message + " " + e.reason)
+	hay := e.ev.Node + " " + string(e.ev.Source) + " " + e.ev.Raw
+	if e.ev.Message != e.ev.Raw { // an unparsed line's message is the line
+		hay += " " + e.ev.Message
+	}
+	if e.reason != "" {
+		hay += " " + e.reason
+	}
+	e.hay = strings.ToLower(hay)
 	return e
 }
 
