@@ -1,0 +1,197 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStateRoundTrip(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sub", "dir", "state.json") // parents are created
+	if _, ok, err := ReadState(path); ok || err != nil {
+		t.Fatalf("missing file: ok=%v err=%v, want false, nil", ok, err)
+	}
+	want := State{Node: "a", Instance: "VI_REDIS", State: KAMaster, Priority: 150, Since: time.Date(2026, 11, 26, 0, 11, 55, 123456789, time.UTC),
+		Generation: 7, PID: 42, LastAction: "promote", LastResult: ResultOK}
+	if err := writeState(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := ReadState(path)
+	if err != nil || !ok || got != want {
+		t.Fatalf("ReadState = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	raw, _ := os.ReadFile(path)
+	for _, field := range []string{`"node"`, `"instance"`, `"state"`, `"priority"`, `"since": "2026-11-26T00:11:55.123456789Z"`, `"generation"`, `"pid"`, `"last_action"`, `"last_result"`} {
+		if !strings.Contains(string(raw), field) {
+			t.Errorf("state file lacks %s:\n%s", field, raw)
+		}
+	}
+	// No temporary files are left beside it.
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("state directory holds %d files, want only state.json", len(entries))
+	}
+}
+
+func TestParseStateErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, data, want string }{
+		{"empty", "", "EOF"},
+		{"not json", "MASTER", "invalid character"},
+		{"unknown state", `{"state":"SLEEPING"}`, `unknown state "SLEEPING"`},
+		{"unknown result", `{"state":"MASTER","last_result":"meh"}`, `unknown last_result "meh"`},
+		{"trailing", `{"state":"MASTER"} {}`, "trailing data"},
+		{"bad since", `{"state":"MASTER","since":"yesterday"}`, "cannot parse"},
+		{"negative generation", `{"state":"MASTER","generation":-1}`, "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseState([]byte(tt.data))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseState(%q) error = %v, want %q", tt.data, err, tt.want)
+			}
+		})
+	}
+	// Newer fields from a newer redkeep are fine.
+	if s, err := ParseState([]byte(`{"state":"BACKUP","generation":3,"future":true}`)); err != nil || s.Generation != 3 {
+		t.Fatalf("unknown field: %+v, %v", s, err)
+	}
+}
+
+// FuzzParseState: the console parses whatever it finds on a node; it must
+// never panic, and what it accepts must be a known state.
+func FuzzParseState(f *testing.F) {
+	f.Add([]byte(`{"node":"a","instance":"VI_REDIS","state":"MASTER","priority":150,"since":"2026-11-26T00:11:55.123Z","generation":7,"pid":42,"last_action":"promote","last_result":"ok"}`))
+	f.Add([]byte(`{"state":"FAULT","last_result":"refused"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseState(data)
+		if err != nil {
+			return
+		}
+		switch s.State {
+		case KAMaster, KABackup, KAFault, KAStop:
+		default:
+			t.Fatalf("accepted state %q", s.State)
+		}
+	})
+}
+
+func TestParseNotifyArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		want    NotifyArgs
+		wantErr string
+	}{
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAMaster, 150}, ""},
+		{[]string{"INSTANCE", "VI_REDIS", "BACKUP"}, NotifyArgs{"INSTANCE", "VI_REDIS", KABackup, 0}, ""},
+		{[]string{"INSTANCE", "VI_REDIS", "DELETED", "0"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAStop, 0}, ""},
+		{[]string{"GROUP", "VG_1", "FAULT", "0"}, NotifyArgs{"GROUP", "VG_1", KAFault, 0}, ""},
+		{[]string{"instance", "VI_REDIS", "stop", "1"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAStop, 1}, ""},
+		{[]string{"INSTANCE", "VI_REDIS"}, NotifyArgs{}, "got 2 arguments"},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150", "x"}, NotifyArgs{}, "got 5 arguments"},
+		{[]string{"HOST", "VI_REDIS", "MASTER", "150"}, NotifyArgs{}, "want INSTANCE or GROUP"},
+		{[]string{"INSTANCE", "VI_REDIS", "SLEEPING", "150"}, NotifyArgs{}, `state "SLEEPING"`},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "high"}, NotifyArgs{}, `priority "high"`},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "300"}, NotifyArgs{}, `priority "300"`},
+	}
+	for _, tt := range tests {
+		got, err := ParseNotifyArgs(tt.args)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseNotifyArgs(%q) error = %v, want %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseNotifyArgs(%q) = %+v, %v; want %+v", tt.args, got, err, tt.want)
+		}
+	}
+}
+
+func FuzzParseNotifyArgs(f *testing.F) {
+	f.Add("INSTANCE", "VI_REDIS", "MASTER", "150")
+	f.Add("GROUP", "VG", "DELETED", "")
+	f.Fuzz(func(t *testing.T, kind, name, state, prio string) {
+		args := []string{kind, name, state}
+		if prio != "" {
+			args = append(args, prio)
+		}
+		n, err := ParseNotifyArgs(args)
+		if err != nil {
+			return
+		}
+		if n.State != KAMaster && n.State != KABackup && n.State != KAFault && n.State != KAStop {
+			t.Fatalf("accepted state %q", n.State)
+		}
+		if n.Priority < 0 || n.Priority > 255 {
+			t.Fatalf("accepted priority %d", n.Priority)
+		}
+	})
+}
+
+// stateLine is the origin document's layout with milliseconds.
+var stateLine = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}:\d{2}:\d{2}:\d{2}\.\d{3}\|\d+\|state:\[[a-z]+\] .+$`)
+
+func TestLoggerLayout(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "log", "redis-state.log")
+	l := NewLogger(path)
+	l.Syslog = false
+	l.now = func() time.Time { return time.Date(2026, 11, 26, 0, 11, 55, 123000000, time.Local) }
+	l.Logf(Info, "MASTER", "promoted: offset %d", 42)
+	l.Logf(Warn, "check", "two\nlines")
+	l.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2 (a newline in a message must not split it):\n%s", len(lines), b)
+	}
+	for _, line := range lines {
+		if !stateLine.MatchString(line) {
+			t.Errorf("line %q does not have the redis-state layout", line)
+		}
+	}
+	if !strings.HasPrefix(lines[0], "2026-11-26:00:11:55.123|") || !strings.HasSuffix(lines[0], "|state:[master] promoted: offset 42") {
+		t.Errorf("first line = %q", lines[0])
+	}
+}
+
+func TestLocks(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "run", "hook.lock")
+	l1, err := tryLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to open files, so a second open in this process
+	// conflicts just like another hook process would.
+	if _, err := tryLock(path); !errors.Is(err, errLockBusy) {
+		t.Fatalf("second tryLock = %v, want errLockBusy", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := lockWait(ctx, path); err == nil || !strings.Contains(err.Error(), "still held") {
+		t.Fatalf("lockWait on a held lock = %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		l, err := lockWait(context.Background(), path)
+		l.Unlock()
+		done <- err
+	}()
+	l1.Unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("lockWait after release: %v", err)
+	}
+}
