@@ -78,6 +78,9 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	}
 	defer r.Close()
 	r.role = role
+	if n.State == KAMaster {
+		r.watchVIP()
+	}
 	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
 		r.logf(Error, "cannot record the state: %v", err)
 		return err

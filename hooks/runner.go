@@ -80,13 +80,20 @@ func NewRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.
 	r := &Runner{Cfg: cfg, Self: self, Peer: peer, Log: log, timeout: timeout}
 	r.local = newClient(self.Redis.Addr, cfg.Redis.Username, pw, timeout)
 	r.peer = newClient(peer.Redis.PeerAddr, cfg.Redis.Username, pw, timeout)
-	if iface := self.Keepalived.Interface; iface != "" {
+	return r, nil
+}
+
+// watchVIP enables the VIP check of MASTER hooks when this node's keepalived
+// interface exists here. Only notifies pay for the interface lookup; the
+// check, which runs every second, does not need it.
+func (r *Runner) watchVIP() {
+	if iface := r.Self.Keepalived.Interface; iface != "" {
 		if _, err := net.InterfaceByName(iface); err == nil {
-			vip := TrackFileVIP{VIP: cfg.VIPAddr()}
-			r.VIPHeld = vip.Held
+			r.VIPHeld = TrackFileVIP{VIP: r.Cfg.VIPAddr()}.Held
+			return
 		}
 	}
-	return r, nil
+	r.logf(Info, "VIP check off: interface %q is not on this machine", r.Self.Keepalived.Interface)
 }
 
 // newClient is a go-redis client that never retries and never waits longer
