@@ -36,6 +36,7 @@ const (
 	CheckVIPHolder   = "VIP holder"
 	CheckVIPOnMaster = "VIP holder is the Redis master"
 	CheckTarget      = "target"
+	CheckTargetReady = "target keepalived ready to take the VIP"
 	CheckReplicaOf   = "target replicates from the master"
 	CheckLink        = "replication link"
 	CheckSyncing     = "not syncing or loading"
@@ -202,6 +203,17 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 	}
 	add(tc)
 	p.To = target
+
+	// The target's keepalived must be BACKUP: a node in FAULT (its check
+	// failing, or drained) would not take the VIP when the master drains.
+	ready := Check{Name: CheckTargetReady, Node: target, Value: "unknown", Threshold: "BACKUP"}
+	if ts, ok := snaps[target]; ok && target != "" {
+		if st := ts.Keepalived.State; st != "" {
+			ready.Value = st
+		}
+		ready.Pass = ts.Keepalived.Running && ts.Keepalived.State == "BACKUP"
+	}
+	add(ready)
 
 	// Replication of the target from the master.
 	p.Checks = append(p.Checks, replicationChecks(cfg, snaps, from, target, maxLag)...)

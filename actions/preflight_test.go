@@ -74,8 +74,8 @@ func TestPreflight(t *testing.T) {
 		{name: "back the other way", facts: swapped, maxLag: 1 << 20, from: "b", to: "a"},
 		{name: "lag exactly at the limit", facts: healthy, maxLag: 100, from: "a", to: "b"},
 		{name: "lag above the limit", facts: healthy, maxLag: 99, fail: []string{CheckLag}, value: "100 B"},
-		{name: "target is the master", facts: healthy, target: "a", maxLag: 1 << 20, fail: []string{CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "already the master"},
-		{name: "target unknown", facts: healthy, target: "c", maxLag: 1 << 20, fail: []string{CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: `"c" is not a node`},
+		{name: "target is the master", facts: healthy, target: "a", maxLag: 1 << 20, fail: []string{CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "already the master"},
+		{name: "target unknown", facts: healthy, target: "c", maxLag: 1 << 20, fail: []string{CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: `"c" is not a node`},
 		{name: "replica link down", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Redis.Info.LinkUp = false
@@ -106,12 +106,12 @@ func TestPreflight(t *testing.T) {
 			f := healthy()
 			f.Snapshots[1] = nodes.Snapshot{Node: "b", Conn: nodes.ConnUnreachable, ConnErr: "dial tcp: i/o timeout"}
 			return f
-		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "i/o timeout"},
+		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "i/o timeout"},
 		{name: "no snapshot of a node", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots = f.Snapshots[:1]
 			return f
-		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
+		}, fail: []string{CheckReachable + "@b", CheckRedisUp + "@b", CheckKeepalived + "@b", CheckVersions, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
 		{name: "target Redis frozen: lag from the master's view", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[0].Redis.Info.Replicas = []replication.Replica{{IP: "198.51.100.12", Port: 6379, State: "online", Offset: 7_000, Lag: 4}}
@@ -122,7 +122,7 @@ func TestPreflight(t *testing.T) {
 			f := healthy()
 			f.Snapshots[0] = nodes.Snapshot{Node: "a", Conn: nodes.ConnHostKeyRefused, ConnErr: "host key changed"}
 			return f
-		}, fail: []string{CheckReachable + "@a", CheckRedisUp + "@a", CheckKeepalived + "@a", CheckVersions, CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
+		}, fail: []string{CheckReachable + "@a", CheckRedisUp + "@a", CheckKeepalived + "@a", CheckVersions, CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}},
 		{name: "versions differ", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Version = "v1.1.0"
@@ -132,27 +132,32 @@ func TestPreflight(t *testing.T) {
 			f := healthy()
 			f.Snapshots[1].Keepalived = nodes.Keepalived{}
 			return f
-		}, fail: []string{CheckKeepalived + "@b"}, value: "not running"},
+		}, fail: []string{CheckKeepalived + "@b", CheckTargetReady}, value: "not running"},
+		{name: "target in FAULT", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Keepalived.State = "FAULT"
+			return f
+		}, fail: []string{CheckTargetReady}, value: "FAULT"},
 		{name: "VIP on no node", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[0].HoldsVIP = false
 			return f
-		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "none"},
+		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "none"},
 		{name: "VIP on both", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].HoldsVIP = true
 			return f
-		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "a, b"},
+		}, fail: []string{CheckVIPHolder, CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "a, b"},
 		{name: "VIP on the replica", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[0].HoldsVIP, f.Snapshots[1].HoldsVIP = false, true
 			return f
-		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "VIP on b, masters: a"},
+		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "VIP on b, masters: a"},
 		{name: "two masters", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Redis.Info = replication.Info{Role: replication.RoleMaster}
 			return f
-		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "masters: a, b"},
+		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "masters: a, b"},
 		{name: "switchover in progress", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Locks = map[string]*hooks.SwitchoverLock{"b": {Owner: "bob@ops:99", From: "a", To: "b", PID: 99, Expires: now.Add(time.Minute)}}

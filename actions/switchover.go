@@ -178,6 +178,29 @@ func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
 	return f
 }
 
+type nodeReply struct {
+	node  string
+	reply hooks.LockReply
+	err   error
+}
+
+// onEach runs fn for every node at once: one slow node does not hold up the
+// other, and the lock is taken on both within one round trip.
+func onEach(names []string, fn func(node string) (hooks.LockReply, error)) []nodeReply {
+	out := make([]nodeReply, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := fn(name)
+			out[i] = nodeReply{node: name, reply: r, err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // lockCall runs `redkeep hook switchover-lock OP` on node.
 func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (hooks.LockReply, error) {
 	out, err := n.Redkeep(ctx, node, append([]string{"hook", "switchover-lock", op}, args...)...)
@@ -248,9 +271,11 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 		defer rcancel()
 		report(StepUnlock, "", StepRunning, "")
 		var errs []string
-		for _, node := range locked {
-			if _, err := lockCall(rctx, n, node, hooks.LockRelease, "--owner", o.Owner); err != nil {
-				errs = append(errs, err.Error())
+		for _, r := range onEach(locked, func(node string) (hooks.LockReply, error) {
+			return lockCall(rctx, n, node, hooks.LockRelease, "--owner", o.Owner)
+		}) {
+			if r.err != nil {
+				errs = append(errs, r.err.Error())
 			}
 		}
 		if len(errs) > 0 {
@@ -259,22 +284,33 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 			report(StepUnlock, "", StepDone, "")
 		}
 	}
-	for _, node := range []string{plan.From, plan.To} {
-		reply, err := lockCall(ctx, n, node, hooks.LockAcquire, lockArgs...)
-		if err == nil && !reply.OK {
-			plan.Checks = append(plan.Checks, Check{Name: CheckNoOperation, Node: node, Value: reply.Held.String(), Threshold: "no switchover lock"})
-			res.Plan = plan
-			rerr := &RefusedError{Plan: plan}
-			report(StepLock, node, StepFailed, rerr.Error())
-			release()
-			return res, rerr
+	acquired := onEach([]string{plan.From, plan.To}, func(node string) (hooks.LockReply, error) {
+		return lockCall(ctx, n, node, hooks.LockAcquire, lockArgs...)
+	})
+	var refusedBy []Check
+	var lockErr error
+	for _, r := range acquired {
+		switch {
+		case r.err != nil:
+			report(StepLock, r.node, StepFailed, r.err.Error())
+			lockErr = errors.Join(lockErr, r.err)
+		case !r.reply.OK:
+			refusedBy = append(refusedBy, Check{Name: CheckNoOperation, Node: r.node, Value: r.reply.Held.String(), Threshold: "no switchover lock"})
+		default:
+			locked = append(locked, r.node)
 		}
-		if err != nil {
-			report(StepLock, node, StepFailed, err.Error())
-			release()
-			return res, &FailedError{Step: StepLock, Err: err, PairState: "unchanged (no Redis or VIP step ran)"}
-		}
-		locked = append(locked, node)
+	}
+	if len(refusedBy) > 0 {
+		plan.Checks = append(plan.Checks, refusedBy...)
+		res.Plan = plan
+		rerr := &RefusedError{Plan: plan}
+		report(StepLock, "", StepFailed, rerr.Error())
+		release()
+		return res, rerr
+	}
+	if lockErr != nil {
+		release()
+		return res, &FailedError{Step: StepLock, Err: lockErr, PairState: "unchanged (no Redis or VIP step ran)"}
 	}
 	report(StepLock, "", StepDone, "both nodes locked")
 	defer release()

@@ -90,7 +90,10 @@ func (p *loopPair) Snapshots(ctx context.Context) []nodes.Snapshot {
 	var out []nodes.Snapshot
 	for _, n := range []string{"a", "b"} {
 		s := nodes.Snapshot{Node: n, Time: time.Now(), Conn: nodes.ConnConnected, Version: p.versions[n], HoldsVIP: holder == n,
-			Keepalived: nodes.Keepalived{Running: !p.noKeepa[n]}}
+			Keepalived: nodes.Keepalived{Running: !p.noKeepa[n], State: "BACKUP"}}
+		if holder == n {
+			s.Keepalived.State = "MASTER"
+		}
 		in, err := replication.Fetch(ctx, p.servers[n].Client())
 		if err != nil {
 			s.Redis.Err = err.Error()

@@ -275,7 +275,15 @@ func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 	if err := s.waitVIPGone(o.VIPTimeout); err != nil {
 		return s.rollback(ctx, rs, target, StepVIP, err)
 	}
-	s.emit(StepVIP, StateDone, fmt.Sprintf("VIP left %s after %s", s.Self.Name, time.Since(vipStart).Round(time.Millisecond)))
+	left := time.Since(vipStart)
+	// Stay drained until the target answers on the VIP: undrained at
+	// once, this node would flap FAULT -> BACKUP within milliseconds, and
+	// keepalived would start both notify hooks at the same moment, racing
+	// each other for the state file.
+	if err := s.waitVIPAnswers(ctx, rs, target, o.VIPTimeout-left); err != nil {
+		return s.rollback(ctx, rs, target, StepVIP, err)
+	}
+	s.emit(StepVIP, StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
 
 	s.emit(StepUndrain, StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")
 	if err := s.VIP.Undrain(); err != nil {
@@ -359,6 +367,46 @@ func (s *Switchover) vipHolderGuess(held bool, target *config.Node) string {
 	return target.Name + " (probably)"
 }
 
+// waitVIPAnswers waits until the VIP answers as the target's Redis, master.
+func (s *Switchover) waitVIPAnswers(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		// A fresh client each time: go-redis backs off for a second after
+		// failed dials, and the VIP refuses dials until the target has it.
+		via := s.client(vipAddr(s.Cfg, target))
+		err := s.vipIsTarget(ctx, via, rs)
+		via.Close()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the VIP left %s but does not answer as %s: %w", s.Self.Name, target.Name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// vipIsTarget checks once that the VIP answers as the target, master.
+func (s *Switchover) vipIsTarget(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	vi, err := fetchInfo(cctx, via)
+	if err != nil {
+		return fmt.Errorf("through the VIP: %w", err)
+	}
+	ti, err := fetchInfo(cctx, rs.Target)
+	if err != nil {
+		return err
+	}
+	switch {
+	case vi.Role != replication.RoleMaster:
+		return fmt.Errorf("the VIP answers as %s, not master", vi.Role)
+	case vi.RunID != ti.RunID:
+		return fmt.Errorf("the VIP answers as run_id %s, the target is %s", short8(vi.RunID), short8(ti.RunID))
+	}
+	return nil
+}
+
 // verify checks through the VIP that the target answers as master, and
 // that this node's Redis replicates from it with the link up.
 func (s *Switchover) verify(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
@@ -377,26 +425,16 @@ func (s *Switchover) verify(ctx context.Context, rs *RedisSwitch, target *config
 }
 
 func (s *Switchover) verifyOnce(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
-	cctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	vi, err := fetchInfo(cctx, via)
-	if err != nil {
-		return fmt.Errorf("through the VIP: %w", err)
-	}
-	ti, err := fetchInfo(cctx, rs.Target)
-	if err != nil {
+	if err := s.vipIsTarget(ctx, via, rs); err != nil {
 		return err
 	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	li, err := fetchInfo(cctx, rs.Local)
 	if err != nil {
 		return err
 	}
-	switch {
-	case vi.Role != replication.RoleMaster:
-		return fmt.Errorf("the VIP answers as %s, not master", vi.Role)
-	case vi.RunID != ti.RunID:
-		return fmt.Errorf("the VIP answers as run_id %s, the target is %s", short8(vi.RunID), short8(ti.RunID))
-	case !isReplicaOf(li, rs.TargetAddr) || !li.LinkUp:
+	if !isReplicaOf(li, rs.TargetAddr) || !li.LinkUp {
 		return fmt.Errorf("%s is %s of %s:%d (link up %v), want a replica of %s with the link up", s.Self.Name, li.Role, li.MasterHost, li.MasterPort, li.LinkUp, rs.TargetAddr)
 	}
 	return nil
