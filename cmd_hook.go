@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -118,9 +120,18 @@ func newHookNotifyCmd(h *hookEnv) *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("hook notify: %w", err))
 			}
-			return notifyExit(hooks.Notify(cmd.Context(), h.cfg, h.self, h.log, n))
+			return notifyExit(runNotify(cmd, h, n))
 		},
 	}
+}
+
+// runNotify runs a notify that SIGTERM or SIGINT (keepalived stopping, an
+// operator's ctrl-c) ends early but cleanly: the hook's context is
+// cancelled, so it stops at its next step and still unpauses the peer.
+func runNotify(cmd *cobra.Command, h *hookEnv, n hooks.NotifyArgs) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return hooks.Notify(ctx, h.cfg, h.self, h.log, n)
 }
 
 // newHookStateCmd is `hook master|backup|fault|stop`, for keepalived's
@@ -132,7 +143,7 @@ func newHookStateCmd(h *hookEnv, state string) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n := hooks.NotifyArgs{Kind: "INSTANCE", Name: h.cfg.Keepalived.Instance, State: state, Priority: h.self.Keepalived.Priority}
-			return notifyExit(hooks.Notify(cmd.Context(), h.cfg, h.self, h.log, n))
+			return notifyExit(runNotify(cmd, h, n))
 		},
 	}
 }

@@ -93,9 +93,13 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 // reconcile brings Redis in line with the keepalived state recorded by the
 // last notify. It returns an error only when the node must report unhealthy.
 func (r *Runner) reconcile(ctx context.Context, st State, local replication.Info) error {
+	backup := st.State == KABackup || st.State == KAFault
 	switch {
 	case st.State == KAMaster && local.Role == replication.RoleReplica:
-	case (st.State == KABackup || st.State == KAFault) && local.Role == replication.RoleMaster:
+	case backup && local.Role == replication.RoleMaster:
+	case backup && local.Role == replication.RoleReplica && !local.LinkUp:
+		// Our master may have come back empty: detach before Redis's own
+		// full resync wipes us, if we are quick enough (see Decide).
 	default:
 		return nil // Redis agrees with keepalived
 	}
@@ -119,17 +123,27 @@ func (r *Runner) reconcile(ctx context.Context, st State, local replication.Info
 	facts := r.observe(ctx, st.State)
 	facts.PeerWaited = true // the check never waits
 	plan := Decide(facts)
-	if len(plan.Steps) == 0 || plan.Steps[0].Action != ActFollowPeer {
-		r.note(Warn, fmt.Sprintf("reconcile: keepalived %s but local Redis is master; %s", st.State, plan))
+	if len(plan.Steps) == 0 {
+		if local.Role == replication.RoleMaster {
+			r.note(Warn, fmt.Sprintf("reconcile: keepalived %s but local Redis is master; %s", st.State, plan))
+		}
 		return nil
 	}
-	r.logf(Info, "reconcile: keepalived %s but local Redis is master; local %s; peer %s", st.State, describe(facts.Local), describe(facts.Peer))
+	r.logf(Info, "reconcile: keepalived %s; local %s; peer %s; plan: %s", st.State, describe(facts.Local), describe(facts.Peer), plan)
 	if err := r.execute(ctx, plan, facts); err != nil {
 		r.note(Warn, "reconcile: "+err.Error())
 		return nil
 	}
-	r.note(Info, "reconcile: local Redis now replicates from the peer")
+	r.note(Info, "reconcile: "+reconciled(plan))
 	return nil
+}
+
+// reconciled says what a successful reconcile plan did.
+func reconciled(p Plan) string {
+	if p.Steps[0].Action == ActFollowPeer {
+		return "local Redis now replicates from the peer"
+	}
+	return "done: " + p.String()
 }
 
 // pidAlive reports whether process pid exists.

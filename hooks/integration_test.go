@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ type pairOpts struct {
 	deadline  time.Duration
 }
 
-func newPair(t *testing.T, a, b *redistest.Server, o pairOpts) *testPair {
+func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
 	t.Helper()
 	if o.peerAddrA == "" {
 		o.peerAddrA = a.Addr()
@@ -135,7 +136,7 @@ type result struct {
 }
 
 // hook runs `redkeep hook <args>` for node with its config, as keepalived would.
-func (p *testPair) hook(t *testing.T, node string, args ...string) result {
+func (p *testPair) hook(t testing.TB, node string, args ...string) result {
 	t.Helper()
 	argv := append([]string{"hook", args[0], "--config", p.cfg[node], "--node", node}, args[1:]...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -158,7 +159,7 @@ func (p *testPair) hook(t *testing.T, node string, args ...string) result {
 	return r
 }
 
-func (p *testPair) notify(t *testing.T, node, state string) result {
+func (p *testPair) notify(t testing.TB, node, state string) result {
 	prio := map[string]string{"a": "150", "b": "100"}[node]
 	return p.hook(t, node, "notify", "INSTANCE", "VI_REDIS", state, prio)
 }
@@ -654,5 +655,65 @@ func TestDrainUndrainState(t *testing.T) {
 	r = p.hook(t, "a", "state", "--json")
 	if !strings.Contains(r.stdout, `"state": "MASTER"`) || !strings.Contains(r.stdout, `"version"`) {
 		t.Fatalf("state --json after a notify:\n%s", r.stdout)
+	}
+}
+
+// TestMasterNotifyTerminatedUnpausesPeer: keepalived stopping (SIGTERM)
+// while the MASTER hook waits for the offset must leave no paused master
+// and no half-promoted replica behind.
+func TestMasterNotifyTerminatedUnpausesPeer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	slow := redistest.Throttle(t, a.Addr(), 32<<10)
+	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 20 * time.Second})
+	replicaOfAddr(t, b, b.Client(), slow.Addr())
+	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
+	pipe := a.Client().Pipeline()
+	for i := range 512 {
+		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(redkeepBin, "hook", "notify", "--config", p.cfg["b"], "--node", "b", "INSTANCE", "VI_REDIS", "MASTER", "100")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	waitFor(t, "the MASTER hook to wait for the offset", 10*time.Second, func() bool {
+		return strings.Contains(p.log(t, "b"), "waiting up to")
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if err == nil {
+			t.Fatal("the terminated MASTER hook exited 0")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the MASTER hook ignored SIGTERM")
+	}
+	if bi := info(t, b); bi.Role != replication.RoleReplica {
+		t.Fatalf("b is %s after the terminated takeover, want still a replica", bi.Role)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
+		t.Fatalf("a does not take writes after the terminated takeover: %v", err)
+	}
+	if s := p.state(t, "b"); s.LastResult != hooks.ResultFailed {
+		t.Errorf("state file last_result = %q, want failed", s.LastResult)
 	}
 }

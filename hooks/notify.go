@@ -78,14 +78,14 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	}
 	defer r.Close()
 	r.role = role
-	if n.State == KAMaster {
-		r.watchVIP()
-	}
 	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
 		r.logf(Error, "cannot record the state: %v", err)
 		return err
 	}
 	r.logf(Info, "keepalived %s (instance %s, priority %d): generation %d", n.State, n.Name, n.Priority, r.gen)
+	if n.State == KAMaster {
+		r.watchVIP()
+	}
 
 	start := time.Now()
 	lock, err := lockWait(ctx, cfg.Hooks.LockFile)

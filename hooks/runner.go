@@ -462,7 +462,10 @@ func (r *Runner) setAction(action string) {
 // updateState applies fn to the state file if this hook's generation is
 // still the current one; an overtaken hook never writes.
 func (r *Runner) updateState(fn func(*State)) error {
-	lock, err := lockWait(context.Background(), stateLockPath(r.Cfg.Hooks.LockFile))
+	// The state lock is only ever held for a read and a write.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	lock, err := lockWait(ctx, stateLockPath(r.Cfg.Hooks.LockFile))
 	if err != nil {
 		return err
 	}
