@@ -1,9 +1,67 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/lab"
 )
 
 func newLabBenchCmd(f *labFlags) *cobra.Command {
-	return &cobra.Command{Use: "bench", Hidden: true, RunE: func(*cobra.Command, []string) error { return notImplemented("bench") }}
+	var subnet, dir, prefix string
+	var cases, modes []string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run the failure cases under write load, redkeep and the origin document's baseline, and print a table",
+		Long: `bench starts a lab of its own, runs each failure case against the current master
+while a checker writes a key through the VIP every 5 ms, heals, and reads every
+acknowledged write back from the final master. It prints, per case, the longest
+window of failed writes and the acknowledged writes lost. Then it does the same
+with the baseline: the origin document's scripts (fixed sleeps, SLAVEOF,
+nopreempt with weight -20, advert_int 5).
+
+Cases: ` + strings.Join(lab.ScenarioCases, ", "),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.Requirements(); err != nil {
+				return withCode(exitUsage, err)
+			}
+			p, err := lab.ParseSubnet(subnet)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			for _, m := range modes {
+				if !contains(lab.BenchModes, m) {
+					return withCode(exitUsage, fmt.Errorf("--mode %q: one of %s", m, strings.Join(lab.BenchModes, ", ")))
+				}
+			}
+			for _, c := range cases {
+				if !contains(lab.ScenarioCases, c) {
+					return withCode(exitUsage, fmt.Errorf("--case %q: one of %s", c, strings.Join(lab.ScenarioCases, ", ")))
+				}
+			}
+			s := lab.DefaultSettings()
+			s.Dir, s.Prefix, s.Subnet = dir, prefix, p
+			if err := s.Validate(); err != nil {
+				return withCode(exitUsage, err)
+			}
+			ctx, cancel := labContext(cmd)
+			defer cancel()
+			rows, err := lab.Bench(ctx, s, cases, modes, cmd.ErrOrStderr())
+			fmt.Fprintln(cmd.OutOrStdout())
+			lab.PrintBench(cmd.OutOrStdout(), rows)
+			if err != nil {
+				return withCode(exitUnhealthy, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&subnet, "subnet", "203.0.113.0/24", "the benchmark lab's IPv4 network")
+	cmd.Flags().StringVar(&dir, "bench-dir", "/run/redkeep-bench", "the benchmark lab's directory")
+	cmd.Flags().StringVar(&prefix, "bench-prefix", "rkbench", "prefix of the benchmark lab's namespaces and interfaces")
+	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
+	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
+	return cmd
 }

@@ -181,6 +181,11 @@ func createNetwork(ctx context.Context, s *Settings) error {
 				return fmt.Errorf("node %s: %w", n, err)
 			}
 		}
+		// Redis listens on the VIP too, as on real nodes: it must be able to
+		// bind it while the peer holds it.
+		if _, err := runCmd(ctx, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
+			return fmt.Errorf("node %s: %w", n, err)
+		}
 		_, _ = runCmd(ctx, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
 	}
 	return nil

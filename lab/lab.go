@@ -258,7 +258,9 @@ func (l *Lab) startRedis(ctx context.Context, n string) error {
 	dir := s.NodeDir(n)
 	argv := []string{"redis-server",
 		"--port", strconv.Itoa(RedisPort),
-		"--bind", s.NodeAddr(n).String(), "127.0.0.1",
+		// The node's address, the VIP (clients; ip_nonlocal_bind lets the
+		// node bind it while it does not hold it) and loopback (the hooks).
+		"--bind", s.NodeAddr(n).String(), s.VIP().String(), "127.0.0.1",
 		"--protected-mode", "no",
 		"--daemonize", "no",
 		"--save", "",
@@ -300,6 +302,14 @@ func (l *Lab) startKeepalived(ctx context.Context, n string) error {
 		return fmt.Errorf("node %s: %w", n, err)
 	}
 	dir := s.NodeDir(n)
+	// After a SIGKILL keepalived's pid files stay behind, naming processes
+	// that may linger as zombies; keepalived would take them for a running
+	// instance and refuse to start.
+	for _, f := range []string{"keepalived.pid", "keepalived_vrrp.pid"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("node %s: %w", n, err)
+		}
+	}
 	argv := s.nodeWrapper(n, "keepalived", "--dont-fork", "--vrrp", "--log-detail",
 		"--use-file", filepath.Join(s.NodeView(), "keepalived.conf"),
 		"--pid", filepath.Join(dir, "keepalived.pid"),

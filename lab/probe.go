@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redkeep/redkeep/internal/loadcheck"
 )
 
 // RedisView is what the lab sees of one node's Redis from the root namespace.
@@ -28,6 +30,7 @@ type RedisView struct {
 // newRedis returns a client for a lab Redis that fails fast: the lab polls,
 // it never waits on one server.
 func newRedis(addr string) *redis.Client {
+	loadcheck.QuietRedisLog()
 	return redis.NewClient(&redis.Options{
 		Addr:            addr,
 		Protocol:        2,

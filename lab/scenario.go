@@ -1,0 +1,197 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redkeep/redkeep/internal/loadcheck"
+)
+
+// RestartAfterFailover is the scenario "the old master's Redis comes back
+// empty after a failover": redis-down on the master, wait for the peer to
+// take over, then restart the old master's Redis with no data.
+const RestartAfterFailover = "redis-restart-after-failover"
+
+// ScenarioCases are the cases the end-to-end tests and the benchmark run
+// under load, in order.
+var ScenarioCases = []string{RedisDown, KeepalivedKill, KeepalivedStop, BothDown, NodeDown, RestartAfterFailover}
+
+// LossExpected reports whether a case may lose acknowledged writes: only
+// when the old master's data died with it before reaching the replica.
+func LossExpected(kase string) bool { return kase == BothDown || kase == NodeDown }
+
+// CaseResult is one failure case run under write load.
+type CaseResult struct {
+	Case string
+	From string // the master that was failed
+	To   string // the master at the end
+	// Injected is when the failure was injected.
+	Injected time.Time
+	// Window is the longest stretch of failed writes (first failed write sent
+	// to next acknowledgement).
+	Window time.Duration
+	// Load is the load checker's verified result.
+	Load *loadcheck.Result
+	// LostAfterInjection counts lost writes acknowledged after the failure
+	// was injected: never allowed, whatever the case.
+	LostAfterInjection int
+	// TwoMasters lists moments after the transition when both Redis servers
+	// were reachable masters.
+	TwoMasters []string
+	// Err is set when the case could not run to the end.
+	Err error
+}
+
+// Lost is the number of acknowledged writes lost.
+func (r *CaseResult) Lost() int {
+	if r.Load == nil {
+		return 0
+	}
+	return len(r.Load.Lost)
+}
+
+// ScenarioOptions tune RunCase.
+type ScenarioOptions struct {
+	// Recover bounds the wait for writes to flow again after the failure.
+	Recover time.Duration
+	// Log receives progress lines; may be nil.
+	Log func(format string, args ...any)
+}
+
+// RunCase runs one failure case against the current master under write
+// load through the VIP, heals the lab, and verifies every acknowledged write
+// on the final master. The returned result is filled as far as the case got.
+func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *CaseResult {
+	res := &CaseResult{Case: kase}
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if opts.Recover == 0 {
+		opts.Recover = 30 * time.Second
+	}
+	s := &l.S
+	from, err := l.Master(ctx)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.From = from
+	run := loadcheck.Start(ctx, loadcheck.Options{Addr: redisAddr(s.VIP())})
+	// finish stops the load and verifies it on whichever node holds the VIP,
+	// even after an error: what was lost matters most when a case went wrong.
+	finish := func(err error) *CaseResult {
+		res.Load = run.Stop()
+		res.Err = err
+		st, serr := l.Status(ctx)
+		if serr != nil || st.VIPHolder == "" {
+			if res.Err == nil {
+				res.Err = fmt.Errorf("at the end: no single VIP holder to verify the writes on (%v)", serr)
+			}
+			return res
+		}
+		res.To = st.VIPHolder
+		addr := redisAddr(s.NodeAddr(st.VIPHolder))
+		if verr := res.Load.Verify(ctx, addr); verr != nil {
+			if res.Err == nil {
+				res.Err = verr
+			}
+			return res
+		}
+		longest, _ := res.Load.Longest()
+		res.Window = longest.Duration()
+		for _, w := range res.Load.Lost {
+			if w.At.After(res.Injected) {
+				res.LostAfterInjection++
+			}
+		}
+		_ = res.Load.Cleanup(ctx, addr)
+		return res
+	}
+	if err := run.WaitAcked(ctx, 100, 10*time.Second); err != nil {
+		return finish(fmt.Errorf("before the failure: %w", err))
+	}
+	res.Injected = time.Now()
+	logf("%s on %s", kase, from)
+	if kase == RestartAfterFailover {
+		_, err = l.Fail(ctx, RedisDown, from)
+	} else {
+		_, err = l.Fail(ctx, kase, from)
+	}
+	if err != nil {
+		return finish(err)
+	}
+	if err := run.WaitAcked(ctx, 100, opts.Recover); err != nil {
+		return finish(fmt.Errorf("after %s on %s, writes did not recover: %w", kase, from, err))
+	}
+	logf("writes flow again after %s", time.Since(res.Injected).Round(time.Millisecond))
+	if err := l.settle(ctx, opts.Recover); err != nil {
+		return finish(err)
+	}
+	res.TwoMasters = append(res.TwoMasters, l.watchMasters(ctx, time.Second)...)
+	if kase == RestartAfterFailover {
+		logf("restarting %s's Redis, empty", from)
+		if _, err := l.Fail(ctx, RedisRestart, from); err != nil {
+			return finish(err)
+		}
+		if err := run.WaitAcked(ctx, 100, opts.Recover); err != nil {
+			return finish(fmt.Errorf("after %s's Redis restarted empty, writes stopped: %w", from, err))
+		}
+	}
+	logf("healing")
+	if _, err := l.Heal(ctx); err != nil {
+		return finish(fmt.Errorf("heal after %s: %w", kase, err))
+	}
+	if err := run.WaitAcked(ctx, 100, opts.Recover); err != nil {
+		return finish(fmt.Errorf("after heal: %w", err))
+	}
+	res.TwoMasters = append(res.TwoMasters, l.watchMasters(ctx, time.Second)...)
+	return finish(nil)
+}
+
+// settle waits until no notify hook runs on either node: the transition is
+// complete.
+func (l *Lab) settle(ctx context.Context, timeout time.Duration) error {
+	return waitFor(ctx, timeout, "the notify hooks to finish", func() (bool, error) {
+		for _, n := range NodeNames {
+			if l.S.runningHooks(ctx, n) > 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// watchMasters samples both Redis servers every 100ms for d and returns a
+// line for each sample in which both were reachable masters.
+func (l *Lab) watchMasters(ctx context.Context, d time.Duration) []string {
+	var bad []string
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		a := probeRedis(ctx, redisAddr(l.S.NodeAddr("a")))
+		b := probeRedis(ctx, redisAddr(l.S.NodeAddr("b")))
+		if a.Up && b.Up && a.Role == "master" && b.Role == "master" {
+			bad = append(bad, fmt.Sprintf("%s: a and b both Redis masters", time.Now().Format("15:04:05.000")))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return bad
+}
+
+// Summary is one line on the result.
+func (r *CaseResult) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s->%s: window %s, lost %d", r.Case, r.From, r.To, r.Window.Round(time.Millisecond), r.Lost())
+	if r.Load != nil {
+		fmt.Fprintf(&b, " (%s)", r.Load.Summary())
+	}
+	if len(r.TwoMasters) > 0 {
+		fmt.Fprintf(&b, "; two masters seen %d times", len(r.TwoMasters))
+	}
+	if r.Err != nil {
+		fmt.Fprintf(&b, "; error: %v", r.Err)
+	}
+	return b.String()
+}
