@@ -43,7 +43,7 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
-	r, err := NewRunner(cfg, self, log, deadline)
+	r, err := newRunner(cfg, self, log, deadline)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnhealthy, err)
 	}
@@ -92,7 +92,7 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 
 // reconcile brings Redis in line with the keepalived state recorded by the
 // last notify. It returns an error only when the node must report unhealthy.
-func (r *Runner) reconcile(ctx context.Context, st State, local replication.Info) error {
+func (r *runner) reconcile(ctx context.Context, st State, local replication.Info) error {
 	backup := st.State == KABackup || st.State == KAFault
 	switch {
 	case st.State == KAMaster && local.Role == replication.RoleReplica:
@@ -106,12 +106,12 @@ func (r *Runner) reconcile(ctx context.Context, st State, local replication.Info
 	if st.LastResult == ResultRunning && pidAlive(st.PID) {
 		return nil // the notify is still working on it
 	}
-	lock, err := tryLock(r.Cfg.Hooks.LockFile)
+	lock, err := tryLock(r.cfg.Hooks.LockFile)
 	if err != nil {
 		return nil // a notify holds the lock
 	}
 	defer lock.Unlock()
-	if sw, err := SwitchoverInProgress(r.Cfg, time.Now()); err == nil && sw != nil {
+	if sw, err := SwitchoverInProgress(r.cfg, time.Now()); err == nil && sw != nil {
 		return nil // a planned switchover swaps roles on purpose
 	}
 
@@ -160,8 +160,8 @@ func pidAlive(pid int) bool {
 func checkNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".check" }
 
 // note logs msg unless it is the same as the previous check's note.
-func (r *Runner) note(level Level, msg string) {
-	path := checkNotePath(r.Cfg)
+func (r *runner) note(level Level, msg string) {
+	path := checkNotePath(r.cfg)
 	if prev, err := os.ReadFile(path); err == nil && string(prev) == msg {
 		return
 	}
@@ -170,12 +170,12 @@ func (r *Runner) note(level Level, msg string) {
 }
 
 // checkResult logs a change of health and passes err through.
-func (r *Runner) checkResult(err error) error {
+func (r *runner) checkResult(err error) error {
 	if err != nil {
 		r.note(Error, "check failed: "+err.Error())
 		return err
 	}
-	path := checkNotePath(r.Cfg)
+	path := checkNotePath(r.cfg)
 	if prev, rerr := os.ReadFile(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
 		r.note(Info, "check healthy again")
 	}

@@ -71,7 +71,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	ctx, cancel := context.WithTimeout(ctx, NotifyBudget(cfg))
 	defer cancel()
 
-	r, err := NewRunner(cfg, self, log, cfg.Hooks.RedisTimeout)
+	r, err := newRunner(cfg, self, log, cfg.Hooks.RedisTimeout)
 	if err != nil {
 		log.Logf(Error, role, "cannot start: %v", err)
 		return err
@@ -109,7 +109,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 
 // finish logs the outcome, records it in the state file (unless a newer
 // hook owns the file) and returns what the command should exit with.
-func (r *Runner) finish(err error) error {
+func (r *runner) finish(err error) error {
 	result, level := ResultOK, Info
 	switch {
 	case err == nil:

@@ -81,6 +81,7 @@ func (p Plan) Actions() []Action {
 	return as
 }
 
+// String is the plan as the redis-state log shows it.
 func (p Plan) String() string {
 	if len(p.Steps) == 0 {
 		return "no action (" + p.Result + "): " + p.Summary
@@ -98,7 +99,7 @@ func nothing(result, format string, args ...any) Plan {
 
 // Decide is the whole hook decision: keepalived state x local Redis x peer
 // Redis -> plan. It is a pure function so every combination is
-// table-tested; the executor (Runner) only carries plans out, re-checking
+// table-tested; the executor (runner) only carries plans out, re-checking
 // the safety predicates with fresh facts right before each destructive step.
 func Decide(f Facts) Plan {
 	switch f.State {

@@ -41,18 +41,18 @@ const pollInterval = 5 * time.Millisecond
 // on this node before it treats its absence as a newer state.
 const vipGrace = time.Second
 
-// Runner carries out hooks on one node: it observes both Redis servers,
+// runner carries out hooks on one node: it observes both Redis servers,
 // asks Decide for a plan and executes it step by step, stopping when a
 // newer notify overtakes it.
-type Runner struct {
-	Cfg  *config.Config
-	Self *config.Node
-	Peer *config.Node
-	Log  *Logger
-	// VIPHeld reports whether the VIP is on this machine. nil when that
+type runner struct {
+	cfg      *config.Config
+	self     *config.Node
+	peerNode *config.Node
+	log      *Logger
+	// vipHeld reports whether the VIP is on this machine. nil when that
 	// cannot be checked here (the node's interface does not exist, as in
 	// tests on loopback).
-	VIPHeld func() (bool, error)
+	vipHeld func() (bool, error)
 
 	local, peer *redis.Client
 	timeout     time.Duration
@@ -66,9 +66,9 @@ type Runner struct {
 	pausedInfo *replication.Info
 }
 
-// NewRunner prepares a Runner for node self, with Redis clients bounded by
+// newRunner prepares a runner for node self, with Redis clients bounded by
 // timeout per call.
-func NewRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.Duration) (*Runner, error) {
+func newRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.Duration) (*runner, error) {
 	peer, err := cfg.Peer(self.Name)
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func NewRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{Cfg: cfg, Self: self, Peer: peer, Log: log, timeout: timeout}
+	r := &runner{cfg: cfg, self: self, peerNode: peer, log: log, timeout: timeout}
 	r.local = newClient(self.Redis.Addr, cfg.Redis.Username, pw, timeout)
 	r.peer = newClient(peer.Redis.PeerAddr, cfg.Redis.Username, pw, timeout)
 	return r, nil
@@ -86,14 +86,14 @@ func NewRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.
 // watchVIP enables the VIP check of MASTER hooks when this node's keepalived
 // interface exists here. Only notifies pay for the interface lookup; the
 // check, which runs every second, does not need it.
-func (r *Runner) watchVIP() {
-	if iface := r.Self.Keepalived.Interface; iface != "" {
+func (r *runner) watchVIP() {
+	if iface := r.self.Keepalived.Interface; iface != "" {
 		if _, err := net.InterfaceByName(iface); err == nil {
-			r.VIPHeld = TrackFileVIP{VIP: r.Cfg.VIPAddr()}.Held
+			r.vipHeld = TrackFileVIP{VIP: r.cfg.VIPAddr()}.Held
 			return
 		}
 	}
-	r.logf(Info, "VIP check off: interface %q is not on this machine", r.Self.Keepalived.Interface)
+	r.logf(Info, "VIP check off: interface %q is not on this machine", r.self.Keepalived.Interface)
 }
 
 // newClient is a go-redis client that never retries and never waits longer
@@ -117,21 +117,21 @@ func newClient(addr, user, password string, timeout time.Duration) *redis.Client
 }
 
 // Close releases the Redis clients.
-func (r *Runner) Close() {
+func (r *runner) Close() {
 	_ = r.local.Close()
 	_ = r.peer.Close()
 }
 
-func (r *Runner) logf(level Level, format string, args ...any) {
-	r.Log.Logf(level, r.role, format, args...)
+func (r *runner) logf(level Level, format string, args ...any) {
+	r.log.Logf(level, r.role, format, args...)
 }
 
 // call bounds one Redis exchange by hooks.redis_timeout.
-func (r *Runner) call(ctx context.Context) (context.Context, context.CancelFunc) {
+func (r *runner) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.timeout)
 }
 
-func (r *Runner) fetch(ctx context.Context, c *redis.Client) Side {
+func (r *runner) fetch(ctx context.Context, c *redis.Client) Side {
 	cctx, cancel := r.call(ctx)
 	defer cancel()
 	in, err := replication.Fetch(cctx, c)
@@ -142,15 +142,15 @@ func (r *Runner) fetch(ctx context.Context, c *redis.Client) Side {
 }
 
 // observe reads both servers' INFO at once.
-func (r *Runner) observe(ctx context.Context, state string) Facts {
+func (r *runner) observe(ctx context.Context, state string) Facts {
 	var l, p Side
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); l = r.fetch(ctx, r.local) }()
 	go func() { defer wg.Done(); p = r.fetch(ctx, r.peer) }()
 	wg.Wait()
-	l.Follows = l.Up && followsAddr(l.Info, r.Peer.Redis.PeerAddr)
-	p.Follows = p.Up && followsAddr(p.Info, r.Self.Redis.PeerAddr)
+	l.Follows = l.Up && followsAddr(l.Info, r.peerNode.Redis.PeerAddr)
+	p.Follows = p.Up && followsAddr(p.Info, r.self.Redis.PeerAddr)
 	return Facts{State: state, Local: l, Peer: p}
 }
 
@@ -165,22 +165,22 @@ func followsAddr(info replication.Info, addr string) bool {
 
 // stillCurrent returns ErrOvertaken when a newer notify has started, or
 // when keepalived's VIP contradicts the MASTER state being handled.
-func (r *Runner) stillCurrent() error {
+func (r *runner) stillCurrent() error {
 	if r.gen == 0 {
 		return nil // the check's reconcile holds the lock; notifies wait for it
 	}
-	s, ok, err := ReadState(r.Cfg.Hooks.StateFile)
+	s, ok, err := ReadState(r.cfg.Hooks.StateFile)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: cannot read the state file: %v", ErrOvertaken, err)
 	case !ok:
-		return fmt.Errorf("%w: the state file %s vanished", ErrOvertaken, r.Cfg.Hooks.StateFile)
+		return fmt.Errorf("%w: the state file %s vanished", ErrOvertaken, r.cfg.Hooks.StateFile)
 	case s.Generation != r.gen:
 		return fmt.Errorf("%w: generation %d (%s) replaced ours (%d)", ErrOvertaken, s.Generation, s.State, r.gen)
 	}
-	if r.role == strings.ToLower(KAMaster) && r.VIPHeld != nil {
-		if held, err := r.VIPHeld(); err == nil && !held {
-			return fmt.Errorf("%w: the VIP %s is no longer on this node", ErrOvertaken, r.Cfg.VIPAddr())
+	if r.role == strings.ToLower(KAMaster) && r.vipHeld != nil {
+		if held, err := r.vipHeld(); err == nil && !held {
+			return fmt.Errorf("%w: the VIP %s is no longer on this node", ErrOvertaken, r.cfg.VIPAddr())
 		}
 	}
 	return nil
@@ -188,13 +188,13 @@ func (r *Runner) stillCurrent() error {
 
 // waitVIP gives keepalived a moment to add the VIP before a MASTER hook
 // acts; false when it never appeared.
-func (r *Runner) waitVIP(ctx context.Context) bool {
-	if r.VIPHeld == nil {
+func (r *runner) waitVIP(ctx context.Context) bool {
+	if r.vipHeld == nil {
 		return true
 	}
 	deadline := time.Now().Add(vipGrace)
 	for {
-		if held, err := r.VIPHeld(); err != nil || held {
+		if held, err := r.vipHeld(); err != nil || held {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -207,7 +207,7 @@ func (r *Runner) waitVIP(ctx context.Context) bool {
 // execute runs plan. It returns nil when every step succeeded, a refusal
 // (ErrRefused) when a re-check forbade a step, ErrOvertaken, or the error of
 // the failed step. The peer's writes are unpaused whatever happens.
-func (r *Runner) execute(ctx context.Context, plan Plan, facts Facts) error {
+func (r *runner) execute(ctx context.Context, plan Plan, facts Facts) error {
 	defer r.unpause(ctx)
 	for _, st := range plan.Steps {
 		if err := r.stillCurrent(); err != nil {
@@ -259,8 +259,8 @@ func hostPort(addr string) (string, string, error) {
 // pausePeer pauses the peer's writes for at most the time the rest of the
 // takeover may take, so a hook that dies leaves no paused master behind,
 // and reads the peer's offset once nothing can move it any more.
-func (r *Runner) pausePeer(ctx context.Context) error {
-	bound := r.Cfg.Hooks.SyncTimeout + 4*r.timeout
+func (r *runner) pausePeer(ctx context.Context) error {
+	bound := r.cfg.Hooks.SyncTimeout + 4*r.timeout
 	cctx, cancel := r.call(ctx)
 	err := r.peer.Do(cctx, "CLIENT", "PAUSE", strconv.FormatInt(bound.Milliseconds(), 10), "WRITE").Err()
 	cancel()
@@ -268,7 +268,7 @@ func (r *Runner) pausePeer(ctx context.Context) error {
 		if strings.Contains(err.Error(), "syntax") || strings.Contains(err.Error(), "unknown") {
 			return refuse("peer Redis cannot pause only writes (CLIENT PAUSE WRITE needs Redis 6.2+): %v; not taking over without it", err)
 		}
-		return fmt.Errorf("CLIENT PAUSE on peer %s: %w", r.Peer.Redis.PeerAddr, err)
+		return fmt.Errorf("CLIENT PAUSE on peer %s: %w", r.peerNode.Redis.PeerAddr, err)
 	}
 	r.paused = true
 	p := r.fetch(ctx, r.peer)
@@ -282,7 +282,7 @@ func (r *Runner) pausePeer(ctx context.Context) error {
 
 // unpause lifts the peer's write pause, on a context of its own: it must
 // run even when the hook's context has expired.
-func (r *Runner) unpause(ctx context.Context) {
+func (r *runner) unpause(ctx context.Context) {
 	if !r.paused {
 		return
 	}
@@ -298,7 +298,7 @@ func (r *Runner) unpause(ctx context.Context) {
 
 // peerTarget is the peer's replication state to compare against: the one
 // read after pausing its writes, else a fresh read.
-func (r *Runner) peerTarget(ctx context.Context) (replication.Info, error) {
+func (r *runner) peerTarget(ctx context.Context) (replication.Info, error) {
 	if r.pausedInfo != nil {
 		return *r.pausedInfo, nil
 	}
@@ -311,7 +311,7 @@ func (r *Runner) peerTarget(ctx context.Context) (replication.Info, error) {
 
 // followPeer makes local a replica of the peer after re-checking rule 2
 // with fresh facts.
-func (r *Runner) followPeer(ctx context.Context) error {
+func (r *runner) followPeer(ctx context.Context) error {
 	l := r.fetch(ctx, r.local)
 	if !l.Up {
 		return fmt.Errorf("local Redis: %s", l.Err)
@@ -323,7 +323,7 @@ func (r *Runner) followPeer(ctx context.Context) error {
 	if ok, why := replication.SafeToReplicateFrom(l.Info, p); !ok {
 		return refuse("refusing to replicate from the peer: %s", why)
 	}
-	host, port, err := hostPort(r.Peer.Redis.PeerAddr)
+	host, port, err := hostPort(r.peerNode.Redis.PeerAddr)
 	if err != nil {
 		return err
 	}
@@ -332,18 +332,18 @@ func (r *Runner) followPeer(ctx context.Context) error {
 	if err := r.local.ReplicaOf(cctx, host, port).Err(); err != nil {
 		return fmt.Errorf("REPLICAOF %s %s on local Redis: %w", host, port, err)
 	}
-	r.logf(Info, "local Redis now replicates from the peer %s (local was %s)", r.Peer.Redis.PeerAddr, describe(l))
+	r.logf(Info, "local Redis now replicates from the peer %s (local was %s)", r.peerNode.Redis.PeerAddr, describe(l))
 	return nil
 }
 
 // waitCaughtUp polls local's offset until it reaches the peer's, bounded by
 // hooks.sync_timeout. Running out of time refuses the promotion (rule 1).
-func (r *Runner) waitCaughtUp(ctx context.Context) error {
+func (r *runner) waitCaughtUp(ctx context.Context) error {
 	target, err := r.peerTarget(ctx)
 	if err != nil {
 		return err
 	}
-	limit := r.Cfg.Hooks.SyncTimeout
+	limit := r.cfg.Hooks.SyncTimeout
 	start := time.Now()
 	deadline := start.Add(limit)
 	var why string
@@ -376,9 +376,9 @@ func (r *Runner) waitCaughtUp(ctx context.Context) error {
 }
 
 // promote makes local Redis a master.
-func (r *Runner) promote(ctx context.Context) error {
+func (r *runner) promote(ctx context.Context) error {
 	if r.role == strings.ToLower(KAMaster) && !r.waitVIP(ctx) {
-		return fmt.Errorf("%w: the VIP %s is not on this node", ErrOvertaken, r.Cfg.VIPAddr())
+		return fmt.Errorf("%w: the VIP %s is not on this node", ErrOvertaken, r.cfg.VIPAddr())
 	}
 	cctx, cancel := r.call(ctx)
 	defer cancel()
@@ -392,7 +392,7 @@ func (r *Runner) promote(ctx context.Context) error {
 
 // demotePeer makes the peer a replica of local, after re-checking with
 // fresh facts that the peer has nothing local lacks.
-func (r *Runner) demotePeer(ctx context.Context) error {
+func (r *runner) demotePeer(ctx context.Context) error {
 	l := r.fetch(ctx, r.local)
 	if !l.Up {
 		return fmt.Errorf("local Redis: %s", l.Err)
@@ -407,7 +407,7 @@ func (r *Runner) demotePeer(ctx context.Context) error {
 		}
 		return refuse("refusing to make the peer our replica: %s", why)
 	}
-	host, port, err := hostPort(r.Self.Redis.PeerAddr)
+	host, port, err := hostPort(r.self.Redis.PeerAddr)
 	if err != nil {
 		return err
 	}
@@ -416,18 +416,18 @@ func (r *Runner) demotePeer(ctx context.Context) error {
 	if err := r.peer.ReplicaOf(cctx, host, port).Err(); err != nil {
 		return fmt.Errorf("REPLICAOF %s %s on peer Redis: %w", host, port, err)
 	}
-	r.logf(Info, "peer Redis now replicates from us at %s (peer was %s)", r.Self.Redis.PeerAddr, describe(p))
+	r.logf(Info, "peer Redis now replicates from us at %s (peer was %s)", r.self.Redis.PeerAddr, describe(p))
 	return nil
 }
 
 // waitPeerMaster waits, bounded, for the peer to stop being our replica,
 // then decides again with fresh facts (without waiting a second time).
-func (r *Runner) waitPeerMaster(ctx context.Context, facts Facts) error {
-	limit := r.Cfg.Hooks.SyncTimeout + 2*r.timeout
+func (r *runner) waitPeerMaster(ctx context.Context, facts Facts) error {
+	limit := r.cfg.Hooks.SyncTimeout + 2*r.timeout
 	deadline := time.Now().Add(limit)
 	for {
 		p := r.fetch(ctx, r.peer)
-		if p.Up && !followsAddr(p.Info, r.Self.Redis.PeerAddr) {
+		if p.Up && !followsAddr(p.Info, r.self.Redis.PeerAddr) {
 			break
 		}
 		if err := r.stillCurrent(); err != nil {
@@ -452,7 +452,7 @@ func (r *Runner) waitPeerMaster(ctx context.Context, facts Facts) error {
 }
 
 // setAction records the step in progress in the state file.
-func (r *Runner) setAction(action string) {
+func (r *runner) setAction(action string) {
 	if r.gen == 0 {
 		return
 	}
@@ -461,16 +461,16 @@ func (r *Runner) setAction(action string) {
 
 // updateState applies fn to the state file if this hook's generation is
 // still the current one; an overtaken hook never writes.
-func (r *Runner) updateState(fn func(*State)) error {
+func (r *runner) updateState(fn func(*State)) error {
 	// The state lock is only ever held for a read and a write.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	lock, err := lockWait(ctx, stateLockPath(r.Cfg.Hooks.LockFile))
+	lock, err := lockWait(ctx, stateLockPath(r.cfg.Hooks.LockFile))
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	s, ok, err := ReadState(r.Cfg.Hooks.StateFile)
+	s, ok, err := ReadState(r.cfg.Hooks.StateFile)
 	if err != nil {
 		return err
 	}
@@ -478,26 +478,26 @@ func (r *Runner) updateState(fn func(*State)) error {
 		return ErrOvertaken
 	}
 	fn(&s)
-	return writeState(r.Cfg.Hooks.StateFile, s)
+	return writeState(r.cfg.Hooks.StateFile, s)
 }
 
 // announce starts a notify: under the state lock it bumps the generation,
 // which tells any older hook still running to stop, and records the new
 // keepalived state as running.
-func (r *Runner) announce(ctx context.Context, instance, state string, priority int) error {
-	lock, err := lockWait(ctx, stateLockPath(r.Cfg.Hooks.LockFile))
+func (r *runner) announce(ctx context.Context, instance, state string, priority int) error {
+	lock, err := lockWait(ctx, stateLockPath(r.cfg.Hooks.LockFile))
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	old, _, err := ReadState(r.Cfg.Hooks.StateFile)
+	old, _, err := ReadState(r.cfg.Hooks.StateFile)
 	if err != nil {
 		// A corrupt file must not stop a failover; start a new count.
 		r.logf(Warn, "state file unreadable, starting over: %v", err)
 	}
 	r.gen = old.Generation + 1
-	return writeState(r.Cfg.Hooks.StateFile, State{
-		Node:       r.Self.Name,
+	return writeState(r.cfg.Hooks.StateFile, State{
+		Node:       r.self.Name,
 		Instance:   instance,
 		State:      state,
 		Priority:   priority,
