@@ -98,8 +98,25 @@ func newHookSwitchoverRunCmd(g *globalFlags) *cobra.Command {
 			abort, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 
+			// Every step also goes to the redis-state log and syslog (rule 7),
+			// so the node's own record shows the switchover even when the
+			// console that started it is gone.
+			log := hooks.NewLogger(cfg.Hooks.StateLog)
+			defer log.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			emit := func(st hooks.SwitchoverStep) {
+				level := hooks.Info
+				msg := fmt.Sprintf("%s %s", st.Step, st.State)
+				if st.Detail != "" {
+					msg += ": " + st.Detail
+				}
+				if st.State == hooks.StateFailed {
+					level = hooks.Error
+					if st.PairState != "" {
+						msg += "; pair left " + st.PairState
+					}
+				}
+				log.Logf(level, "switchover", "%s", msg)
 				// A write error means the console is gone: carry on.
 				_ = enc.Encode(st)
 			}

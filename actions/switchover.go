@@ -119,7 +119,11 @@ func (e *RefusedError) Error() string {
 		if c.Node != "" {
 			r = c.Node + ": " + r
 		}
-		reasons = append(reasons, fmt.Sprintf("%s is %s (want %s)", r, c.Value, c.Threshold))
+		v := c.Value
+		if len(v) > 100 {
+			v = v[:100] + "..."
+		}
+		reasons = append(reasons, fmt.Sprintf("%s is %s (want %s)", r, v, c.Threshold))
 	}
 	return "switchover refused, nothing changed: " + strings.Join(reasons, "; ")
 }
@@ -463,4 +467,28 @@ func DescribePair(cfg *config.Config, snaps []nodes.Snapshot) (desc, master stri
 		}
 	}
 	return "consistent: " + desc, m
+}
+
+// StepResult is the last step Start delivers: Done with the pair's state, or
+// Failed with the refusal or failure.
+const StepResult = "result"
+
+// Start runs the switchover in its own goroutine and delivers every step on
+// the returned channel, which is closed when it ends. The last step is
+// StepResult, saying how it ended. For the console: each receive is one
+// message, so the model never blocks.
+func Start(ctx context.Context, cfg *config.Config, n Nodes, o Options) <-chan Step {
+	// Generously buffered: a switchover reports a few dozen steps, and a
+	// slow reader must not hold up the unlock.
+	ch := make(chan Step, 128)
+	go func() {
+		defer close(ch)
+		res, err := Run(ctx, cfg, n, o, func(s Step) { ch <- s })
+		last := Step{Name: StepResult, State: StepDone, Detail: res.PairState, Time: time.Now()}
+		if err != nil {
+			last.State, last.Detail = StepFailed, err.Error()
+		}
+		ch <- last
+	}()
+	return ch
 }

@@ -412,3 +412,41 @@ func (c *cutReader) Read(b []byte) (int, error) {
 }
 
 func (c *cutReader) Close() error { return c.r.Close() }
+
+func TestStartDeliversStepsThenResult(t *testing.T) {
+	p := newLoopPair(t)
+	var steps []Step
+	for s := range Start(context.Background(), p.cfg, p, Options{}) {
+		steps = append(steps, s)
+	}
+	if len(steps) < 2 {
+		t.Fatalf("steps = %+v", steps)
+	}
+	last := steps[len(steps)-1]
+	if last.Name != StepResult || last.State != StepDone || !strings.HasPrefix(last.Detail, "consistent") {
+		t.Fatalf("last step = %+v, want a done result with the pair consistent", last)
+	}
+	// Every step that starts also ends.
+	open := map[string]bool{}
+	for _, s := range steps[:len(steps)-1] {
+		key := s.Name + "@" + s.Node
+		switch s.State {
+		case StepRunning:
+			open[key] = true
+		default:
+			delete(open, key)
+		}
+	}
+	if len(open) > 0 {
+		t.Errorf("steps started and never ended: %v", open)
+	}
+
+	// A refusal ends with a failed result naming the reason.
+	var lastRefused Step
+	for s := range Start(context.Background(), p.cfg, p, Options{To: "b"}) {
+		lastRefused = s
+	}
+	if lastRefused.Name != StepResult || lastRefused.State != StepFailed || !strings.Contains(lastRefused.Detail, "already the master") {
+		t.Fatalf("refused result = %+v", lastRefused)
+	}
+}
