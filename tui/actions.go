@@ -211,7 +211,8 @@ func (m *Model) switchoverKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) switchoverView(w int) string {
+// switchoverView draws the dialog in w columns and at most h lines.
+func (m *Model) switchoverView(w, h int) string {
 	st := &m.styles
 	d := m.sw
 	var b strings.Builder
@@ -223,7 +224,8 @@ func (m *Model) switchoverView(w int) string {
 		// The checks were read before confirming; the steps need the room.
 		b.WriteString(st.Good.Render("✓") + fmt.Sprintf(" preflight: %d checks passed\n", len(d.checks)))
 	default:
-		b.WriteString(m.checksView(w))
+		// Title, and two lines of verdict or prompt below the checks.
+		b.WriteString(m.checksView(w, h-3))
 	}
 	switch d.phase {
 	case swRefused:
@@ -267,27 +269,47 @@ func (m *Model) switchoverView(w int) string {
 	return b.String()
 }
 
-func (m *Model) checksView(w int) string {
+// checksView lists the preflight's checks in at most h lines. When they do
+// not all fit, the failed ones come first and the passing rest is counted.
+func (m *Model) checksView(w, h int) string {
 	st := &m.styles
 	d := m.sw
 	if len(d.checks) == 0 {
 		return ""
 	}
+	shown := d.checks
+	hidden := 0
+	if len(shown) > h {
+		var failed, passed []Check
+		for _, c := range d.checks {
+			if c.Pass {
+				passed = append(passed, c)
+			} else {
+				failed = append(failed, c)
+			}
+		}
+		room := max(h-1, 0) // one line says how many passed checks are hidden
+		shown = append(failed, passed...)[:min(room, len(d.checks))]
+		hidden = len(d.checks) - len(shown)
+	}
 	nameW := 0
-	for _, c := range d.checks {
+	for _, c := range shown {
 		nameW = max(nameW, lipgloss.Width(c.Name))
 	}
 	var b strings.Builder
-	for _, c := range d.checks {
+	for _, c := range shown {
 		mark := st.Good.Render("pass")
 		if !c.Pass {
 			mark = st.Bad.Render("FAIL")
 		}
 		line := fmt.Sprintf("%s %-*s  %s", mark, nameW, c.Name, c.Value)
-		if c.Threshold != "" {
+		if c.Threshold != "" && c.Threshold != c.Value {
 			line += st.Dim.Render(" (" + c.Threshold + ")")
 		}
 		b.WriteString(ansi.Truncate(line, w, "…") + "\n")
+	}
+	if hidden > 0 {
+		b.WriteString(st.Good.Render("pass") + st.Dim.Render(fmt.Sprintf(" … and %d more checks", hidden)) + "\n")
 	}
 	return b.String()
 }

@@ -80,7 +80,9 @@ func explain(r *ring[entry], i int) string {
 			}
 			break // what came before belongs to that earlier transition
 		}
-		if isCause(&c) {
+		// A check that passes again explains this node's own recovery.
+		recovered := c.Kind == logs.KindScript && c.OK && c.Node == t.Node
+		if isCause(&c) || recovered {
 			causes = append(causes, c)
 		}
 	}
@@ -117,8 +119,14 @@ func isCause(e *logs.Event) bool {
 func describe(e *logs.Event) string {
 	switch e.Kind {
 	case logs.KindScript:
-		if strings.HasPrefix(e.Message, "track file") {
+		track := strings.HasPrefix(e.Message, "track file")
+		switch {
+		case track && e.OK:
+			return e.Node + " undrained"
+		case track:
 			return e.Node + " drained" // a planned switchover, or an operator
+		case e.OK:
+			return "check passed on " + e.Node
 		}
 		return "check failed on " + e.Node
 	case logs.KindPriority:

@@ -92,8 +92,10 @@ func TestExplain(t *testing.T) {
 			"check failed on a, a FAULT, b MASTER after 0.3 s"},
 		{"repeated failures said once", []logs.Event{script("a", 0, false), script("a", 50, false), trans("b", "MASTER", 1000)},
 			"check failed on a, b MASTER after 1.0 s"},
-		{"passing checks are no cause", []logs.Event{script("a", 0, true), trans("b", "MASTER", 300)},
+		{"another node's passing check is no cause", []logs.Event{script("a", 0, true), trans("b", "MASTER", 300)},
 			"b MASTER"},
+		{"own passing check explains recovery", []logs.Event{script("a", 0, false), trans("a", "FAULT", 100), script("a", 5000, true), trans("a", "BACKUP", 5100)},
+			"check passed on a, a BACKUP after 0.1 s"},
 		{"peer silent", []logs.Event{trans("b", "MASTER", 300)}, "b MASTER"},
 		{"keepalived stopped", []logs.Event{
 			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "stop", Message: "keepalived stopping"},

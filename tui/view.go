@@ -144,7 +144,7 @@ func (m *Model) panelsView() string {
 func (m *Model) lowerView(h int) string {
 	switch {
 	case m.sw != nil:
-		return m.box(m.switchoverView(m.width-4), h)
+		return m.box(m.switchoverView(m.width-4, h-2), h)
 	case m.lab != nil:
 		return m.box(m.labView(), h)
 	case m.showHelp:

@@ -124,6 +124,16 @@ func TestView(t *testing.T) {
 			},
 		},
 		{
+			name: "switchover-many-checks", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withActions(&fakeSwitchover{}, nil)},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				checks := append(passingChecks(), passingChecks()...)
+				checks = append(checks, Check{Name: "b: replication lag", Value: "3.2 MiB", Threshold: "<= 1 MiB"})
+				feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: checks})
+			},
+		},
+		{
 			name: "switchover-refused", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
 			opts: []testOpt{withActions(&fakeSwitchover{}, nil)},
 			setup: func(m *Model) {
