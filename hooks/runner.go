@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/replication"
@@ -99,11 +100,16 @@ func (r *runner) watchVIP() {
 // newClient is a go-redis client that never retries and never waits longer
 // than timeout for a dial, a read or a write: hooks must not block keepalived.
 func newClient(addr, user, password string, timeout time.Duration) *redis.Client {
+	// go-redis logs dial failures to stderr, which keepalived drops; the
+	// hooks log what matters themselves.
+	silenceGoRedis.Do(func() { redis.SetLogger(&logging.VoidLogger{}) })
 	return redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		Username:              user,
-		Password:              password,
-		DialTimeout:           timeout,
+		Addr:        addr,
+		Username:    user,
+		Password:    password,
+		DialTimeout: timeout,
+		// One dial attempt: the default is five, 100 ms apart.
+		DialerRetries:         1,
 		ReadTimeout:           timeout,
 		WriteTimeout:          timeout,
 		MaxRetries:            -1,
@@ -115,6 +121,8 @@ func newClient(addr, user, password string, timeout time.Duration) *redis.Client
 		DisableIdentity: true,
 	})
 }
+
+var silenceGoRedis sync.Once
 
 // Close releases the Redis clients.
 func (r *runner) Close() {

@@ -183,13 +183,15 @@ func tail(path string) string {
 
 func (s *Server) clientOptions() *redis.Options {
 	return &redis.Options{
-		Addr:         s.Addr(),
-		Password:     s.opts.password,
-		DialTimeout:  time.Second,
-		ReadTimeout:  2 * time.Second,
-		WriteTimeout: 2 * time.Second,
-		MaxRetries:   -1,
-		PoolSize:     4,
+		Addr:        s.Addr(),
+		Password:    s.opts.password,
+		DialTimeout: time.Second,
+		// One dial attempt per command: the default is five, 100 ms apart.
+		DialerRetries: 1,
+		ReadTimeout:   2 * time.Second,
+		WriteTimeout:  2 * time.Second,
+		MaxRetries:    -1,
+		PoolSize:      4,
 		// Without it go-redis ignores a context deadline shorter than ReadTimeout.
 		ContextTimeoutEnabled: true,
 	}
