@@ -221,8 +221,8 @@ func (m *Model) switchoverView(w, h int) string {
 	case swPreflight:
 		b.WriteString(st.Dim.Render("running preflight checks… (esc cancels)") + "\n")
 	case swRunning, swDone:
-		// The checks were read before confirming; the steps need the room.
-		b.WriteString(st.Good.Render("✓") + fmt.Sprintf(" preflight: %d checks passed\n", len(d.checks)))
+		// The checks were read before confirming; the steps need the room
+		// (and the run repeats its own preflight as a step).
 	default:
 		// Title, and two lines of verdict or prompt below the checks.
 		b.WriteString(m.checksView(w, h-3))
