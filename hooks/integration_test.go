@@ -559,6 +559,28 @@ func TestCheckWithinDeadline(t *testing.T) {
 			t.Errorf("stderr does not say why: %s", r.stderr)
 		}
 	})
+	t.Run("redis loading", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		src := redistest.Start(t)
+		pipe := src.Client().Pipeline()
+		for i := range 20000 {
+			pipe.Set(ctx, fmt.Sprint("k", i), i, 0)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// About two seconds of loading, answering LOADING meanwhile.
+		a := redistest.Start(t, redistest.WithRDB(src.SaveRDB()), redistest.WithArgs("--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"))
+		p := newPair(t, a, redistest.Start(t), pairOpts{deadline: deadline})
+		r := p.hook(t, "a", "check")
+		if r.code != 1 || !strings.Contains(r.stderr, "is loading its data set") {
+			t.Fatalf("check while loading: exit %d; want 1 saying it is loading\n%s", r.code, r.stderr)
+		}
+		if m := p.notify(t, "a", "MASTER"); m.code != 1 || !strings.Contains(p.log(t, "a"), "still loading") {
+			t.Fatalf("MASTER notify while loading: exit %d, want 1 (failed) with the reason logged\n%s", m.code, m.stderr)
+		}
+	})
 	t.Run("peer black-holed during reconcile", func(t *testing.T) {
 		t.Parallel()
 		a, b := redistest.Start(t), redistest.Start(t)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 )
 
 // startTimeout bounds how long Start waits for a new server to answer PING.
@@ -30,13 +31,21 @@ const startTimeout = 10 * time.Second
 // stopTimeout is how long Stop waits after SIGTERM before it sends SIGKILL.
 const stopTimeout = 5 * time.Second
 
+var silence sync.Once
+
 // Option changes how Start runs redis-server.
 type Option func(*options)
 
 type options struct {
 	password string
 	args     []string
+	rdb      string
 }
+
+// WithRDB starts the server with a copy of the RDB file at path as its data
+// set (see SaveRDB); with WithArgs("--key-load-delay", ...) it stays LOADING
+// for a while, like a big data set after a restart.
+func WithRDB(path string) Option { return func(o *options) { o.rdb = path } }
 
 // WithPassword sets requirepass (and masterauth, so replicas of servers with
 // the same password authenticate).
@@ -75,6 +84,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&s.opts)
 	}
 	t.Cleanup(s.cleanup)
+	// go-redis logs every refused dial; tests stop servers on purpose.
+	silence.Do(func() { redis.SetLogger(&logging.VoidLogger{}) })
 
 	// A free port found by binding :0 can be taken by someone else before
 	// redis-server binds it; try a few ports before giving up.
@@ -110,6 +121,15 @@ func (s *Server) start() error {
 	s.mu.Unlock()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	if s.opts.rdb != "" && s.runs == 1 {
+		data, err := os.ReadFile(s.opts.rdb)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), data, 0o644); err != nil {
+			return err
+		}
 	}
 	logFile := filepath.Join(dir, "redis.log")
 	args := []string{
@@ -152,7 +172,8 @@ func (s *Server) start() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
+		// A server loading its data set is up; it answers LOADING.
+		if err == nil || strings.HasPrefix(err.Error(), "LOADING") {
 			return nil
 		}
 		select {
@@ -315,6 +336,22 @@ func (s *Server) cleanup() {
 		_ = c.Close()
 	}
 	s.Stop()
+}
+
+// SaveRDB saves the data set (SAVE) and returns the RDB file's path, for
+// WithRDB.
+func (s *Server) SaveRDB() string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := s.Client().Save(ctx).Err(); err != nil {
+		s.t.Fatalf("redistest: SAVE on %s: %v", s.Addr(), err)
+	}
+	dir, err := s.Client().ConfigGet(ctx, "dir").Result()
+	if err != nil {
+		s.t.Fatalf("redistest: CONFIG GET dir on %s: %v", s.Addr(), err)
+	}
+	return filepath.Join(dir["dir"], "dump.rdb")
 }
 
 // ErrNotRunning is reported by PID when the server is stopped.

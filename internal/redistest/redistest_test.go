@@ -2,6 +2,7 @@ package redistest_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,22 @@ func TestPasswordAndStop(t *testing.T) {
 	err := s.Client().Ping(context.Background()).Err()
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("PING after Stop = %v; want connection refused", err)
+	}
+}
+
+func TestWithRDBLoading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := redistest.Start(t)
+	pipe := src.Client().Pipeline()
+	for i := range 20000 {
+		pipe.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := redistest.Start(t, redistest.WithRDB(src.SaveRDB()), redistest.WithArgs("--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"))
+	if err := s.Client().Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "LOADING") {
+		t.Fatalf("PING while loading 20000 keys at 100us each = %v, want LOADING", err)
 	}
 }
