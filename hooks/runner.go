@@ -360,8 +360,16 @@ func (r *runner) waitCaughtUp(ctx context.Context) error {
 		if l.Up {
 			var ok bool
 			if ok, why = replication.CaughtUp(l.Info, target); ok {
-				r.logf(Info, "caught up after %s: %s", ms(time.Since(start)), why)
-				return nil
+				// A paused master still sends its replicas a PING every
+				// repl-ping-replica-period, which moves its offset: look
+				// once more and keep waiting if it moved.
+				p := r.fetch(ctx, r.peer)
+				if !p.Up || p.Info.ReplID != target.ReplID || p.Info.MasterReplOffset <= target.MasterReplOffset {
+					r.logf(Info, "caught up after %s: %s", ms(time.Since(start)), why)
+					return nil
+				}
+				r.logf(Info, "the peer's offset moved from %d to %d; waiting for that too", target.MasterReplOffset, p.Info.MasterReplOffset)
+				target = p.Info
 			}
 			if first {
 				r.logf(Info, "waiting up to %s: %s", limit, why)
