@@ -189,3 +189,32 @@ func FuzzParseInfo(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRole builds ROLE-shaped replies from fuzzed parts: whatever the
+// shape, the parser must not panic, and what it accepts has a known role.
+func FuzzParseRole(f *testing.F) {
+	f.Add("master", "127.0.0.1", "6380", int64(3434), int64(3434), true)
+	f.Add("slave", "127.0.0.1", "connected", int64(6379), int64(3499), false)
+	f.Add("sentinel", "", "", int64(0), int64(0), false)
+	f.Fuzz(func(t *testing.T, kind, s1, s2 string, n1, n2 int64, nested bool) {
+		var reply any
+		switch {
+		case kind == "master" && nested:
+			reply = []any{kind, n1, []any{[]any{s1, s2, n2}}}
+		case kind == "master":
+			reply = []any{kind, n1, []any{}}
+		default:
+			reply = []any{kind, s1, n1, s2, n2}
+		}
+		info, err := ParseRole(reply)
+		if err != nil {
+			return
+		}
+		if info.Role != RoleMaster && info.Role != RoleReplica {
+			t.Fatalf("accepted role %q", info.Role)
+		}
+		if info.MasterPort < 0 || info.MasterPort > 65535 {
+			t.Fatalf("accepted port %d", info.MasterPort)
+		}
+	})
+}
