@@ -88,9 +88,14 @@ type Model struct {
 	width, height int
 	now           time.Time
 
-	panels  []*nodePanel
-	verdict Verdict
-	judged  bool
+	panels []*nodePanel
+	// panelsVersion counts changes to the panels; with the width and the
+	// clock it says when panelsCache must be redrawn.
+	panelsVersion int
+	panelsKey     panelsKey
+	panelsCache   string
+	verdict       Verdict
+	judged        bool
 
 	timeline *logPane
 	nodeLogs []*logPane
@@ -169,6 +174,7 @@ func New(opts Options) (*Model, error) {
 // setStyles builds the styles once per terminal background.
 func (m *Model) setStyles(dark bool) {
 	m.styles = NewStyles(dark)
+	m.panelsVersion++
 	m.help.Styles = m.styles.Help
 	ts := textinput.DefaultStyles(dark)
 	ts.Cursor.Blink = false
@@ -229,6 +235,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case staleTickMsg:
 		if _, p := m.panel(msg.node); p != nil && msg.gen == p.gen {
 			p.stale = true
+			m.panelsVersion++
 		}
 		return m, nil
 	case eventsMsg:
@@ -265,6 +272,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return nil
 	}
 	p.update(msg.snap)
+	m.panelsVersion++
 	if since := msg.snap.Keepalived.Since; since.After(m.lastTransition) {
 		m.lastTransition = since
 	}

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/lipgloss/v2"
 )
@@ -25,6 +27,32 @@ type Styles struct {
 	Dialog  lipgloss.Style
 	Transit lipgloss.Style // keepalived transitions and role changes in logs
 	Help    help.Styles
+
+	// ink holds the hot path's styles (log lines, drawn by the thousand)
+	// as plain escape sequences.
+	ink struct{ dim, bold, bad, warn, transit ink }
+}
+
+// ink is a single-line style reduced to the escape sequences around its
+// text: lipgloss measures and wraps on every Render, which a log line
+// truncated to the screen's width does not need.
+type ink struct{ pre, post string }
+
+func inkOf(s lipgloss.Style) ink {
+	const mark = "\x00"
+	r := s.Render(mark)
+	i := strings.Index(r, mark)
+	if i < 0 {
+		return ink{}
+	}
+	return ink{pre: r[:i], post: r[i+len(mark):]}
+}
+
+func (k ink) paint(s string) string {
+	if k.pre == "" && k.post == "" {
+		return s
+	}
+	return k.pre + s + k.post
 }
 
 // NewStyles builds the styles for a dark or light terminal background.
@@ -53,6 +81,8 @@ func NewStyles(dark bool) Styles {
 		Dialog:  lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(cyan).Padding(0, 1),
 		Transit: lipgloss.NewStyle().Foreground(magenta).Bold(true),
 	}
+	s.ink.dim, s.ink.bold, s.ink.bad = inkOf(s.Dim), inkOf(s.Bold), inkOf(s.Bad)
+	s.ink.warn, s.ink.transit = inkOf(s.Warn), inkOf(s.Transit)
 	key := lipgloss.NewStyle().Foreground(cyan)
 	desc := lipgloss.NewStyle()
 	sep := lipgloss.NewStyle().Foreground(dim)

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -113,7 +114,27 @@ func (m *Model) headerView() string {
 	return line
 }
 
+// panelsView draws the node panels. They change with snapshots and the
+// clock, not with log lines, so the drawing is kept until one of those
+// changes: under heavy logging most redraws reuse it.
 func (m *Model) panelsView() string {
+	key := panelsKey{width: m.width, now: m.now, version: m.panelsVersion}
+	if m.panelsCache != "" && key == m.panelsKey {
+		return m.panelsCache
+	}
+	m.panelsKey, m.panelsCache = key, m.drawPanels()
+	return m.panelsCache
+}
+
+// panelsKey is everything the panels' drawing depends on besides the
+// panels themselves, whose changes bump panelsVersion.
+type panelsKey struct {
+	width   int
+	now     time.Time
+	version int
+}
+
+func (m *Model) drawPanels() string {
 	n := len(m.panels)
 	sideBySide := m.width >= n*panelMinWidth
 	boxW := m.width
@@ -255,34 +276,34 @@ func (m *Model) logLine(e *entry) string {
 	if text == "" {
 		text = e.ev.Message
 	}
-	return st.Dim.Render(src+" ") + m.levelStyle(&e.ev).Render(text)
+	return st.ink.dim.paint(src+" ") + m.levelInk(&e.ev).paint(text)
 }
 
 // timelineLine is one event of the merged timeline.
 func (m *Model) timelineLine(e *entry) string {
 	st := &m.styles
-	prefix := st.Dim.Render(e.ev.Time.Format("15:04:05.000")) + " " + st.Bold.Render(fmt.Sprintf("%-2s", e.ev.Node)) + " "
+	prefix := st.ink.dim.paint(e.ev.Time.Format("15:04:05.000")) + " " + st.ink.bold.paint(fmt.Sprintf("%-2s", e.ev.Node)) + " "
 	if e.ev.Kind == logs.KindTransition {
-		return prefix + st.Transit.Render(e.ev.State) + "  " + e.reason
+		return prefix + st.ink.transit.paint(e.ev.State) + "  " + e.reason
 	}
 	text := e.ev.Message
 	if text == "" {
 		text = e.ev.Raw
 	}
-	return prefix + m.levelStyle(&e.ev).Render(text)
+	return prefix + m.levelInk(&e.ev).paint(text)
 }
 
-func (m *Model) levelStyle(e *logs.Event) lipgloss.Style {
+func (m *Model) levelInk(e *logs.Event) ink {
 	st := &m.styles
 	switch {
 	case e.Level >= logs.LevelError:
-		return st.Bad
+		return st.ink.bad
 	case e.Level == logs.LevelWarn:
-		return st.Warn
+		return st.ink.warn
 	case e.Kind == logs.KindTransition || e.Kind == logs.KindRedisRole:
-		return st.Transit
+		return st.ink.transit
 	}
-	return lipgloss.NewStyle()
+	return ink{}
 }
 
 func (m *Model) footerView() string {
