@@ -251,14 +251,15 @@ func decideReplica(f Facts) Plan {
 		return nothing(ResultOK, "%s; staying a replica of %s:%d", why, l.Info.MasterHost, l.Info.MasterPort)
 	}
 	if p.Info.Role == replication.RoleMaster {
-		if ok, why := replication.SafeToReplicateFrom(l.Info, p.Info); !ok {
+		ok, why := replication.SafeToReplicateFrom(l.Info, p.Info)
+		if !ok {
 			if isMaster {
 				return nothing(ResultRefused, "TWO MASTERS: refusing to replicate from the peer: %s", why)
 			}
 			return nothing(ResultRefused, "refusing to replicate from the peer: %s", why)
 		}
 		return Plan{Result: ResultOK, Summary: "follow the peer master",
-			Steps: []Step{{ActFollowPeer, "the peer is master and continues our history"}}}
+			Steps: []Step{{ActFollowPeer, "the peer is master and following it loses nothing: " + why}}}
 	}
 	// The peer is a replica.
 	if p.Follows && !f.PeerWaited {
