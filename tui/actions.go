@@ -76,7 +76,7 @@ func (m *Model) openSwitchover() tea.Cmd {
 	in := textinput.New()
 	in.Prompt = "> "
 	in.CharLimit = 64
-	ts := textinput.DefaultStyles(true)
+	ts := textinput.DefaultStyles(m.dark)
 	ts.Cursor.Blink = false
 	in.SetStyles(ts)
 	m.sw = &switchoverDialog{id: m.swSeq, target: target, phase: swPreflight, input: in}

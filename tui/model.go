@@ -83,6 +83,7 @@ type Model struct {
 	opts   Options
 	keys   KeyMap
 	styles Styles
+	dark   bool // the terminal's background, as it answered
 	help   help.Model
 
 	width, height int
@@ -173,6 +174,7 @@ func New(opts Options) (*Model, error) {
 
 // setStyles builds the styles once per terminal background.
 func (m *Model) setStyles(dark bool) {
+	m.dark = dark
 	m.styles = NewStyles(dark)
 	m.panelsVersion++
 	m.help.Styles = m.styles.Help

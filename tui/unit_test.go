@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/redkeep/redkeep/logs"
 )
 
@@ -210,5 +212,17 @@ func TestOnTimeline(t *testing.T) {
 		if got := onTimeline(&c.e); got != c.want {
 			t.Errorf("%s from %s at level %v: on timeline %v, want %v", c.e.Kind, c.e.Source, c.e.Level, got, c.want)
 		}
+	}
+}
+
+func TestMouseWheelScrolls(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, func(o *Options) { o.Mouse = true })
+	feed(m, eventsMsg{events: failoverEvents()})
+	feed(m, tea.MouseWheelMsg{Button: tea.MouseWheelUp})
+	if m.timeline.follow {
+		t.Fatal("wheel up did not pause the timeline to scroll it")
+	}
+	if v := m.View(); v.MouseMode != tea.MouseModeCellMotion {
+		t.Errorf("mouse mode %v with Options.Mouse", v.MouseMode)
 	}
 }

@@ -2,9 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
@@ -29,6 +32,14 @@ func TestView(t *testing.T) {
 			setup: func(m *Model) {
 				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
 				feed(m, eventsMsg{events: failoverEvents()[:1]})
+			},
+		},
+		{
+			name: "light-background", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				feed(m, tea.BackgroundColorMsg{Color: color.White})
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, eventsMsg{events: failoverEvents()})
 			},
 		},
 		{
