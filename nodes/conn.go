@@ -531,11 +531,6 @@ wait $p`
 	return "sh -c " + shellQuote(script)
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 type stream struct {
 	s      *ssh.Session
 	pr     *io.PipeReader

@@ -53,6 +53,11 @@ type Keepalived struct {
 	// LastAction and LastResult are the last hook's step and outcome.
 	LastAction string
 	LastResult string
+	// Drained is true when the node's track file holds it in FAULT (a
+	// planned switchover in progress, or an operator's drain).
+	Drained bool
+	// Err says why these facts are missing or incomplete ("" when fine).
+	Err string
 }
 
 // Redis is the node's Redis server.

@@ -1,0 +1,90 @@
+package nodes
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustAddr(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestParseFacts(t *testing.T) {
+	vip := mustAddr(t, "198.51.100.100")
+	since := time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
+	tests := []struct {
+		name    string
+		out     string
+		want    Snapshot
+		wantErr string
+	}{
+		{
+			name: "redkeep hook state",
+			out: `{"node":"a","state":{"node":"a","instance":"VI_REDIS","state":"MASTER","priority":150,"since":"2026-11-26T01:02:03Z",` +
+				`"generation":4,"pid":99,"last_action":"promoted","last_result":"ok"},"holds_vip":true,"keepalived_running":true,"drained":false,"version":"v1.2.3"}`,
+			want: Snapshot{Version: "v1.2.3", HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "MASTER", Priority: 150, Since: since, LastAction: "promoted", LastResult: "ok"}},
+		},
+		{
+			name: "redkeep hook state before any notify",
+			out:  `{"node":"b","state":null,"holds_vip":false,"keepalived_running":true,"drained":true,"version":"v1.2.3"}`,
+			want: Snapshot{Version: "v1.2.3", Keepalived: Keepalived{Running: true, Drained: true}},
+		},
+		{
+			name:    "redkeep hook state with an unreadable state file",
+			out:     `{"node":"b","state":null,"state_error":"state file: not JSON","holds_vip":false,"keepalived_running":true,"version":"v1"}`,
+			want:    Snapshot{Version: "v1", Keepalived: Keepalived{Running: true}},
+			wantErr: "state file: not JSON",
+		},
+		{name: "garbage", out: "bash: redkeep: Permission denied\n", wantErr: "unreadable reply"},
+		{
+			name: "plain node",
+			out: plainMarker + "\n#state\n" + `{"node":"a","instance":"VI_REDIS","state":"BACKUP","priority":100,"since":"2026-11-26T01:02:03Z","generation":1,"pid":5,"last_action":"became replica","last_result":"ok"}` +
+				"\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\\       valid_lft forever\n#keepalived\nyes\n#drain\n0\n",
+			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "BACKUP", Priority: 100, Since: since, LastAction: "became replica", LastResult: "ok"}},
+		},
+		{
+			name: "plain node, nothing there",
+			out:  plainMarker + "\n#state\n\n#addr\n1: lo    inet 127.0.0.1/8 scope host lo\n#keepalived\nno\n#drain\n\n",
+			want: Snapshot{},
+		},
+		{
+			name:    "plain node, broken state file",
+			out:     plainMarker + "\n#state\n{half\n#addr\n#keepalived\nyes\n#drain\n1\n",
+			want:    Snapshot{Keepalived: Keepalived{Running: true, Drained: true}},
+			wantErr: "state file",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Snapshot
+			err := parseFacts([]byte(tt.out), vip, &got)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if tt.wantErr != "" && tt.name == "garbage" {
+				return
+			}
+			got.Keepalived.Since = got.Keepalived.Since.UTC()
+			if got.Version != tt.want.Version || got.HoldsVIP != tt.want.HoldsVIP || got.Keepalived != tt.want.Keepalived {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseFacts(f *testing.F) {
+	f.Add([]byte(plainMarker + "\n#state\n{}\n#addr\n#keepalived\nyes\n"))
+	f.Add([]byte(`{"node":"a","state":null}`))
+	vip := netip.MustParseAddr("198.51.100.100")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s Snapshot
+		_ = parseFacts(b, vip, &s)
+	})
+}

@@ -1,0 +1,269 @@
+package nodes
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/replication"
+)
+
+// DefaultProbeTimeout bounds one poll of one node when the caller sets no
+// timeout: long enough for a first SSH handshake over a slow link, short
+// enough that a dead node shows as such within a few seconds.
+const DefaultProbeTimeout = 3 * time.Second
+
+// plainMarker starts the facts reply of a node without redkeep installed.
+const plainMarker = "#redkeep-plain"
+
+// Prober takes Snapshots of one node over its SSH connection: the node's
+// facts (keepalived state, VIP, keepalived running, redkeep version) with
+// one remote command, and Redis INFO through a direct-tcpip channel. The
+// two run in parallel. A Prober keeps its Redis connection between probes.
+type Prober struct {
+	cfg     *config.Config
+	node    *config.Node
+	conn    *Conn
+	rc      *redis.Client
+	timeout time.Duration
+	facts   string // the remote command
+	err     error  // a configuration error reported in every Snapshot
+}
+
+var silenceGoRedis sync.Once
+
+// NewProber builds a Prober for node over conn. timeout bounds each probe
+// (DefaultProbeTimeout when 0).
+func NewProber(cfg *config.Config, node *config.Node, conn *Conn, timeout time.Duration) *Prober {
+	// go-redis logs failed dials to stderr, which would scribble over the
+	// console's screen; failures are reported in the Snapshot instead.
+	silenceGoRedis.Do(func() { redis.SetLogger(&logging.VoidLogger{}) })
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	p := &Prober{cfg: cfg, node: node, conn: conn, timeout: timeout, facts: factsCommand(cfg, node)}
+	pw, err := cfg.RedisPassword()
+	if err != nil {
+		p.err = err
+	}
+	p.rc = redis.NewClient(&redis.Options{
+		Addr:     node.Redis.Addr,
+		Username: cfg.Redis.Username,
+		Password: pw,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return conn.DialContext(ctx, network, addr)
+		},
+		DialTimeout:   timeout,
+		DialerRetries: 1,
+		ReadTimeout:   timeout,
+		WriteTimeout:  timeout,
+		// One retry: after an SSH reconnect the pooled connection's channel
+		// is dead, and the first command on it fails without a word from
+		// Redis. A retry redials through the new connection.
+		MaxRetries:            1,
+		PoolSize:              1,
+		MaxIdleConns:          1,
+		ContextTimeoutEnabled: true,
+		DisableIdentity:       true,
+	})
+	return p
+}
+
+// Close releases the Redis connection (not the SSH connection).
+func (p *Prober) Close() error { return p.rc.Close() }
+
+// Probe takes one Snapshot. It never fails: what could not be learned is
+// said in the Snapshot.
+func (p *Prober) Probe(ctx context.Context) Snapshot {
+	start := time.Now()
+	snap := Snapshot{Node: p.node.Name, Time: start}
+	defer func() { snap.Took = time.Since(start) }()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+
+	// Connect first, so the facts and Redis report one connection error
+	// rather than two.
+	if _, err := p.conn.Client(ctx); err != nil {
+		snap.Conn, snap.ConnErr = StateOf(err), err.Error()
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			snap.Conn = ConnConnecting
+			if st, last := p.conn.State(); last != nil {
+				snap.Conn, snap.ConnErr = st, last.Error()
+			}
+		}
+		snap.Redis.Err = "node not reachable over SSH"
+		return snap
+	}
+	snap.Conn = ConnConnected
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		snap.Redis = p.probeRedis(ctx)
+	}()
+	p.probeFacts(ctx, &snap)
+	wg.Wait()
+	return snap
+}
+
+func (p *Prober) probeRedis(ctx context.Context) Redis {
+	if p.err != nil {
+		return Redis{Err: p.err.Error()}
+	}
+	info, err := replication.Fetch(ctx, p.rc)
+	if err != nil {
+		return Redis{Err: redisErr(p.node, err)}
+	}
+	return Redis{Up: true, Info: info}
+}
+
+// redisErr turns a go-redis error into what an operator needs to read.
+func redisErr(n *config.Node, err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connect failed"):
+		return fmt.Sprintf("Redis at %s (on %s) refuses connections: is redis-server running?", n.Redis.Addr, n.Name)
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"):
+		return fmt.Sprintf("Redis at %s (on %s) rejected our credentials (redis.username, redis.password_file/password_env): %s", n.Redis.Addr, n.Name, msg)
+	}
+	return msg
+}
+
+func (p *Prober) probeFacts(ctx context.Context, snap *Snapshot) {
+	out, err := p.conn.Run(ctx, p.facts)
+	if err != nil {
+		snap.Keepalived.Err = err.Error()
+		// The connection may have died under us: say so.
+		if st, cerr := p.conn.State(); st != ConnConnected && cerr != nil {
+			snap.Conn, snap.ConnErr = st, cerr.Error()
+		}
+		return
+	}
+	if err := parseFacts(out, p.cfg.VIPAddr(), snap); err != nil {
+		snap.Keepalived.Err = fmt.Sprintf("node %s: %v", p.node.Name, err)
+	}
+}
+
+// factsCommand is the one remote command a probe runs: the node's own
+// `redkeep hook state --json` when redkeep is installed (the hooks' view,
+// one source of truth), else the same facts read with standard tools, so a
+// plain node still shows what it can.
+func factsCommand(cfg *config.Config, n *config.Node) string {
+	q := shellQuote
+	return strings.Join([]string{
+		fmt.Sprintf("if [ -x %s ]; then exec %s hook state --json --config %s --node %s; fi", q(n.Redkeep), q(n.Redkeep), q(n.ConfigPath), q(n.Name)),
+		"echo " + plainMarker,
+		"echo '#state'; cat " + q(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
+		"echo '#addr'; ip -o addr show 2>/dev/null",
+		"echo '#keepalived'; if pgrep -x keepalived >/dev/null 2>&1; then echo yes; else echo no; fi",
+		"echo '#drain'; cat " + q(cfg.Keepalived.TrackFile) + " 2>/dev/null; echo",
+		"true",
+	}, "\n")
+}
+
+// parseFacts fills snap from the facts command's output.
+func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
+	if !bytes.HasPrefix(out, []byte(plainMarker)) {
+		var ns hooks.NodeState
+		if err := json.Unmarshal(out, &ns); err != nil {
+			return fmt.Errorf("redkeep hook state --json: unreadable reply %q: %v", abbrev(out), err)
+		}
+		snap.Version = ns.Version
+		snap.HoldsVIP = ns.HoldsVIP
+		snap.Keepalived.Running = ns.KeepalivedRunning
+		snap.Keepalived.Drained = ns.Drained
+		if ns.State != nil {
+			setState(&snap.Keepalived, ns.State)
+		}
+		if ns.StateErr != "" {
+			return errors.New(ns.StateErr)
+		}
+		return nil
+	}
+	sections := map[string][]byte{}
+	var cur string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) > 1 && line[0] == '#' && !bytes.ContainsAny(line, " \t") {
+			cur = string(line[1:])
+			continue
+		}
+		sections[cur] = append(append(sections[cur], line...), '\n')
+	}
+	snap.HoldsVIP = holdsAddr(string(sections["addr"]), vip)
+	snap.Keepalived.Running = strings.TrimSpace(string(sections["keepalived"])) == "yes"
+	if d := strings.TrimSpace(string(sections["drain"])); d != "" && d != "0" {
+		snap.Keepalived.Drained = true
+	}
+	if st := bytes.TrimSpace(sections["state"]); len(st) > 0 {
+		s, err := hooks.ParseState(st)
+		if err != nil {
+			return fmt.Errorf("state file: %v", err)
+		}
+		setState(&snap.Keepalived, &s)
+	}
+	return nil
+}
+
+func setState(k *Keepalived, s *hooks.State) {
+	k.State = s.State
+	k.Priority = s.Priority
+	k.Since = s.Since
+	k.LastAction = s.LastAction
+	k.LastResult = s.LastResult
+}
+
+// holdsAddr reports whether `ip -o addr` output lists addr on an interface.
+func holdsAddr(ipAddr string, addr netip.Addr) bool {
+	if !addr.IsValid() {
+		return false
+	}
+	for _, line := range strings.Split(ipAddr, "\n") {
+		f := strings.Fields(line)
+		// "2: eth0    inet 198.51.100.100/24 brd ... scope global secondary eth0"
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] != "inet" && f[i] != "inet6" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(f[i+1]); err == nil && p.Addr() == addr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func abbrev(b []byte) string {
+	const max = 120
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
