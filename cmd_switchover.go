@@ -1,17 +1,35 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/tui"
 )
 
 type switchoverOptions struct {
 	to      string
 	maxLag  int64
 	timeout time.Duration
+	method  string
 	dryRun  bool
 	yes     bool
+	asJSON  bool
 }
 
 func newSwitchoverCmd(g *globalFlags) *cobra.Command {
@@ -19,16 +37,195 @@ func newSwitchoverCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "switchover",
 		Short: "Planned switchover of Redis and the VIP to the other node, refused when it would lose data",
-		Args:  cobra.NoArgs,
+		Long: `Switch the Redis master role and the VIP to the other node (or --to NODE).
+
+Every check of the preflight is printed with its measured value. The switchover
+is refused, and nothing changes, unless all pass. Then, on the current master
+through its own redkeep: writes are paused, the target catches up to the exact
+replication offset, the roles swap, the old master is drained so keepalived
+moves the VIP at once, and undrained as BACKUP. Finally the pair is verified.
+
+Exit codes: 0 done, 1 failed (the message says how the pair was left),
+2 usage or config error, 3 refused (nothing changed).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return notImplemented("switchover")
+			return runSwitchover(cmd, g, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.to, "to", "", "target node (default: the current replica)")
+	f.StringVar(&o.to, "to", "", "target node (default: the node that is not the master)")
 	f.Int64Var(&o.maxLag, "max-lag", 0, "refuse when the target's replication lag exceeds BYTES (default: switchover.max_lag)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound on the whole switchover (default: switchover.timeout)")
+	f.StringVar(&o.method, "method", "auto", "Redis step: auto (= pause), pause, or failover (Redis FAILOVER TO)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "run the preflight checks only")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
+	f.BoolVar(&o.asJSON, "json", false, "print the plan and the steps as JSON lines")
 	return cmd
+}
+
+func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	if o.maxLag < 0 || o.timeout < 0 {
+		return withCode(exitUsage, errors.New("switchover: --max-lag and --timeout must not be negative"))
+	}
+	switch o.method {
+	case "auto", "pause", "failover":
+	default:
+		return withCode(exitUsage, fmt.Errorf("switchover: --method %q: want auto, pause or failover", o.method))
+	}
+	if o.to != "" {
+		if _, err := cfg.Node(o.to); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--to: %w", err))
+		}
+	}
+	sn, err := actions.NewSSHNodes(cfg, nodes.Options{})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer sn.Close()
+
+	// ctrl-c cancels: before the Redis step that stops everything with the
+	// pair unchanged; after it the node finishes to a consistent pair.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := cmd.OutOrStdout()
+	opts := actions.Options{To: o.to, MaxLag: o.maxLag, Timeout: o.timeout, Method: o.method}
+
+	plan := actions.DryRun(ctx, cfg, sn, opts)
+	printPlan(out, plan, o.asJSON)
+	if !plan.OK() {
+		return withCode(exitRefused, &actions.RefusedError{Plan: plan})
+	}
+	if o.dryRun {
+		return nil
+	}
+	if !o.yes {
+		if err := confirmTarget(cmd.InOrStdin(), out, plan); err != nil {
+			return withCode(exitRefused, err)
+		}
+	}
+
+	onStep := func(s actions.Step) { printStep(out, s, o.asJSON) }
+	res, err := actions.Run(ctx, cfg, sn, opts, onStep)
+	var refused *actions.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return withCode(exitRefused, err)
+	case err != nil:
+		return withCode(exitUnhealthy, err)
+	}
+	if !o.asJSON {
+		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), res.Method, res.PairState)
+	}
+	return nil
+}
+
+// confirmTarget asks the operator to type the target's name: a yes/no
+// prompt is answered by reflex at 3 a.m., a node name is read.
+func confirmTarget(in io.Reader, out io.Writer, plan actions.Plan) error {
+	fmt.Fprintf(out, "Switch over %s -> %s? Type the target's name (%s) to go ahead: ", plan.From, plan.To, plan.To)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("switchover not confirmed (no answer: %v); nothing changed", err)
+	}
+	if strings.TrimSpace(line) != plan.To {
+		return fmt.Errorf("switchover not confirmed (typed %q, not %q); nothing changed", strings.TrimSpace(line), plan.To)
+	}
+	return nil
+}
+
+func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(map[string]any{"plan": p, "ok": p.OK()})
+		return
+	}
+	from, to := p.From, p.To
+	if from == "" {
+		from = "?"
+	}
+	if to == "" {
+		to = "?"
+	}
+	fmt.Fprintf(w, "preflight: switchover %s -> %s (max lag %s)\n", from, to, actions.Bytes(p.MaxLag))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tCHECK\tNODE\tVALUE\tREQUIRED")
+	for _, c := range p.Checks {
+		mark := "ok"
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		node := c.Node
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, c.Name, node, c.Value, c.Threshold)
+	}
+	tw.Flush()
+}
+
+func printStep(w io.Writer, s actions.Step, asJSON bool) {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(map[string]any{"step": s})
+		return
+	}
+	node := s.Node
+	if node == "" {
+		node = "-"
+	}
+	line := fmt.Sprintf("%s  %-9s %-3s %-7s %s", s.Time.Format("15:04:05.000"), s.Name, node, s.State, s.Detail)
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
+}
+
+// consoleSwitchover is the console's switchover backend (tui.Switchover) on
+// top of actions: the preflight's checks and the run's steps, converted.
+// cmd_console.go sets it as tui.Options.Switchover with the console's own
+// connections: newConsoleSwitchover(cfg, actions.UseConns(cfg, conns)).
+type consoleSwitchover struct {
+	cfg   *config.Config
+	nodes actions.Nodes
+}
+
+func newConsoleSwitchover(cfg *config.Config, n actions.Nodes) tui.Switchover {
+	return consoleSwitchover{cfg: cfg, nodes: n}
+}
+
+// Preflight runs the dry run for target; it changes nothing.
+func (s consoleSwitchover) Preflight(ctx context.Context, target string) ([]tui.Check, error) {
+	p := actions.DryRun(ctx, s.cfg, s.nodes, actions.Options{To: target})
+	checks := make([]tui.Check, len(p.Checks))
+	for i, c := range p.Checks {
+		name := c.Name
+		if c.Node != "" {
+			name = c.Node + ": " + name
+		}
+		checks[i] = tui.Check{Name: name, Value: c.Value, Threshold: c.Threshold, Pass: c.Pass}
+	}
+	return checks, nil
+}
+
+// Run starts the switchover to target; the last step says how it ended.
+func (s consoleSwitchover) Run(ctx context.Context, target string) (<-chan tui.Step, error) {
+	in := actions.Start(ctx, s.cfg, s.nodes, actions.Options{To: target})
+	out := make(chan tui.Step, cap(in))
+	go func() {
+		defer close(out)
+		for st := range in {
+			name := st.Name
+			if st.Node != "" {
+				name = st.Node + ": " + name
+			}
+			state := tui.StepRunning
+			switch st.State {
+			case actions.StepDone:
+				state = tui.StepDone
+			case actions.StepFailed:
+				state = tui.StepFailed
+			}
+			out <- tui.Step{Name: name, State: state, Detail: st.Detail}
+		}
+	}()
+	return out, nil
 }
