@@ -166,7 +166,7 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 	q := shellQuote
 	return strings.Join([]string{
 		fmt.Sprintf("if [ -x %s ]; then exec %s hook state --json --config %s --node %s; fi", q(n.Redkeep), q(n.Redkeep), q(n.ConfigPath), q(n.Name)),
-		"echo " + plainMarker,
+		"echo '" + plainMarker + "'",
 		"echo '#state'; cat " + q(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
 		"echo '#addr'; ip -o addr show 2>/dev/null",
 		"echo '#keepalived'; if pgrep -x keepalived >/dev/null 2>&1; then echo yes; else echo no; fi",
