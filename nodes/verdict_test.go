@@ -14,7 +14,7 @@ const replID = "8c1e5a3b7f2d4e6a9b0c1d2e3f4a5b6c7d8e9f00"
 func healthyPair() []Snapshot {
 	a := Snapshot{Node: "a", Conn: ConnConnected, Version: "v1", HoldsVIP: true,
 		Keepalived: Keepalived{Running: true, State: "MASTER"},
-		Redis: Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replID, MasterReplOffset: 5000, ConnectedReplicas: 1}}}
+		Redis:      Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replID, MasterReplOffset: 5000, ConnectedReplicas: 1}}}
 	b := Snapshot{Node: "b", Conn: ConnConnected, Version: "v1",
 		Keepalived: Keepalived{Running: true, State: "BACKUP"},
 		Redis: Redis{Up: true, Info: replication.Info{Role: replication.RoleReplica, ReplID: replID, MasterReplOffset: 5000,
