@@ -2,7 +2,10 @@ package logs
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -54,4 +57,69 @@ func fixtureLines(tb testing.TB, file string) []string {
 		tb.Fatal(err)
 	}
 	return lines
+}
+
+// BenchmarkFollowFile measures lines/s from a local file to parsed events:
+// a writer appends b.N keepalived lines while File and Pump deliver them.
+//
+//	go test ./logs/ -run '^$' -bench FollowFile -benchmem
+func BenchmarkFollowFile(b *testing.B) {
+	benchFollow(b, func(path string) Follower { return &File{Path: path, Backlog: 1} })
+}
+
+// BenchmarkFollowTail is the same through a real `tail -F` process (the
+// path a remote node's log takes, minus SSH).
+func BenchmarkFollowTail(b *testing.B) {
+	if _, err := exec.LookPath("tail"); err != nil {
+		b.Skip("tail not installed")
+	}
+	benchFollow(b, func(path string) Follower { return &RemoteFile{Streamer: ExecStreamer{}, Path: path, Backlog: 1} })
+}
+
+func benchFollow(b *testing.B, mk func(path string) Follower) {
+	path := filepath.Join(b.TempDir(), "syslog")
+	// The follower starts with this last line, which says it is up.
+	if err := os.WriteFile(path, []byte("ready\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Event, 256)
+	done := make(chan error, 1)
+	p := &Parser{Node: "a", Source: SourceSyslog, Location: time.UTC}
+	go func() { done <- Pump(ctx, mk(path), p, out) }()
+	defer func() {
+		cancel()
+		for {
+			select {
+			case <-out:
+			case <-done:
+				return
+			}
+		}
+	}()
+	for ev := range out {
+		if ev.Raw == "ready" {
+			break
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		w := bufio.NewWriterSize(f, 64<<10)
+		for i := range b.N {
+			fmt.Fprintf(w, "Nov 26 00:20:21 redis-a Keepalived_vrrp[1]: (VI_REDIS) Entering FAULT STATE %d\n", i)
+		}
+		w.Flush()
+	}()
+	for got := 0; got < b.N; {
+		if ev := <-out; ev.Kind != KindNotice {
+			got++
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }

@@ -83,3 +83,44 @@ func seedFixtures(f *testing.F) {
 		f.Add(s)
 	}
 }
+
+// FuzzSplitter feeds data in chunks of a fuzzed size and checks the lines
+// against a plain split: same lines, cut at max bytes when longer, in order.
+func FuzzSplitter(f *testing.F) {
+	f.Add([]byte("a\nb\r\nccc\n\nlong line here\npartial"), uint8(3), uint8(4))
+	f.Add([]byte("\n\n\n"), uint8(1), uint8(1))
+	f.Add([]byte("ééééé\n"), uint8(2), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, chunk, max uint8) {
+		size, maxLine := int(chunk%16)+1, int(max%32)+1
+		sp := newSplitter(maxLine)
+		var got []string
+		emit := func(text string, truncated bool) bool {
+			if len(text) > maxLine {
+				t.Fatalf("line of %d bytes, cap %d", len(text), maxLine)
+			}
+			got = append(got, text)
+			return true
+		}
+		for rest := data; len(rest) > 0; {
+			n := min(size, len(rest))
+			sp.feed(rest[:n], emit)
+			rest = rest[n:]
+		}
+		sp.flush(emit)
+		parts := strings.Split(string(data), "\n")
+		if parts[len(parts)-1] == "" {
+			parts = parts[:len(parts)-1]
+		}
+		if len(got) != len(parts) {
+			t.Fatalf("%d lines, want %d (%q vs %q)", len(got), len(parts), got, parts)
+		}
+		for i, p := range parts {
+			if !strings.HasPrefix(strings.TrimSuffix(p, "\r"), strings.TrimSuffix(got[i], "\r")) {
+				t.Fatalf("line %d: %q is not a prefix of %q", i, got[i], p)
+			}
+			if len(p) <= maxLine && strings.TrimSuffix(p, "\r") != got[i] {
+				t.Fatalf("line %d: %q, want %q", i, got[i], p)
+			}
+		}
+	})
+}
