@@ -29,7 +29,7 @@ func rInfo(id string, off, keys int64, host string, port int) replication.Info {
 
 // The local and peer Redis states every decision is tested over. Local sits
 // at offset 100 of hist unless said otherwise.
-var localKinds = []string{"down", "loading", "master", "master-empty", "replica-of-peer", "replica-of-peer-behind", "replica-of-other"}
+var localKinds = []string{"down", "loading", "master", "master-empty", "master-promoted-idle", "replica-of-peer", "replica-of-peer-behind", "replica-of-other"}
 
 var peerKinds = []string{"down", "loading", "master-ahead", "master-equal", "master-behind", "master-promoted", "master-empty", "master-diverged",
 	"replica-of-local", "replica-of-local-ahead", "replica-of-other"}
@@ -46,6 +46,11 @@ func localSide(kind string) Side {
 		return Side{Up: true, Info: mInfo(hist, 100, 10)}
 	case "master-empty":
 		return Side{Up: true, Info: mInfo(histNew, 0, 0)}
+	case "master-promoted-idle":
+		// Promoted from hist at offset 100 and not written to since.
+		in := mInfo(histNext, 100, 10)
+		in.ReplID2, in.SecondReplOffset = hist, 101
+		return Side{Up: true, Info: in}
 	case "replica-of-peer":
 		return Side{Up: true, Info: rInfo(hist, 100, 10, "peer", 6379), Follows: true}
 	case "replica-of-peer-behind":
@@ -264,6 +269,30 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"BACKUP", "replica-of-other", "replica-of-local", "wait-peer-master", "ok"},
 	{"BACKUP", "replica-of-other", "replica-of-local-ahead", "wait-peer-master", "ok"},
 	{"BACKUP", "replica-of-other", "replica-of-other", "-", "ok"},
+	// A master promoted from the pair's history that took no writes since
+	// (a spurious promotion) is no fork: it may follow a peer that is ahead.
+	{"MASTER", "master-promoted-idle", "down", "-", "ok"},
+	{"MASTER", "master-promoted-idle", "loading", "-", "ok"},
+	{"MASTER", "master-promoted-idle", "master-ahead", "pause-peer-writes,replicate-from-peer,wait-caught-up,promote,demote-peer", "ok"},
+	{"MASTER", "master-promoted-idle", "master-equal", "pause-peer-writes,demote-peer", "ok"},
+	{"MASTER", "master-promoted-idle", "master-behind", "pause-peer-writes,demote-peer", "ok"},
+	{"MASTER", "master-promoted-idle", "master-promoted", "pause-peer-writes,replicate-from-peer,wait-caught-up,promote,demote-peer", "ok"},
+	{"MASTER", "master-promoted-idle", "master-empty", "pause-peer-writes,demote-peer", "ok"},
+	{"MASTER", "master-promoted-idle", "master-diverged", "-", "refused"},
+	{"MASTER", "master-promoted-idle", "replica-of-local", "-", "ok"},
+	{"MASTER", "master-promoted-idle", "replica-of-local-ahead", "-", "ok"},
+	{"MASTER", "master-promoted-idle", "replica-of-other", "-", "ok"},
+	{"BACKUP", "master-promoted-idle", "down", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "loading", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "master-ahead", "replicate-from-peer", "ok"},
+	{"BACKUP", "master-promoted-idle", "master-equal", "replicate-from-peer", "ok"},
+	{"BACKUP", "master-promoted-idle", "master-behind", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "master-promoted", "replicate-from-peer", "ok"},
+	{"BACKUP", "master-promoted-idle", "master-empty", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "master-diverged", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "replica-of-local", "wait-peer-master", "ok"},
+	{"BACKUP", "master-promoted-idle", "replica-of-local-ahead", "wait-peer-master", "ok"},
+	{"BACKUP", "master-promoted-idle", "replica-of-other", "-", "refused"},
 }
 
 func TestDecideTable(t *testing.T) {

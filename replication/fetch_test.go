@@ -89,7 +89,28 @@ func TestPredicatesAgainstRealRedis(t *testing.T) {
 		t.Fatalf("a after following b: %d keys, %v; want 52", n, err)
 	}
 
-	// A restarted, empty b must never be followed by a.
+	// A spurious promotion: a (now b's replica) is promoted, takes no
+	// writes, while b goes on writing. a may still follow b: nothing of
+	// a's is lost.
+	if err := a.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Client().Set(ctx, "more-on-b", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ai, bi = fetch(t, a), fetch(t, b)
+	if ok, why := replication.SafeToReplicateFrom(ai, bi); !ok {
+		t.Fatalf("a (promoted, no writes since) -> b refused: %s\na=%+v", why, ai)
+	}
+	if err := a.Client().Set(ctx, "fork-on-a", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := replication.SafeToReplicateFrom(fetch(t, a), bi); ok {
+		t.Fatalf("a (promoted, then written to) -> b allowed: %s", why)
+	}
+
+	// A restarted, empty b must never be followed by a. (a is a master
+	// here: a replica of b would resync from the empty b by itself.)
 	b.Restart()
 	ai, bi = fetch(t, a), fetch(t, b)
 	if ok, why := replication.SafeToReplicateFrom(ai, bi); ok {

@@ -73,7 +73,10 @@ func Lag(replica, master Info) (bytes int64, ok bool) {
 // peer's history contains all of local's:
 //   - same replid, and peer's offset is at least local's; or
 //   - peer was promoted from local's history (peer's replid2 is local's
-//     replid) at or after local's offset.
+//     replid) at or after local's offset; or
+//   - local was promoted from peer's history and has not moved since (its
+//     offset is still where the promotion left it), and peer has at least
+//     that much: a spurious promotion with no writes is not a fork.
 //
 // An empty, restarted (different history) or behind peer is refused.
 func SafeToReplicateFrom(local, peer Info) (bool, string) {
@@ -101,6 +104,15 @@ func SafeToReplicateFrom(local, peer Info) (bool, string) {
 			return false, fmt.Sprintf("the source was promoted from the follower's history %s at offset %d, before the follower's offset %d (%d bytes the follower would lose)", short(local.ReplID), end, lo, lo-end)
 		}
 		return true, fmt.Sprintf("the source was promoted from the follower's history %s at offset %d >= follower offset %d", short(local.ReplID), peer.SecondReplOffset-1, lo)
+	}
+	if validReplID(local.ReplID2) && local.ReplID2 == peer.ReplID && lo == local.SecondReplOffset-1 {
+		// The follower was promoted from the source's history and its
+		// offset has not moved since: no write, not even a PING to a
+		// replica, so its data set is the old history's up to lo.
+		if po := peer.Offset(); po < lo {
+			return false, fmt.Sprintf("the source is behind: the follower was promoted from its history %s at offset %d, the source is at %d", short(peer.ReplID), lo, po)
+		}
+		return true, fmt.Sprintf("the follower was promoted from the source's history %s at offset %d and took no writes since; source offset %d >= %d", short(peer.ReplID), lo, peer.Offset(), lo)
 	}
 	return false, fmt.Sprintf("the source does not continue the follower's history (restarted or diverged): follower replid %s offset %d with %d keys; source replid %s (replid2 %s) offset %d with %d keys",
 		short(local.ReplID), lo, local.Keys, short(peer.ReplID), short(peer.ReplID2), peer.Offset(), peer.Keys)
