@@ -50,7 +50,9 @@ func (s *Settings) outFile(node, proc string) string {
 // NodeView and its syslog socket at /dev/log, which is how keepalived, sshd,
 // redis-server and the hooks all log to the node's own syslog file.
 func (s *Settings) nodeWrapper(n string, argv ...string) []string {
-	script := `mount --bind "$1" "$2" && mount --bind "$3" /dev/log && shift 3 && exec "$@"`
+	// The placeholder is made again here in case another lab's down removed
+	// it between ensureDevLog and now.
+	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && shift 3 && exec "$@"`
 	return append([]string{"ip", "netns", "exec", s.Namespace(n), "sh", "-c", script, "sh",
 		s.NodeDir(n), s.NodeView(), s.syslogSocket(n)}, argv...)
 }
@@ -72,12 +74,34 @@ func ensureDevLog() error {
 	return nil
 }
 
-// removeDevLogPlaceholder removes /dev/log if it is the lab's empty placeholder.
+// removeDevLogPlaceholder removes /dev/log if it is the lab's empty
+// placeholder and no process anywhere (another lab, a test's lab) still has
+// a socket mounted on it.
 func removeDevLogPlaceholder() {
 	fi, err := os.Lstat("/dev/log")
-	if err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-		_ = os.Remove("/dev/log")
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 || devLogInUse() {
+		return
 	}
+	_ = os.Remove("/dev/log")
+}
+
+// devLogInUse reports whether some process's mount namespace has a mount on
+// /dev/log.
+func devLogInUse() bool {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/mountinfo")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// mountinfo: id parent major:minor root mountpoint options ...
+		for _, line := range strings.Split(string(b), "\n") {
+			if fields := strings.Fields(line); len(fields) > 4 && fields[4] == "/dev/log" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // startProc starts argv detached (own session, so a ctrl-c of `lab up` does
