@@ -739,3 +739,39 @@ func TestMasterNotifyTerminatedUnpausesPeer(t *testing.T) {
 		t.Errorf("state file last_result = %q, want failed", s.LastResult)
 	}
 }
+
+// TestCheckDetachesFromPeerThatWouldWipeIt: b replicates from a; a comes
+// back empty. Redis on b would resync from the empty a by itself and drop
+// its data set; b's check (keepalived BACKUP there) detaches it first.
+// Here a refuses replication syncs (PSYNC and SYNC renamed away), so b's
+// link stays down long enough for the check to act; in production the
+// check races Redis's own reconnect (see the hooks' report).
+func TestCheckDetachesFromPeerThatWouldWipeIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{deadline: 500 * time.Millisecond})
+	for i := range 100 {
+		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	if r := p.notify(t, "b", "BACKUP"); r.code != 0 {
+		t.Fatalf("BACKUP notify: exit %d\n%s", r.code, r.stderr)
+	}
+	a.Restart("--rename-command", "PSYNC", "", "--rename-command", "SYNC", "")
+	waitFor(t, "b's replication link to go down", 5*time.Second, func() bool { return !info(t, b).LinkUp })
+
+	if r := p.hook(t, "b", "check"); r.code != 0 {
+		t.Fatalf("check: exit %d\n%s", r.code, r.stderr)
+	}
+	bi := info(t, b)
+	if bi.Role != replication.RoleMaster || bi.Keys != 100 {
+		t.Fatalf("b is %s with %d keys; want detached (master) with its 100 keys", bi.Role, bi.Keys)
+	}
+	if !strings.Contains(p.log(t, "b"), "detached from a peer that would wipe our data") {
+		t.Error("b's log does not say why it detached")
+	}
+}

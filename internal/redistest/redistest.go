@@ -64,11 +64,12 @@ type Server struct {
 	port int
 	dir  string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when cmd has exited
-	runs   int
-	client *redis.Client
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when cmd has exited
+	runs    int
+	runArgs []string // extra arguments of the current run (Restart)
+	client  *redis.Client
 }
 
 // Start runs a redis-server on a free loopback port and waits until it
@@ -149,6 +150,9 @@ func (s *Server) start() error {
 		args = append(args, "--requirepass", p, "--masterauth", p)
 	}
 	args = append(args, s.opts.args...)
+	s.mu.Lock()
+	args = append(args, s.runArgs...)
+	s.mu.Unlock()
 	cmd := exec.Command(s.bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stdout = &stderr
@@ -290,9 +294,15 @@ func (s *Server) kill() {
 
 // Restart stops the server and starts a new, empty one on the same port: a
 // new run_id and replication id, no keys, offset 0.
-func (s *Server) Restart() {
+//
+// args are extra redis-server arguments for the new run only, e.g.
+// "--rename-command", "PSYNC", "" for a master no replica can sync from.
+func (s *Server) Restart(args ...string) {
 	s.t.Helper()
 	s.Stop()
+	s.mu.Lock()
+	s.runArgs = args
+	s.mu.Unlock()
 	var err error
 	// The port can linger briefly after the old process exits.
 	for attempt := 0; attempt < 3; attempt++ {
