@@ -53,14 +53,16 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	st, haveState, stErr := ReadState(cfg.Hooks.StateFile)
 	wantRole := haveState && stErr == nil && st.State != KAStop
 
-	// PING and ROLE in one round trip: PING is the health answer (it fails
-	// with LOADING while the data set loads; ROLE would not).
+	// PING, ROLE and DBSIZE in one round trip: PING is the health answer
+	// (it fails with LOADING while the data set loads; ROLE would not).
 	var ping *redis.StatusCmd
 	var role *redis.Cmd
+	var dbsize *redis.IntCmd
 	_, _ = r.local.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ping = p.Ping(ctx)
 		if wantRole {
 			role = p.Do(ctx, "ROLE")
+			dbsize = p.DBSize(ctx)
 		}
 		return nil
 	})
@@ -79,10 +81,13 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 		return r.checkResult(nil)
 	}
 	local, err := replication.ParseRole(role.Val())
-	if role.Err() != nil || err != nil {
+	if role.Err() != nil || err != nil || dbsize.Err() != nil {
 		// Healthy by PING; the role is only needed to reconcile.
 		return r.checkResult(nil)
 	}
+	// DBSIZE counts the selected database only; an empty one is enough to
+	// ask INFO before calling the server empty.
+	local.Keys = dbsize.Val()
 
 	end, _ := ctx.Deadline()
 	rctx, rcancel := context.WithDeadline(ctx, end.Add(-reconcileMargin))
@@ -94,8 +99,11 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 // last notify. It returns an error only when the node must report unhealthy.
 func (r *runner) reconcile(ctx context.Context, st State, local replication.Info) error {
 	backup := st.State == KABackup || st.State == KAFault
+	emptyMaster := local.Role == replication.RoleMaster && local.Keys == 0 && local.MasterReplOffset == 0
 	switch {
 	case st.State == KAMaster && local.Role == replication.RoleReplica:
+	case st.State == KAMaster && emptyMaster:
+		// Restarted empty while holding the VIP? Only if the peer has data.
 	case backup && local.Role == replication.RoleMaster:
 	case backup && local.Role == replication.RoleReplica && !local.LinkUp:
 		// Our master may have come back empty: detach before Redis's own
@@ -115,9 +123,12 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 		return nil // a planned switchover swaps roles on purpose
 	}
 
-	if st.State == KAMaster {
+	if st.State == KAMaster && local.Role == replication.RoleReplica {
 		return fmt.Errorf("%w: keepalived is MASTER here but local Redis is a replica of %s:%d (last MASTER hook: %s: %s); failing so the VIP goes to the master",
 			ErrUnhealthy, local.MasterHost, local.MasterPort, st.LastResult, st.LastAction)
+	}
+	if st.State == KAMaster {
+		return r.checkEmptyMaster(ctx)
 	}
 
 	facts := r.observe(ctx, st.State)
@@ -136,6 +147,23 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 	}
 	r.note(Info, "reconcile: "+reconciled(plan))
 	return nil
+}
+
+// checkEmptyMaster fails the check of a VIP holder whose Redis is an empty
+// master (restarted without its data) while the peer is a master with data:
+// clients would write into the empty one. keepalived then moves the VIP to
+// the peer, whose MASTER hook demotes this empty server (nothing to lose).
+func (r *runner) checkEmptyMaster(ctx context.Context) error {
+	l := r.fetch(ctx, r.local)
+	if !l.Up || !l.Info.Empty() || l.Info.Role != replication.RoleMaster {
+		return nil
+	}
+	p := r.fetch(ctx, r.peer)
+	if !p.Up || p.Info.Loading || p.Info.Role != replication.RoleMaster || p.Info.Empty() {
+		return nil
+	}
+	return fmt.Errorf("%w: keepalived is MASTER here but local Redis is an empty master (restarted without its data?) while the peer is a master with %d keys at offset %d; failing so the VIP goes to the data",
+		ErrUnhealthy, p.Info.Keys, p.Info.Offset())
 }
 
 // reconciled says what a successful reconcile plan did.

@@ -775,3 +775,43 @@ func TestCheckDetachesFromPeerThatWouldWipeIt(t *testing.T) {
 		t.Error("b's log does not say why it detached")
 	}
 }
+
+// TestCheckFailsOnEmptyMasterHoldingVIP: a held the VIP and its Redis came
+// back empty while b (detached, or never synced from the empty a) still
+// has the data as a master: a's check fails so the VIP goes to the data,
+// and b's MASTER hook then demotes the empty a.
+func TestCheckFailsOnEmptyMasterHoldingVIP(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{deadline: 500 * time.Millisecond})
+	for i := range 100 {
+		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	if r := p.notify(t, "a", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify on a: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := p.hook(t, "a", "check"); r.code != 0 {
+		t.Fatalf("check on a healthy master: exit %d\n%s", r.code, r.stderr)
+	}
+	// b detaches (as its check would) and a comes back empty.
+	if err := b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.Restart()
+	if r := p.hook(t, "a", "check"); r.code != 1 || !strings.Contains(r.stderr, "empty master") {
+		t.Fatalf("check on an empty VIP holder beside a peer with data: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	// keepalived moves the VIP: b's MASTER hook takes over and demotes a.
+	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify on b: exit %d\n%s", r.code, r.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleMaster || bi.Keys != 100 {
+		t.Fatalf("b is %s with %d keys, want master with 100", bi.Role, bi.Keys)
+	}
+	waitFor(t, "a to resync from b", 5*time.Second, func() bool { i := info(t, a); return i.Keys == 100 })
+}
