@@ -47,6 +47,10 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnhealthy, err)
 	}
+	// The peer is only asked while reconciling; its calls get the shorter
+	// hooks.redis_timeout, so an unreachable peer costs less than the deadline.
+	_ = r.peer.Close()
+	r.peer = newClient(r.peerNode.Redis.PeerAddr, cfg.Redis.Username, r.password, cfg.Hooks.RedisTimeout)
 	defer r.Close()
 	r.role = "check"
 

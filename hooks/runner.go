@@ -56,6 +56,7 @@ type runner struct {
 	vipHeld func() (bool, error)
 
 	local, peer *redis.Client
+	password    string
 	timeout     time.Duration
 
 	role string // the keepalived state being handled, for log lines
@@ -78,7 +79,7 @@ func newRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, self: self, peerNode: peer, log: log, timeout: timeout}
+	r := &runner{cfg: cfg, self: self, peerNode: peer, log: log, timeout: timeout, password: pw}
 	r.local = newClient(self.Redis.Addr, cfg.Redis.Username, pw, timeout)
 	r.peer = newClient(peer.Redis.PeerAddr, cfg.Redis.Username, pw, timeout)
 	return r, nil
