@@ -23,8 +23,8 @@ const (
 	DefaultMaxBackoff = 10 * time.Second
 )
 
-// resyncQuiet is how long a reconnected stream must be quiet before the
-// follower decides its backlog has all arrived.
+// resyncQuiet is how long a reconnected stream must be quiet, once its
+// first line is in, before the follower decides its backlog has all arrived.
 const resyncQuiet = 300 * time.Millisecond
 
 // maxHeldBytes bounds the lines held while resynchronising.
@@ -284,7 +284,10 @@ func (rs *resync) run(ctx context.Context, what string, lines <-chan Line, fp *f
 	var held []Line
 	var hashes []uint64
 	bytes := 0
-	quiet := time.NewTimer(resyncQuiet)
+	// The quiet period starts with the first line: before it, the stream
+	// may still be starting (an SSH session, a shell, tail), however slow.
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
 	defer quiet.Stop()
 collect:
 	for len(held) < rs.max && bytes < maxHeldBytes {
