@@ -96,6 +96,11 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	if waited := time.Since(start); waited > 10*time.Millisecond {
 		r.logf(Info, "took the transition lock after %s", ms(waited))
 	}
+	// keepalived adds the VIP around the time it runs the MASTER notify;
+	// give it a moment before reading its absence as a newer state.
+	if n.State == KAMaster && !r.waitVIP(ctx) {
+		r.logf(Warn, "the VIP %s did not appear on this node within %s", cfg.VIPAddr(), vipGrace)
+	}
 	if err := r.stillCurrent(); err != nil {
 		return r.finish(err)
 	}

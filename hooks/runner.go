@@ -394,9 +394,6 @@ func (r *runner) waitCaughtUp(ctx context.Context) error {
 
 // promote makes local Redis a master.
 func (r *runner) promote(ctx context.Context) error {
-	if r.role == strings.ToLower(KAMaster) && !r.waitVIP(ctx) {
-		return fmt.Errorf("%w: the VIP %s is not on this node", ErrOvertaken, r.cfg.VIPAddr())
-	}
 	cctx, cancel := r.call(ctx)
 	defer cancel()
 	if err := r.local.ReplicaOf(cctx, "NO", "ONE").Err(); err != nil {
