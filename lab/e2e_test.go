@@ -31,6 +31,7 @@ func e2eLab(t *testing.T) (*Lab, string) {
 		t.Fatalf("build redkeep: %v\n%s", err, out)
 	}
 	ctx := context.Background()
+	removeStaleE2ELabs(t)
 	uses, err := hostUses(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +86,34 @@ func e2eLab(t *testing.T) (*Lab, string) {
 		t.Fatalf("after up: running=%v healthy=%v holder=%q problems=%v", running, st.Healthy, st.VIPHolder, st.Problems)
 	}
 	return l, bin
+}
+
+// removeStaleE2ELabs removes labs left by earlier test runs that were
+// killed before their cleanup ran (a CI timeout, say): their namespaces would
+// make this run's up refuse.
+func removeStaleE2ELabs(t *testing.T) {
+	dirs, _ := filepath.Glob("/run/redkeep-e2e-*")
+	live := false
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "redkeep-e2e-%d", &pid); err != nil || pidExists(pid) {
+			live = true
+			continue
+		}
+		s := DefaultSettings()
+		s.Dir, s.Prefix = d, "rke2e"
+		if l, err := New(s); err == nil {
+			t.Logf("removing a lab left by an earlier run: %s", d)
+			_ = l.Down(context.Background())
+		}
+	}
+	s := DefaultSettings()
+	s.Dir, s.Prefix = "/run/redkeep-e2e-none", "rke2e"
+	if !live && (netnsExists(s.Namespace("a")) || linkExists(s.Bridge())) {
+		if l, err := New(s); err == nil {
+			_ = l.Down(context.Background())
+		}
+	}
 }
 
 type testLog struct{ t *testing.T }

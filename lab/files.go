@@ -194,6 +194,7 @@ UsePAM no
 StrictModes yes
 SyslogFacility AUTH
 LogLevel INFO
+UseDNS no
 Subsystem sftp internal-sftp
 `, n, SSHPort, s.NodeAddr(n), s.hostKey(n), filepath.Join(s.NodeDir(n), "sshd.pid"), s.authorizedKeys())
 }

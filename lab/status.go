@@ -2,8 +2,10 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +51,10 @@ type NodeStatus struct {
 func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	if !l.Exists() {
 		return nil, fmt.Errorf("%w in %s: start one with `redkeep lab up`", ErrNoLab, l.S.Dir)
+	}
+	if os.Geteuid() != 0 {
+		// Looking into the nodes' namespaces (ip -n) takes root.
+		return nil, errors.New("lab status needs root: run it with sudo")
 	}
 	s := &l.S
 	st := &Status{

@@ -127,7 +127,9 @@ func NewClient(addr string, timeout time.Duration) *redis.Client {
 	})
 }
 
-func (r *Run) key(seq int64) string { return r.opts.Prefix + strconv.FormatInt(seq, 10) }
+func (r *Run) key(seq int64) string { return r.opts.Prefix + formatSeq(seq) }
+
+func formatSeq(seq int64) string { return strconv.FormatInt(seq, 10) }
 
 func (r *Run) loop(ctx context.Context) {
 	defer close(r.done)
@@ -150,6 +152,14 @@ func (r *Run) loop(ctx context.Context) {
 			return
 		}
 		r.record(seq, sent, time.Now(), err)
+		if err != nil {
+			// A fresh client after every failure: go-redis's pool, once a
+			// dial fails, refuses new dials and retries only once a second
+			// in the background, which would add up to a second of outage
+			// that is the client's, not the pair's.
+			r.client.Close()
+			r.client = NewClient(r.opts.Addr, r.opts.Timeout)
+		}
 	}
 }
 
