@@ -64,6 +64,8 @@ type pairOpts struct {
 	peerAddrB string
 	sync      time.Duration
 	deadline  time.Duration
+	// password is written to a password_file the config names.
+	password string
 }
 
 func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
@@ -110,6 +112,13 @@ hooks:
   redis_timeout: 250ms
 `, a.Addr(), o.peerAddrA, b.Addr(), o.peerAddrB,
 			filepath.Join(nd, "drain"), o.deadline, p.stateFile[node], p.stateLog[node], filepath.Join(nd, "hook.lock"), o.sync)
+		if o.password != "" {
+			pwFile := filepath.Join(p.dir, "redis.pass")
+			if err := os.WriteFile(pwFile, []byte(o.password+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			yaml += "redis: {password_file: " + pwFile + "}\n"
+		}
 		path := filepath.Join(p.dir, node+".yaml")
 		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
@@ -814,4 +823,30 @@ func TestCheckFailsOnEmptyMasterHoldingVIP(t *testing.T) {
 		t.Fatalf("b is %s with %d keys, want master with 100", bi.Role, bi.Keys)
 	}
 	waitFor(t, "a to resync from b", 5*time.Second, func() bool { i := info(t, a); return i.Keys == 100 })
+}
+
+// TestHooksWithPassword: the hooks authenticate with the password file the
+// config names (and Redis replicates with masterauth).
+func TestHooksWithPassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t, redistest.WithPassword("s3cret"))
+	b := redistest.Start(t, redistest.WithPassword("s3cret"))
+	p := newPair(t, a, b, pairOpts{password: "s3cret"})
+	if err := a.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.ReplicaOf(a)
+	if r := p.hook(t, "b", "check"); r.code != 0 {
+		t.Fatalf("check with a password: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify with a password: exit %d\n%s", r.code, r.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleMaster || bi.Keys != 1 {
+		t.Fatalf("b is %s with %d keys, want master with 1", bi.Role, bi.Keys)
+	}
+	if ai := info(t, a); ai.Role != replication.RoleReplica {
+		t.Fatalf("a is %s, want replica", ai.Role)
+	}
 }
