@@ -58,7 +58,7 @@ func parseStateLine(line string, ev *Event, loc *time.Location) bool {
 // that report trouble along the way).
 var (
 	hookErrorWords = []string{"fail", "error", "abort", "timed out", "cannot", "can't", "unable"}
-	hookWarnWords  = []string{"warn", "overtaken", "stale"}
+	hookWarnWords  = []string{"warn", "overtaken", "stale", "lost", "unreachable"}
 )
 
 // parseHookMessage fills ev for one step a redkeep hook logged. A hook ends

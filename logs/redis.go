@@ -114,6 +114,7 @@ var redisRules = []redisRule{
 	{prefix: "Master aborted replication", kind: KindRedisSync, level: LevelError, summary: "master aborted replication"},
 	{prefix: "I/O error", kind: KindRedisSync, level: LevelError, summary: "I/O error during sync"},
 	{prefix: "Failed trying to load the MASTER synchronization", kind: KindRedisSync, level: LevelError, summary: "loading the master's data failed"},
+	{prefix: "Full resync requested by replica ", kind: KindRedisSync, peer: "Full resync requested by replica ", summary: "full resync requested by replica "},
 	{prefix: "Replica ", kind: KindRedisSync, peer: "Replica ", summary: "full or partial sync requested by replica "},
 	{prefix: "Slave ", kind: KindRedisSync, peer: "Slave ", summary: "full or partial sync requested by replica "},
 	{prefix: "Synchronization with replica ", kind: KindRedisSync, ok: true, peer: "Synchronization with replica ", summary: "sync finished with replica "},
