@@ -1,17 +1,178 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/replication"
+)
+
+type statusOptions struct {
+	asJSON  bool
+	timeout time.Duration
+}
 
 func newStatusCmd(g *globalFlags) *cobra.Command {
-	var asJSON bool
+	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One snapshot of both nodes and the pair's verdict (exit 0 healthy, 1 not)",
-		Args:  cobra.NoArgs,
+		Long: `Probe both nodes at once over SSH (keepalived state, VIP, Redis replication)
+and print a table, or JSON with --json, followed by the pair's verdict.
+
+Exit codes: 0 healthy, 1 not healthy (each reason is printed), 2 usage or
+config error.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return notImplemented("status")
+			return runStatus(cmd, g, o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print both snapshots and the verdict as JSON")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on the whole probe")
 	return cmd
+}
+
+func runStatus(cmd *cobra.Command, g *globalFlags, o *statusOptions) error {
+	if o.timeout <= 0 {
+		return withCode(exitUsage, fmt.Errorf("status: --timeout must be positive, got %s", o.timeout))
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	snaps := nodes.ProbeAll(ctx, cfg, nodes.WithProbeTimeout(o.timeout))
+	v := nodes.Judge(snaps, nodes.Thresholds{LagWarn: cfg.Console.LagWarn})
+
+	out := cmd.OutOrStdout()
+	if o.asJSON {
+		err = writeStatusJSON(out, snaps, v)
+	} else {
+		err = writeStatusTable(out, cfg, snaps, v)
+	}
+	if err != nil {
+		return withCode(exitUnhealthy, fmt.Errorf("status: write: %w", err))
+	}
+	if !v.Healthy {
+		// The reasons are printed already.
+		return withCode(exitUnhealthy, errSilent)
+	}
+	return nil
+}
+
+// statusJSON is `redkeep status --json`: the verdict first, then each
+// node's snapshot as the console sees it.
+type statusJSON struct {
+	Healthy   bool             `json:"healthy"`
+	VIPHolder string           `json:"vip_holder"`
+	Master    string           `json:"master"`
+	Reasons   []reasonJSON     `json:"reasons"`
+	Nodes     []nodes.Snapshot `json:"nodes"`
+}
+
+type reasonJSON struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+func writeStatusJSON(w io.Writer, snaps []nodes.Snapshot, v nodes.Verdict) error {
+	s := statusJSON{Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Nodes: snaps}
+	for _, r := range v.Reasons {
+		s.Reasons = append(s.Reasons, reasonJSON{Code: r.Code, Text: r.Text})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v nodes.Verdict) error {
+	var master *replication.Info
+	for i := range snaps {
+		if snaps[i].Node == v.Master {
+			master = &snaps[i].Redis.Info
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSSH\tKEEPALIVED\tVIP\tREDIS\tOFFSET\tLINK\tLAG\tREDKEEP")
+	for _, s := range snaps {
+		ka, vip, version := "?", "?", "?"
+		if s.Conn == nodes.ConnConnected && s.Keepalived.Err == "" {
+			ka = keepalivedCell(s.Keepalived)
+			vip = "-"
+			if s.HoldsVIP {
+				vip = "yes"
+			}
+			version = s.Version
+			if version == "" {
+				version = "(none)"
+			}
+		}
+		role, offset, link, lag := "?", "-", "-", "-"
+		if s.Redis.Up {
+			in := s.Redis.Info
+			role, offset = string(in.Role), fmt.Sprint(in.Offset())
+			if in.Role == replication.RoleReplica {
+				link = replicaLink(in)
+				if master != nil {
+					if n, ok := replication.Lag(in, *master); ok {
+						lag = nodes.FormatBytes(n)
+					}
+				}
+			}
+		} else if s.Conn == nodes.ConnConnected {
+			role = "down"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Node, s.Conn, ka, vip, role, offset, link, lag, version)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if v.Healthy {
+		_, err := fmt.Fprintf(w, "healthy: VIP %s on %s, master %s\n", cfg.VIPAddr(), v.VIPHolder, v.Master)
+		return err
+	}
+	fmt.Fprintf(w, "NOT HEALTHY (%d):\n", len(v.Reasons))
+	for _, r := range v.Reasons {
+		fmt.Fprintf(w, "  %-16s %s\n", r.Code, r.Text)
+	}
+	return nil
+}
+
+func keepalivedCell(k nodes.Keepalived) string {
+	var parts []string
+	if !k.Running {
+		parts = append(parts, "not running")
+	}
+	if k.State != "" {
+		parts = append(parts, fmt.Sprintf("%s (prio %d)", k.State, k.Priority))
+	} else if k.Running {
+		parts = append(parts, "running, no state yet")
+	}
+	if k.Drained {
+		parts = append(parts, "drained")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func replicaLink(in replication.Info) string {
+	switch {
+	case in.SyncInProgress:
+		return "syncing"
+	case in.Loading:
+		return "loading"
+	case in.LinkUp:
+		return "up"
+	}
+	return "down"
 }

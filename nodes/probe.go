@@ -87,9 +87,9 @@ func (p *Prober) Close() error { return p.rc.Close() }
 
 // Probe takes one Snapshot. It never fails: what could not be learned is
 // said in the Snapshot.
-func (p *Prober) Probe(ctx context.Context) Snapshot {
+func (p *Prober) Probe(ctx context.Context) (snap Snapshot) {
 	start := time.Now()
-	snap := Snapshot{Node: p.node.Name, Time: start}
+	snap = Snapshot{Node: p.node.Name, Time: start}
 	defer func() { snap.Took = time.Since(start) }()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()

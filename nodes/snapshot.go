@@ -25,45 +25,45 @@ const (
 // Snapshot is one poll of one node. Errors are data: a node that cannot be
 // reached still yields a Snapshot saying so.
 type Snapshot struct {
-	Node string
-	Time time.Time
+	Node string    `json:"node"`
+	Time time.Time `json:"time"`
 	// Took is how long the poll took.
-	Took time.Duration
+	Took time.Duration `json:"took_ns"`
 
-	Conn    ConnState
-	ConnErr string
+	Conn    ConnState `json:"conn"`
+	ConnErr string    `json:"conn_error,omitempty"`
 
 	// Version is the redkeep version installed on the node ("" if unknown).
-	Version string
+	Version string `json:"version"`
 
-	Keepalived Keepalived
+	Keepalived Keepalived `json:"keepalived"`
 	// HoldsVIP is true when the VIP is on one of the node's interfaces.
-	HoldsVIP bool
+	HoldsVIP bool `json:"holds_vip"`
 
-	Redis Redis
+	Redis Redis `json:"redis"`
 }
 
 // Keepalived is keepalived on a node: whether it runs, and the last state
 // the hooks recorded in the state file.
 type Keepalived struct {
-	Running  bool
-	State    string // MASTER, BACKUP, FAULT, STOP, or "" when unknown
-	Priority int
-	Since    time.Time
+	Running  bool      `json:"running"`
+	State    string    `json:"state"` // MASTER, BACKUP, FAULT, STOP, or "" when unknown
+	Priority int       `json:"priority"`
+	Since    time.Time `json:"since"`
 	// LastAction and LastResult are the last hook's step and outcome.
-	LastAction string
-	LastResult string
+	LastAction string `json:"last_action"`
+	LastResult string `json:"last_result"`
 	// Drained is true when the node's track file holds it in FAULT (a
 	// planned switchover in progress, or an operator's drain).
-	Drained bool
+	Drained bool `json:"drained"`
 	// Err says why these facts are missing or incomplete ("" when fine).
-	Err string
+	Err string `json:"error,omitempty"`
 }
 
 // Redis is the node's Redis server.
 type Redis struct {
-	Up  bool
-	Err string
+	Up  bool   `json:"up"`
+	Err string `json:"error,omitempty"`
 	// Info is valid when Up.
-	Info replication.Info
+	Info replication.Info `json:"info"`
 }

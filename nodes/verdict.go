@@ -103,11 +103,14 @@ func Judge(snaps []Snapshot, t Thresholds) Verdict {
 
 	for _, s := range snaps {
 		if s.Conn != ConnConnected {
-			why := string(s.Conn)
-			if s.ConnErr != "" {
-				why += ": " + s.ConnErr
+			what := s.Node + " unreachable"
+			if s.Conn != ConnUnreachable {
+				what += " (" + string(s.Conn) + ")"
 			}
-			add(ReasonUnreachable, "%s unreachable (%s)", s.Node, why)
+			if s.ConnErr != "" {
+				what += ": " + s.ConnErr
+			}
+			add(ReasonUnreachable, "%s", what)
 		}
 	}
 	for _, s := range snaps {

@@ -63,10 +63,10 @@ func TestJudge(t *testing.T) {
 			holder: "a", master: "a"},
 		{name: "replica unreachable", mod: func(a, b *Snapshot) {
 			*b = Snapshot{Node: "b", Conn: ConnUnreachable, ConnErr: "dial tcp: connection refused", Redis: Redis{Err: "node not reachable over SSH"}}
-		}, codes: []string{ReasonUnreachable}, holder: "a", master: "a", textParts: []string{"b unreachable (unreachable: dial tcp: connection refused)"}},
+		}, codes: []string{ReasonUnreachable}, holder: "a", master: "a", textParts: []string{"b unreachable: dial tcp: connection refused"}},
 		{name: "host key refused", mod: func(a, b *Snapshot) {
 			*b = Snapshot{Node: "b", Conn: ConnHostKeyRefused, ConnErr: "host key for 198.51.100.12:22 CHANGED"}
-		}, codes: []string{ReasonUnreachable}, holder: "a", master: "a", textParts: []string{"host key refused"}},
+		}, codes: []string{ReasonUnreachable}, holder: "a", master: "a", textParts: []string{"b unreachable (host key refused): host key for"}},
 		{name: "master unreachable: no vip-none guess", mod: func(a, b *Snapshot) {
 			*a = Snapshot{Node: "a", Conn: ConnUnreachable}
 		}, codes: []string{ReasonUnreachable}},

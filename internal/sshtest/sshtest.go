@@ -243,7 +243,13 @@ func tail(b []byte, n int) []byte {
 
 func (s *Server) start() error {
 	conf := filepath.Join(s.dir, "sshd_config")
+	// SetEnv SHLVL=1 keeps bash from sourcing the test user's ~/.bashrc for
+	// every command (bash does that when started by sshd at shell level 1):
+	// a slow rc file (pyenv's rehash waits for a lock shared by every
+	// concurrent shell) would make every session take seconds, and the
+	// tests would measure the machine's dotfiles instead of redkeep.
 	body := fmt.Sprintf(`Port %d
+SetEnv SHLVL=1
 ListenAddress 127.0.0.1
 HostKey %s
 AuthorizedKeysFile %s

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redkeep/redkeep/internal/redistest"
+	"github.com/redkeep/redkeep/internal/sshtest"
+)
+
+// execRoot runs the command line as main does, capturing its output.
+func execRoot(args ...string) (int, string) {
+	root := newRootCmd()
+	root.SetArgs(args)
+	var b bytes.Buffer
+	root.SetOut(&b)
+	root.SetErr(&b)
+	if err := root.Execute(); err != nil {
+		if !strings.Contains(b.String(), err.Error()) {
+			b.WriteString(err.Error())
+		}
+		return exitCode(err), b.String()
+	}
+	return exitOK, b.String()
+}
+
+// statusConfig writes a config whose two nodes are reached over SSH on the
+// given loopback ports; nodes' redkeep is a stand-in printing factsJSON.
+func statusConfig(t *testing.T, sshPorts [2]int, redisAddrs [2]string, clientKey, knownHosts string, holder int) string {
+	t.Helper()
+	dir := t.TempDir()
+	sshConfig := filepath.Join(dir, "ssh_config")
+	must(t, os.WriteFile(sshConfig, []byte("Host *\n  IdentityAgent none\n"), 0o600))
+	y := "vip: 127.0.0.100/8\nnodes:\n"
+	for i, name := range []string{"a", "b"} {
+		fake := filepath.Join(dir, "redkeep-"+name)
+		state := map[bool]string{true: "MASTER", false: "BACKUP"}[i == holder]
+		script := fmt.Sprintf("#!/bin/sh\necho '{\"node\":\"%s\",\"state\":{\"node\":\"%s\",\"state\":\"%s\",\"priority\":%d,\"since\":\"2026-11-26T01:02:03Z\"},\"holds_vip\":%v,\"keepalived_running\":true,\"version\":\"v1\"}'\n",
+			name, name, state, 150-50*i, i == holder)
+		must(t, os.WriteFile(fake, []byte(script), 0o755))
+		y += fmt.Sprintf("  - name: %s\n    host: 127.0.0.%d\n    ssh: {host: 127.0.0.1, port: %d, user: root, identity_files: [%s], known_hosts: %s, config_file: %s}\n"+
+			"    redis: {addr: \"%s\"}\n    keepalived: {priority: %d, interface: lo}\n    redkeep: %s\n",
+			name, i+1, sshPorts[i], clientKey, knownHosts, sshConfig, redisAddrs[i], 150-50*i, fake)
+	}
+	y += "keepalived: {virtual_router_id: 51}\n"
+	path := filepath.Join(dir, "config.yaml")
+	must(t, os.WriteFile(path, []byte(y), 0o600))
+	return path
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func statusClosedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	p := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return p
+}
+
+func TestStatusExitCodes(t *testing.T) {
+	t.Run("bad config", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		must(t, os.WriteFile(path, []byte("vip: nope\n"), 0o600))
+		if code, out := execRoot("status", "-c", path); code != exitUsage {
+			t.Errorf("exit %d, want %d\n%s", code, exitUsage, out)
+		}
+	})
+	t.Run("bad flag", func(t *testing.T) {
+		if code, out := execRoot("status", "--timeout", "0s", "-c", "/nonexistent"); code != exitUsage {
+			t.Errorf("exit %d, want %d\n%s", code, exitUsage, out)
+		}
+	})
+	t.Run("nodes unreachable", func(t *testing.T) {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		must(t, os.WriteFile(kh, nil, 0o600))
+		cfg := statusConfig(t, [2]int{statusClosedPort(t), statusClosedPort(t)}, [2]string{"127.0.0.1:1", "127.0.0.1:2"}, "/nonexistent-key", kh, 0)
+		code, out := execRoot("status", "-c", cfg)
+		if code != exitUnhealthy || !strings.Contains(out, "NOT HEALTHY") || strings.Count(out, "unreachable") < 4 {
+			t.Errorf("exit %d, want %d\n%s", code, exitUnhealthy, out)
+		}
+		code, out = execRoot("status", "--json", "-c", cfg)
+		var s statusJSON
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+		}
+		if code != exitUnhealthy || s.Healthy || len(s.Reasons) != 2 || s.Reasons[0].Code != "unreachable" || len(s.Nodes) != 2 {
+			t.Errorf("exit %d, status %+v", code, s)
+		}
+	})
+}
+
+func TestStatusHealthyPair(t *testing.T) {
+	var srv [2]*sshtest.Server
+	var rs [2]*redistest.Server
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	for i := range 2 {
+		srv[i] = sshtest.Start(t)
+		rs[i] = redistest.Start(t)
+		srv[i].WriteKnownHosts(kh)
+	}
+	// One client key for both nodes.
+	srv[1].Authorize(srv[0].ClientKey.PublicKey())
+	rs[1].ReplicaOf(rs[0])
+	cfg := statusConfig(t, [2]int{srv[0].Port, srv[1].Port}, [2]string{rs[0].Addr(), rs[1].Addr()}, srv[0].ClientKeyFile, kh, 0)
+
+	code, out := execRoot("status", "-c", cfg)
+	if code != exitOK || !strings.Contains(out, "healthy: VIP 127.0.0.100 on a, master a") {
+		t.Fatalf("exit %d, want 0\n%s", code, out)
+	}
+	for _, want := range []string{"MASTER (prio 150)", "BACKUP (prio 100)", "replica", "up", "0 B"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	code, out = execRoot("status", "--json", "-c", cfg)
+	var s statusJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil || code != exitOK || !s.Healthy || s.Master != "a" || s.VIPHolder != "a" {
+		t.Errorf("exit %d, %v, %+v\n%s", code, err, s, out)
+	}
+
+	// The VIP on the replica: degraded, exit 1, the reason named.
+	cfg = statusConfig(t, [2]int{srv[0].Port, srv[1].Port}, [2]string{rs[0].Addr(), rs[1].Addr()}, srv[0].ClientKeyFile, kh, 1)
+	code, out = execRoot("status", "-c", cfg)
+	if code != exitUnhealthy || !strings.Contains(out, "vip-not-master") {
+		t.Errorf("exit %d, want 1 with vip-not-master\n%s", code, out)
+	}
+}
