@@ -65,6 +65,9 @@ openssh-server. All its state lives in --dir.`,
 
 // labUp starts the lab (or finds it running) and prints where it is.
 func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool) (*lab.Status, error) {
+	if err := lab.Requirements(); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
 	l, err := f.open(cmd)
 	if err != nil {
 		return nil, err
@@ -84,10 +87,10 @@ func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool) (*lab.
 	defer cancel()
 	st, running, err := l.Up(ctx)
 	if err != nil {
-		if errors.Is(err, lab.ErrNoLab) {
-			return nil, withCode(exitUnhealthy, err)
+		if errors.Is(err, lab.ErrRefused) {
+			return nil, withCode(exitRefused, err)
 		}
-		return nil, withCode(exitRefused, err)
+		return nil, withCode(exitUnhealthy, err)
 	}
 	out := cmd.OutOrStdout()
 	if running {
@@ -284,9 +287,6 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 		Short: "Start the lab, then the console on it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lab.Requirements(); err != nil {
-				return withCode(exitUsage, fmt.Errorf("demo: %w", err))
-			}
 			st, err := labUp(cmd, f, subnet, false)
 			if err != nil {
 				return err

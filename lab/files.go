@@ -39,6 +39,11 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, n := range NodeNames {
+		if err := os.MkdirAll(s.nodeHome(n), 0o700); err != nil {
+			return err
+		}
+	}
 	if err := s.checkDirSecure(); err != nil {
 		return err
 	}

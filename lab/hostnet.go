@@ -85,6 +85,11 @@ func hostUses(ctx context.Context) ([]hostUse, error) {
 		return nil, fmt.Errorf("parse `ip -j route`: %w", err)
 	}
 	for _, r := range routes {
+		// A gateway is in use even on a default route: a lab bridge on its
+		// subnet would hijack the machine's way out.
+		if gw, err := netip.ParseAddr(r.Gw); err == nil && gw.Is4() {
+			uses = append(uses, hostUse{What: "gateway " + r.Gw, Prefix: netip.PrefixFrom(gw, 32)})
+		}
 		if r.Dst == "" || r.Dst == "default" {
 			continue
 		}
@@ -102,10 +107,6 @@ func hostUses(ctx context.Context) ([]hostUse, error) {
 		}
 		if r.Gw != "" {
 			what += " via " + r.Gw
-			// The gateway itself is in use too: a lab there would hijack it.
-			if gw, err := netip.ParseAddr(r.Gw); err == nil && gw.Is4() {
-				uses = append(uses, hostUse{What: "gateway " + r.Gw, Prefix: netip.PrefixFrom(gw, 32)})
-			}
 		}
 		if r.Table != "" && r.Table != "main" {
 			what += " table " + r.Table

@@ -20,6 +20,10 @@ import (
 // ErrNoLab means there is no lab in the directory.
 var ErrNoLab = errors.New("no lab running")
 
+// ErrRefused marks an up that refused before creating anything: the subnet
+// is in use, or pieces of another lab are in the way.
+var ErrRefused = errors.New("refused")
+
 // Lab is one lab on this machine.
 type Lab struct {
 	S Settings
@@ -118,7 +122,7 @@ func (l *Lab) Up(ctx context.Context) (st *Status, running bool, err error) {
 		return nil, false, err
 	}
 	if err := checkSubnetFree(ctx, s.Subnet, uses); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	var taken []string
 	for _, n := range NodeNames {
@@ -133,11 +137,11 @@ func (l *Lab) Up(ctx context.Context) (st *Status, running bool, err error) {
 		taken = append(taken, "interface "+s.Bridge())
 	}
 	if len(taken) > 0 {
-		return nil, false, fmt.Errorf("%s already exist but %s has no lab: left over from an interrupted lab? run `redkeep lab down` (with the same --dir/--prefix) first",
-			strings.Join(taken, ", "), s.Dir)
+		return nil, false, fmt.Errorf("%w: %s already exist but %s has no lab: left over from an interrupted lab? run `redkeep lab down` (with the same --dir/--prefix) first",
+			ErrRefused, strings.Join(taken, ", "), s.Dir)
 	}
 	if entries, err := os.ReadDir(s.Dir); err == nil && len(entries) > 0 {
-		return nil, false, fmt.Errorf("lab dir %s exists and is not empty, and holds no lab: refusing to use it", s.Dir)
+		return nil, false, fmt.Errorf("%w: lab dir %s exists and is not empty, and holds no lab", ErrRefused, s.Dir)
 	}
 	if err := l.create(ctx); err != nil {
 		diag := l.diagnostics()

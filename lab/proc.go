@@ -48,14 +48,20 @@ func (s *Settings) outFile(node, proc string) string {
 // namespace of its own (ip netns exec makes one, slave to the host's, so the
 // bind mounts below never show up outside): the node's directory appears at
 // NodeView and its syslog socket at /dev/log, which is how keepalived, sshd,
-// redis-server and the hooks all log to the node's own syslog file.
+// redis-server and the hooks all log to the node's own syslog file. The node
+// also gets a home of its own at /root, as a separate host would: the
+// machine's root dotfiles (a slow shell profile, say) stay out of the lab's
+// SSH sessions.
 func (s *Settings) nodeWrapper(n string, argv ...string) []string {
 	// The placeholder is made again here in case another lab's down removed
 	// it between ensureDevLog and now.
-	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && shift 3 && exec "$@"`
+	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && mount --bind "$4" /root && shift 4 && exec "$@"`
 	return append([]string{"ip", "netns", "exec", s.Namespace(n), "sh", "-c", script, "sh",
-		s.NodeDir(n), s.NodeView(), s.syslogSocket(n)}, argv...)
+		s.NodeDir(n), s.NodeView(), s.syslogSocket(n), s.nodeHome(n)}, argv...)
 }
+
+// nodeHome is root's home directory on node n.
+func (s *Settings) nodeHome(n string) string { return filepath.Join(s.NodeDir(n), "root") }
 
 // ensureDevLog makes sure /dev/log exists as a mount point for the nodes'
 // syslog sockets. On a host without a syslog daemon it does not; the lab then
