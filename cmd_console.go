@@ -1,9 +1,33 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/term"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/lab"
+	"github.com/redkeep/redkeep/logs"
+	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/tui"
+)
 
 type consoleOptions struct {
 	readOnly bool
+	mouse    bool
 }
 
 func newConsoleCmd(g *globalFlags) *cobra.Command {
@@ -11,11 +35,229 @@ func newConsoleCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "console",
 		Short: "The operator console: both nodes, their logs and actions, live",
-		Args:  cobra.NoArgs,
+		Long: `The operator console: the pair's verdict, both nodes side by side, their
+syslog and redis-state logs, a timeline explaining each transition, and a
+planned switchover (preflight, then confirmation by typing the target's name).
+On a lab's config it also offers the lab's failure cases. Press ? for the keys.
+
+Set NO_COLOR to draw without colours, REDKEEP_DEBUG_LOG=FILE to write debug
+logging to FILE (the console never prints while it runs).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return notImplemented("console")
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			return runConsole(cmd.Context(), cfg, o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.readOnly, "read-only", false, "hide every action")
+	cmd.Flags().BoolVar(&o.mouse, "mouse", false, "scroll with the mouse wheel (the terminal's own text selection then needs shift)")
 	return cmd
+}
+
+// runConsole runs the TUI until the operator quits. Everything that touches
+// the network is started here and handed to the TUI as streams and actions.
+func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) error {
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return withCode(exitUsage, errors.New("console: needs a terminal; for scripts use `redkeep status --json`"))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// While the TUI owns the terminal nothing else may write to it: library
+	// logging goes to $REDKEEP_DEBUG_LOG, or nowhere.
+	stopLog, err := consoleLogging()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer stopLog()
+
+	pair, err := startPair(ctx, cfg)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer pair.wait(2 * time.Second)
+	defer cancel()
+
+	opts := tui.Options{
+		VIP:        cfg.VIPAddr().String(),
+		Backend:    pair,
+		Judge:      pair.judge,
+		ReadOnly:   o.readOnly,
+		LagWarn:    cfg.Console.LagWarn,
+		StaleAfter: max(4*cfg.Console.PollInterval, 2*time.Second),
+		Mouse:      o.mouse,
+		Context:    ctx,
+	}
+	for _, n := range cfg.Nodes {
+		opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
+	}
+	if !o.readOnly {
+		opts.Switchover = newConsoleSwitchover(cfg, actions.UseConns(cfg, pair.conns))
+		if l := labOf(cfg); l != nil {
+			opts.Lab = consoleLab{l}
+		}
+	}
+	m, err := tui.New(opts)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if os.Getenv("NO_COLOR") != "" {
+		// https://no-color.org: any non-empty value, which the terminal
+		// profile detection reads more narrowly (as a boolean).
+		popts = append(popts, tea.WithColorProfile(colorprofile.ASCII))
+	}
+	_, err = tea.NewProgram(m, popts...).Run()
+	switch {
+	case err == nil, errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
+		return nil
+	case errors.Is(err, tea.ErrInterrupted):
+		return err // exit 130, decided in main
+	}
+	return withCode(exitUnhealthy, fmt.Errorf("console: %w", err))
+}
+
+// consoleLogging points the standard logger at $REDKEEP_DEBUG_LOG, or at
+// nothing, for as long as the console runs.
+func consoleLogging() (stop func(), err error) {
+	prev, prevFlags := log.Writer(), log.Flags()
+	restore := func() { log.SetOutput(prev); log.SetFlags(prevFlags) }
+	// go-redis logs to stderr on its own; send it where the rest goes.
+	redis.SetLogger(redisLogger{})
+	path := os.Getenv("REDKEEP_DEBUG_LOG")
+	if path == "" {
+		log.SetOutput(io.Discard)
+		return restore, nil
+	}
+	f, err := tea.LogToFile(path, "console")
+	if err != nil {
+		return nil, fmt.Errorf("$REDKEEP_DEBUG_LOG: %w", err)
+	}
+	return func() { f.Close(); restore() }, nil
+}
+
+// redisLogger sends go-redis's messages to the standard logger.
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	log.Printf("redis: "+format, v...)
+}
+
+// pair is the console's live view of both nodes: a poller per node (which
+// owns the node's SSH connection) and the node's logs followed over that
+// same connection, fanned in for the TUI.
+type pair struct {
+	cfg    *config.Config
+	polls  map[string]*nodes.Poller
+	conns  map[string]*nodes.Conn
+	events chan logs.Event
+	wg     sync.WaitGroup
+}
+
+// Log lines each follower starts with, so the console opens on context.
+const logBacklog = 200
+
+// startPair starts polling and following both nodes until ctx ends. It
+// fails only on configuration errors; unreachable nodes are the panels'
+// business.
+func startPair(ctx context.Context, cfg *config.Config) (*pair, error) {
+	p := &pair{
+		cfg:    cfg,
+		polls:  map[string]*nodes.Poller{},
+		conns:  map[string]*nodes.Conn{},
+		events: make(chan logs.Event, 4096),
+	}
+	for _, n := range cfg.Nodes {
+		poller := nodes.NewPoller(cfg, n.Name)
+		p.polls[n.Name] = poller
+		p.goRun(func() { poller.Run(ctx) })
+		c := poller.Conn()
+		if c == nil {
+			// The poller's snapshots say what is wrong with the node's
+			// configuration; there is nothing to follow logs over.
+			continue
+		}
+		p.conns[n.Name] = c
+		tails, err := logs.NodeTails(cfg, n.Name, c, logBacklog)
+		if err != nil {
+			return nil, err
+		}
+		p.goRun(func() { logs.FollowAll(ctx, tails, p.events) })
+	}
+	return p, nil
+}
+
+func (p *pair) goRun(f func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+}
+
+// wait gives the pollers and followers a moment to close their SSH
+// sessions after ctx ended; a node that does not answer is not waited for.
+func (p *pair) wait(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// Snapshots implements tui.Backend.
+func (p *pair) Snapshots(node string) <-chan nodes.Snapshot { return p.polls[node].Snapshots() }
+
+// Events implements tui.Backend.
+func (p *pair) Events() <-chan logs.Event { return p.events }
+
+func (p *pair) judge(snaps []nodes.Snapshot) tui.Verdict {
+	v := nodes.Judge(snaps, nodes.Thresholds{LagWarn: p.cfg.Console.LagWarn})
+	out := tui.Verdict{Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master}
+	for _, r := range v.Reasons {
+		out.Problems = append(out.Problems, r.Text)
+	}
+	return out
+}
+
+// consoleLab offers the lab's failure cases when the config is a lab's.
+type consoleLab struct{ l *lab.Lab }
+
+// labOf returns the lab whose console config cfg is, or nil.
+func labOf(cfg *config.Config) *lab.Lab {
+	path, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil
+	}
+	s := lab.DefaultSettings()
+	s.Dir = filepath.Dir(path)
+	l, err := lab.New(s)
+	if err != nil || !l.Exists() || l.S.ConfigPath() != path {
+		return nil
+	}
+	return l
+}
+
+func (c consoleLab) Cases() []tui.LabCase {
+	out := make([]tui.LabCase, 0, len(lab.Cases))
+	for _, k := range lab.Cases {
+		out = append(out, tui.LabCase{Name: k.Name, Help: k.Help})
+	}
+	return out
+}
+
+func (c consoleLab) Fail(ctx context.Context, kase, node string) error {
+	_, err := c.l.Fail(ctx, kase, node)
+	return err
+}
+
+func (c consoleLab) Heal(ctx context.Context) error {
+	_, err := c.l.Heal(ctx)
+	return err
 }

@@ -80,9 +80,7 @@ func explain(r *ring[entry], i int) string {
 			}
 			break // what came before belongs to that earlier transition
 		}
-		// A check that passes again explains this node's own recovery.
-		recovered := c.Kind == logs.KindScript && c.OK && c.Node == t.Node
-		if isCause(&c) || recovered {
+		if isCause(&c, &t) {
 			causes = append(causes, c)
 		}
 	}
@@ -104,14 +102,23 @@ func explain(r *ring[entry], i int) string {
 	return fmt.Sprintf("%s, %s after %.1f s", strings.Join(parts, ", "), this, t.Time.Sub(first).Seconds())
 }
 
-func isCause(e *logs.Event) bool {
+// isCause reports whether e can explain transition t of another node or
+// of t's node.
+func isCause(e, t *logs.Event) bool {
 	switch e.Kind {
 	case logs.KindScript:
-		return !e.OK
+		// A failure anywhere; a check passing again only explains its
+		// own node's recovery.
+		return !e.OK || e.Node == t.Node
 	case logs.KindDaemon:
 		return e.State == "stop"
-	case logs.KindTransition, logs.KindPriority:
+	case logs.KindPriority:
 		return true
+	case logs.KindTransition:
+		// The peer gave up mastership (t becomes MASTER) or took it (t
+		// steps down); the peer entering BACKUP at start-up explains
+		// nothing.
+		return (t.State == "MASTER") != (e.State == "MASTER")
 	}
 	return false
 }

@@ -110,6 +110,8 @@ func TestExplain(t *testing.T) {
 		{"keepalived 1.x announces then enters", []logs.Event{
 			script("a", 0, false), trans("a", "FAULT", 100), trans("b", "MASTER", 250), trans("b", "MASTER", 300)},
 			"check failed on a, a FAULT, b MASTER after 0.3 s"},
+		{"the peer's start-up BACKUP is no cause", []logs.Event{trans("b", "BACKUP", 0), script("a", 2000, false), trans("a", "FAULT", 2100)},
+			"check failed on a, a FAULT after 0.1 s"},
 		{"daemon start is no cause", []logs.Event{
 			{Node: "a", Time: at(0), Kind: logs.KindDaemon, State: "start", Message: "keepalived starting"},
 			trans("b", "MASTER", 800)},

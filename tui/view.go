@@ -66,6 +66,9 @@ func (m *Model) logHeight() int {
 	return max(m.height-used, minLogHeight-1)
 }
 
+// headerView is the pair at a glance: the verdict, who holds the VIP and
+// who is master on the first line, whatever the width; the reasons for an
+// unhealthy verdict (sentences) on up to two lines below it.
 func (m *Model) headerView() string {
 	st := &m.styles
 	sep := st.Dim.Render(" │ ")
@@ -76,21 +79,15 @@ func (m *Model) headerView() string {
 		parts = append(parts, st.Title.Render("redkeep"))
 	}
 	v := m.verdict
-	var problems string
+	var problems []string
 	switch {
 	case !m.judged:
 		parts = append(parts, st.Dim.Render("waiting for the first poll"))
 	case v.Healthy:
 		parts = append(parts, st.Good.Render("● healthy"))
 	default:
-		first := "not healthy"
-		if len(v.Problems) > 0 {
-			first = v.Problems[0]
-		}
-		parts = append(parts, st.Bad.Render("✖ "+first))
-		if len(v.Problems) > 1 {
-			problems = st.Bad.Render("  also: " + strings.Join(v.Problems[1:], "; "))
-		}
+		parts = append(parts, st.Bad.Render(fmt.Sprintf("✖ NOT HEALTHY (%d)", max(len(v.Problems), 1))))
+		problems = v.Problems
 	}
 	vip := "VIP " + m.opts.VIP
 	if m.judged {
@@ -101,17 +98,27 @@ func (m *Model) headerView() string {
 		}
 	}
 	parts = append(parts, vip)
-	if m.judged && v.Master != "" {
-		parts = append(parts, "master "+st.Bold.Render(v.Master))
+	if m.judged {
+		if v.Master != "" {
+			parts = append(parts, "master "+st.Bold.Render(v.Master))
+		} else {
+			parts = append(parts, st.Bad.Render("no single master"))
+		}
 	}
 	if !m.lastTransition.IsZero() {
 		parts = append(parts, st.Dim.Render("last transition "+ago(m.now.Sub(m.lastTransition))+" ago"))
 	}
-	line := strings.Join(parts, sep)
-	if problems != "" {
-		line += "\n" + problems
+	lines := []string{strings.Join(parts, sep)}
+	for i, p := range problems {
+		if i == 1 && len(problems) > 2 {
+			p += fmt.Sprintf(" (+%d more: %s)", len(problems)-2, strings.Join(problems[2:], "; "))
+		}
+		lines = append(lines, st.Bad.Render("  "+p))
+		if i == 1 {
+			break
+		}
 	}
-	return line
+	return strings.Join(lines, "\n")
 }
 
 // panelsView draws the node panels. They change with snapshots and the
