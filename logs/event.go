@@ -1,6 +1,18 @@
 // Package logs follows log sources on nodes (over SSH) and locally (fsnotify)
 // and parses their lines into typed events: keepalived, redis-server, and
 // redkeep's redis-state log.
+//
+// Parser turns one line into an Event and never fails: what it does not
+// understand passes through as KindRaw. Followers deliver lines: File (a
+// local file, like tail -F, with fsnotify), RemoteFile (tail -F on a node
+// through a Streamer such as nodes.Conn) and Journal (journalctl -f -o
+// json). Pump joins a follower and a parser; NodeTails and FollowAll build
+// and run what the console follows on each node.
+//
+// Memory is bounded everywhere: lines are capped (MaxLine), each follower
+// holds one read buffer and one partial line, and every hand-over is a
+// blocking send on a bounded channel, so a slow consumer slows the reading
+// (backpressure) instead of growing a queue.
 package logs
 
 import (

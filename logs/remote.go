@@ -51,9 +51,19 @@ type RemoteFile struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
+// noteMark starts a line the remote command writes for the follower itself
+// (ASCII record separator: it does not occur in text logs).
+const noteMark = "\x1e"
+
 // TailCommand is the shell command that follows path from its last n lines.
+// tail's own complaints go to stderr, which a stream drops, so the command
+// first says on stdout (as a note line) when the file is missing or
+// unreadable; tail -F then waits for it.
 func TailCommand(path string, n int) string {
-	return "exec tail -n " + strconv.Itoa(max(n, 0)) + " -F -- " + shellQuote(path)
+	q := shellQuote(path)
+	return "if [ ! -e " + q + " ]; then printf '\\036%s does not exist yet; waiting for it\\n' " + q +
+		"; elif [ ! -r " + q + " ]; then printf '\\036%s is not readable by this user\\n' " + q +
+		"; fi; exec tail -n " + strconv.Itoa(max(n, 0)) + " -F -- " + q
 }
 
 // Follow implements Follower.
@@ -82,13 +92,24 @@ func (r *RemoteFile) session(ctx context.Context, cmd string, rs *resync, fp *fi
 			return false
 		}
 		for l := range lines {
-			if !send(ctx, out, l) {
+			if !send(ctx, out, asNote(l)) {
 				return false
 			}
-			fp.add(l.Text)
+			if !l.Notice {
+				fp.add(l.Text)
+			}
 		}
 		return true
 	})
+}
+
+// asNote turns a line the remote command wrote for the follower into a
+// notice.
+func asNote(l Line) Line {
+	if text, ok := strings.CutPrefix(l.Text, noteMark); ok {
+		l.Text, l.Notice, l.Level = text, true, LevelWarn
+	}
+	return l
 }
 
 // Journal follows journald on a node with `journalctl -f -o json`. After a
@@ -320,10 +341,12 @@ collect:
 		}
 	}
 	for _, l := range held[from:] {
-		if !send(ctx, out, l) {
+		if l = asNote(l); !send(ctx, out, l) {
 			return false
 		}
-		fp.add(l.Text)
+		if !l.Notice {
+			fp.add(l.Text)
+		}
 	}
 	return true
 }

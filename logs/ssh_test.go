@@ -18,6 +18,8 @@ import (
 // These tests follow files through a real OpenSSH sshd on loopback with
 // nodes.Conn as the Streamer: the path a node's logs take to the console.
 
+var _ logs.Streamer = (*nodes.Conn)(nil)
+
 // dialSSH starts sshd and returns a connection to it (strict host keys).
 func dialSSH(t *testing.T) (*sshtest.Server, *nodes.Conn) {
 	t.Helper()
