@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// runLabCLI runs a command line through the real root command.
+func runLabCLI(args ...string) (int, string) {
+	root := newRootCmd()
+	root.SetArgs(args)
+	var b bytes.Buffer
+	root.SetOut(&b)
+	root.SetErr(&b)
+	if err := root.Execute(); err != nil {
+		return exitCode(err), b.String() + err.Error()
+	}
+	return exitOK, b.String()
+}
+
+// TestLabExitCodes covers the lab's command line where no lab is needed:
+// usage errors are 2, "no lab here" is 1, and down on nothing succeeds.
+func TestLabExitCodes(t *testing.T) {
+	dir := t.TempDir() // no lab in it
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"lab", "--dir", dir, "fail", "meteor-strike"}, exitUsage, "unknown case"},
+		{[]string{"lab", "--dir", dir, "fail"}, exitUsage, "accepts 1 arg"},
+		{[]string{"lab", "--dir", dir, "status"}, exitUnhealthy, "no lab running"},
+		{[]string{"lab", "--dir", dir, "heal"}, exitUnhealthy, "no lab running"},
+		{[]string{"lab", "--dir", "relative/dir", "status"}, exitUsage, "absolute path"},
+		{[]string{"lab", "--dir", dir, "--prefix", "Has-Caps", "status"}, exitUsage, "lab prefix"},
+		{[]string{"lab", "--dir", dir, "up", "--subnet", "not-a-net"}, exitUsage, ""},
+		{[]string{"lab", "bench", "--case", "meteor-strike"}, exitUsage, ""},
+		{[]string{"lab", "bench", "--mode", "chaos"}, exitUsage, ""},
+	} {
+		code, out := runLabCLI(c.args...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("redkeep %s: exit %d, want %d with %q; output:\n%s", strings.Join(c.args, " "), code, c.code, c.want, out)
+		}
+	}
+	if os.Geteuid() == 0 {
+		for i := 0; i < 2; i++ {
+			if code, out := runLabCLI("lab", "--dir", dir, "--prefix", "rkclitest", "down"); code != exitOK {
+				t.Errorf("lab down #%d with no lab: exit %d\n%s", i+1, code, out)
+			}
+		}
+	} else if code, out := runLabCLI("lab", "--dir", dir, "down"); code != exitUsage || !strings.Contains(out, "root") {
+		t.Errorf("lab down as non-root: exit %d\n%s", code, out)
+	}
+}
