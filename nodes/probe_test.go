@@ -28,7 +28,7 @@ type testPair struct {
 
 const testPassword = "s3cret pass"
 
-func startPair(t *testing.T) *testPair {
+func startPair(t testing.TB) *testPair {
 	t.Helper()
 	p := &testPair{dir: t.TempDir()}
 	for i := range 2 {
@@ -66,7 +66,7 @@ func startPair(t *testing.T) *testPair {
 }
 
 // setFacts makes node's stand-in redkeep report the given hook state.
-func (p *testPair) setFacts(t *testing.T, node, state string, holdsVIP bool, version string) {
+func (p *testPair) setFacts(t testing.TB, node, state string, holdsVIP bool, version string) {
 	t.Helper()
 	script := fmt.Sprintf(`#!/bin/sh
 [ "$1 $2 $3" = "hook state --json" ] || { echo "unexpected args: $*" >&2; exit 2; }
@@ -83,7 +83,7 @@ echo '{"node":"%s","state":{"node":"%s","instance":"VI_REDIS","state":"%s","prio
 	}
 }
 
-func writeFile(t *testing.T, path, body string) {
+func writeFile(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
