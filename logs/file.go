@@ -18,6 +18,10 @@ import (
 // truncation (copytruncate), and waits for a file that does not exist yet.
 // It watches the file's directory with fsnotify and, because inotify can
 // overflow or miss a change, also checks the file every Poll.
+//
+// Truncation is noticed when the file is smaller than what was read; a
+// file truncated and then written past that size before the next check
+// is indistinguishable from one that grew (tail -F has the same limit).
 type File struct {
 	Path string
 	// Backlog is how many existing lines to deliver first (0: only new ones).
@@ -30,47 +34,54 @@ type File struct {
 	Poll time.Duration
 }
 
-// openFile is the file being read and how far.
-type openFile struct {
-	f    *os.File
-	info os.FileInfo
-	off  int64
+// fileRun is the state of one Follow call.
+type fileRun struct {
+	*File
+	ctx  context.Context
+	out  chan<- Line
+	path string
+	sp   *splitter
+	buf  []byte
+
+	f    *os.File    // nil while the file cannot be opened
+	info os.FileInfo // of f, to recognise a replaced file
+	off  int64       // bytes of f consumed
+
+	// backlogPending: the first open failed for a reason other than the
+	// file's absence (permissions), so it still starts with its backlog.
+	// A file that appears later is all new and is read from its start.
+	backlogPending bool
 }
 
 // Follow implements Follower.
 func (ff *File) Follow(ctx context.Context, out chan<- Line) error {
-	path := filepath.Clean(ff.Path)
+	r := &fileRun{File: ff, ctx: ctx, out: out, path: filepath.Clean(ff.Path),
+		sp: newSplitter(ff.MaxLine), buf: make([]byte, readBufSize)}
+	defer r.close()
+
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("follow %s: %w", path, err)
+		return fmt.Errorf("follow %s: %w", r.path, err)
 	}
 	defer w.Close()
-	dir := filepath.Dir(path)
+	dir := filepath.Dir(r.path)
 	watching := w.Add(dir) == nil
 	if !watching {
-		// The directory may appear later (a log directory created by the
-		// package install); the poll retries the watch.
-		if !notice(ctx, out, LevelWarn, "%s: cannot watch %s yet; checking every %s", path, dir, ff.poll()) {
+		// The directory may appear later (created by a package install);
+		// the poll retries the watch.
+		if !r.notice(LevelWarn, "%s: cannot watch %s yet; checking every %s", r.path, dir, ff.poll()) {
 			return nil
 		}
 	}
-	sp := newSplitter(ff.MaxLine)
-	buf := make([]byte, readBufSize)
-	var cur *openFile
-	defer func() {
-		if cur != nil {
-			cur.f.Close()
-		}
-	}()
 
-	cur, err = ff.open(path, true, sp)
-	switch {
+	switch err := r.open(true); {
 	case errors.Is(err, fs.ErrNotExist):
-		if !notice(ctx, out, LevelWarn, "%s does not exist yet; waiting for it", path) {
+		if !r.notice(LevelWarn, "%s does not exist yet; waiting for it", r.path) {
 			return nil
 		}
 	case err != nil:
-		if !notice(ctx, out, LevelError, "%v; retrying", err) {
+		r.backlogPending = true
+		if !r.notice(LevelError, "%v; retrying", err) {
 			return nil
 		}
 	}
@@ -78,28 +89,26 @@ func (ff *File) Follow(ctx context.Context, out chan<- Line) error {
 	tick := time.NewTicker(ff.poll())
 	defer tick.Stop()
 	for {
-		if cur != nil {
-			if !ff.drain(ctx, cur, buf, sp, out) {
-				return nil
-			}
+		if !r.drain() {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev, ok := <-w.Events:
 			if !ok {
-				return fmt.Errorf("follow %s: watcher closed", path)
+				return fmt.Errorf("follow %s: watcher closed", r.path)
 			}
-			if filepath.Clean(ev.Name) != path {
+			if filepath.Clean(ev.Name) != r.path {
 				continue
 			}
 		case err, ok := <-w.Errors:
 			if !ok {
-				return fmt.Errorf("follow %s: watcher closed", path)
+				return fmt.Errorf("follow %s: watcher closed", r.path)
 			}
 			// Usually an inotify queue overflow: changes were missed, so
 			// look at the file now instead of waiting for the poll.
-			if !notice(ctx, out, LevelWarn, "%s: watch: %v", path, err) {
+			if !r.notice(LevelWarn, "%s: watch: %v", r.path, err) {
 				return nil
 			}
 		case <-tick.C:
@@ -107,8 +116,7 @@ func (ff *File) Follow(ctx context.Context, out chan<- Line) error {
 				watching = w.Add(dir) == nil
 			}
 		}
-		var ok bool
-		if cur, ok = ff.check(ctx, path, cur, buf, sp, out); !ok {
+		if !r.check() {
 			return nil
 		}
 	}
@@ -121,85 +129,102 @@ func (ff *File) poll() time.Duration {
 	return time.Second
 }
 
-// open opens path; atEnd positions it for the backlog, else at the start.
-func (ff *File) open(path string, atEnd bool, sp *splitter) (*openFile, error) {
-	f, err := os.Open(path)
+func (r *fileRun) notice(level Level, format string, args ...any) bool {
+	return notice(r.ctx, r.out, level, format, args...)
+}
+
+func (r *fileRun) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}
+
+// open opens the path; atEnd positions it for the backlog, else at the
+// start.
+func (r *fileRun) open(atEnd bool) error {
+	f, err := os.Open(r.path)
 	if err != nil {
-		return nil, fmt.Errorf("follow %s: %w", path, err)
+		return fmt.Errorf("follow %s: %w", r.path, err)
 	}
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("follow %s: %w", path, err)
+		return fmt.Errorf("follow %s: %w", r.path, err)
 	}
-	of := &openFile{f: f, info: info}
+	off, midLine := int64(0), false
 	if atEnd {
-		off, midLine, err := backlogOffset(f, info.Size(), ff.Backlog, sp.max)
-		if err != nil {
+		if off, midLine, err = backlogOffset(f, info.Size(), r.Backlog, r.sp.max); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("follow %s: %w", path, err)
+			return fmt.Errorf("follow %s: %w", r.path, err)
 		}
-		of.off = off
-		sp.reset()
-		sp.skip = midLine
 	}
-	return of, nil
+	r.close()
+	r.f, r.info, r.off = f, info, off
+	r.sp.reset()
+	r.sp.skip = midLine
+	return nil
 }
 
-// check looks at path after a change or a poll: a file that appeared, was
-// replaced (rotation) or shrank (truncation). It returns the file to read.
-func (ff *File) check(ctx context.Context, path string, cur *openFile, buf []byte, sp *splitter, out chan<- Line) (*openFile, bool) {
-	if cur == nil {
-		of, err := ff.open(path, false, sp)
-		if err != nil {
-			return nil, true
+// check looks at the path after a change or a poll: a file that appeared,
+// was replaced (rotation) or shrank (truncation). It returns false when ctx
+// ended.
+func (r *fileRun) check() bool {
+	if r.f == nil {
+		if r.open(r.backlogPending) != nil {
+			return true
 		}
-		sp.reset()
-		return of, notice(ctx, out, LevelInfo, "%s appeared; following it", path)
+		if r.backlogPending {
+			r.backlogPending = false
+			return r.notice(LevelInfo, "%s can be read now; following it", r.path)
+		}
+		return r.notice(LevelInfo, "%s appeared; following it", r.path)
 	}
-	info, err := os.Stat(path)
+	info, err := os.Stat(r.path)
 	switch {
 	case err != nil:
 		// Renamed away and not recreated yet: keep reading the old file,
 		// whose writer may not have reopened yet.
-		return cur, true
-	case !os.SameFile(info, cur.info):
+		return true
+	case !os.SameFile(info, r.info):
 		// Rotated. Finish the old file first: the writer may have written
 		// to it until the moment it reopened.
-		if !ff.drain(ctx, cur, buf, sp, out) || !sp.flush(emitTo(ctx, out)) {
-			return cur, false
+		if !r.drain() || !r.sp.flush(emitTo(r.ctx, r.out)) {
+			return false
 		}
-		cur.f.Close()
-		of, err := ff.open(path, false, sp)
-		if err != nil {
-			return nil, notice(ctx, out, LevelWarn, "%s was rotated; waiting for the new file", path)
+		r.close()
+		if r.open(false) != nil {
+			return r.notice(LevelWarn, "%s was rotated; waiting for the new file", r.path)
 		}
-		return of, notice(ctx, out, LevelInfo, "%s was rotated; following the new file", path)
+		return r.notice(LevelInfo, "%s was rotated; following the new file", r.path)
 	}
-	st, err := cur.f.Stat()
-	if err == nil && st.Size() < cur.off {
-		cur.off = 0
-		sp.reset()
-		return cur, notice(ctx, out, LevelWarn, "%s was truncated; reading it from the start", path)
+	if st, err := r.f.Stat(); err == nil && st.Size() < r.off {
+		r.off = 0
+		r.sp.reset()
+		return r.notice(LevelWarn, "%s was truncated; reading it from the start", r.path)
 	}
-	return cur, true
+	return true
 }
 
-// drain reads cur from its offset to the current end.
-func (ff *File) drain(ctx context.Context, cur *openFile, buf []byte, sp *splitter, out chan<- Line) bool {
-	emit := emitTo(ctx, out)
+// drain reads the open file from its offset to its current end. It
+// returns false when ctx ended.
+func (r *fileRun) drain() bool {
+	if r.f == nil {
+		return r.ctx.Err() == nil
+	}
+	emit := emitTo(r.ctx, r.out)
 	for {
-		n, err := cur.f.ReadAt(buf, cur.off)
+		n, err := r.f.ReadAt(r.buf, r.off)
 		if n > 0 {
-			cur.off += int64(n)
-			if !sp.feed(buf[:n], emit) {
+			r.off += int64(n)
+			if !r.sp.feed(r.buf[:n], emit) {
 				return false
 			}
 		}
 		if err != nil || n == 0 {
 			// io.EOF is the normal end; any other read error is retried at
 			// the next change or poll.
-			return ctx.Err() == nil
+			return r.ctx.Err() == nil
 		}
 	}
 }

@@ -64,8 +64,7 @@ func Pump(ctx context.Context, f Follower, p *Parser, out chan<- Event) error {
 		select {
 		case out <- ev:
 		case <-ctx.Done():
-			// Let the follower see the cancellation and finish.
-			cancel()
+			// The follower sees ctx end too; drain so it can finish.
 			for range lines {
 			}
 			return <-errc

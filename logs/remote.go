@@ -327,6 +327,11 @@ collect:
 			return false
 		}
 	}
+	if len(held) == 0 {
+		// The stream ended before saying anything: nothing to decide yet,
+		// the next attempt resynchronises again.
+		return true
+	}
 	from := -1
 	for i := len(held) - 1; i >= 0; i-- {
 		if fp.endsAt(hashes, i) {
