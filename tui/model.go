@@ -273,8 +273,9 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	if p == nil {
 		return nil
 	}
-	p.update(msg.snap)
-	m.panelsVersion++
+	if p.update(msg.snap) {
+		m.panelsVersion++
+	}
 	if since := msg.snap.Keepalived.Since; since.After(m.lastTransition) {
 		m.lastTransition = since
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -41,13 +42,34 @@ type staleTickMsg struct {
 	gen  int
 }
 
-func (p *nodePanel) update(s nodes.Snapshot) {
+// slowPoll is the poll duration from which the panel mentions it: an SSH
+// round trip that slow is worth knowing about, a fast one is noise.
+const slowPoll = 300 * time.Millisecond
+
+// update records s and reports whether the panel looks any different.
+func (p *nodePanel) update(s nodes.Snapshot) (changed bool) {
+	changed = !p.seen || p.stale || !sameLook(p.last, s)
 	p.last, p.seen = s, true
 	if s.Conn == nodes.ConnConnected {
 		p.good, p.seenGood = s, true
 	}
 	p.stale = false
 	p.gen++
+	return changed
+}
+
+// sameLook reports whether two snapshots of a node draw the same panel:
+// the title shows the time to the second and a poll's duration only when
+// slow, so most polls of a quiet pair change nothing on screen.
+func sameLook(a, b nodes.Snapshot) bool {
+	look := func(s nodes.Snapshot) nodes.Snapshot {
+		s.Time = s.Time.Truncate(time.Second)
+		if s.Took < slowPoll {
+			s.Took = 0
+		}
+		return s
+	}
+	return reflect.DeepEqual(look(a), look(b))
 }
 
 // current is the snapshot whose data the panel shows.
@@ -134,8 +156,8 @@ func (p *nodePanel) connText(st *Styles) string {
 	switch s.Conn {
 	case nodes.ConnConnected:
 		txt = st.Good.Render("connected")
-		if s.Took > 0 {
-			txt += st.Dim.Render(fmt.Sprintf(" · poll %d ms", s.Took.Milliseconds()))
+		if s.Took >= slowPoll {
+			txt += st.Warn.Render(fmt.Sprintf(" · slow: poll took %d ms", s.Took.Milliseconds()))
 		}
 		if p.stale {
 			txt = st.Warn.Render("no poll for a while")

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/redkeep/redkeep/logs"
+	"github.com/redkeep/redkeep/replication"
 )
 
 func TestRing(t *testing.T) {
@@ -226,5 +227,28 @@ func TestMouseWheelScrolls(t *testing.T) {
 	}
 	if v := m.View(); v.MouseMode != tea.MouseModeCellMotion {
 		t.Errorf("mouse mode %v with Options.Mouse", v.MouseMode)
+	}
+}
+
+func TestSameLook(t *testing.T) {
+	a := snapMaster("a")
+	b := a
+	b.Time = a.Time.Add(100 * time.Millisecond).Truncate(time.Second) // same second
+	b.Took = a.Took + 5*time.Millisecond
+	if !a.Time.Truncate(time.Second).Equal(b.Time) {
+		t.Fatal("fixture: not the same second")
+	}
+	if !sameLook(a, b) {
+		t.Error("a fast poll in the same second changed the panel")
+	}
+	b.Took = time.Second
+	if sameLook(a, b) {
+		t.Error("a slow poll did not change the panel")
+	}
+	c := a
+	c.Redis.Info.Replicas = append([]replication.Replica(nil), a.Redis.Info.Replicas...)
+	c.Redis.Info.Replicas[0].Offset++
+	if sameLook(a, c) {
+		t.Error("a replica's new offset did not change the panel")
 	}
 }

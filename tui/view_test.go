@@ -73,6 +73,7 @@ func TestView(t *testing.T) {
 				a.Redis.Info.MasterReplOffset = a.Redis.Info.ReplicaOffset
 				a.Redis.Info.LastIOSecs = 4
 				b := snapMaster("b")
+				b.Took = 450 * time.Millisecond
 				feed(m, snaps(a, b)...)
 			},
 		},
