@@ -416,6 +416,22 @@ func openSession(ctx context.Context, cl *ssh.Client) (*ssh.Session, error) {
 	}
 }
 
+// startSession starts cmd within ctx. Session.Start waits for the server's
+// reply to the exec request without a timeout; on a node that froze after
+// opening the channel the caller returns when ctx ends, and the keepalive
+// later tears the connection down.
+func startSession(ctx context.Context, s *ssh.Session, cmd string) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Start(cmd) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
 // maxRunOutput bounds what Run keeps of a command's stdout; the console's
 // remote commands print a few kilobytes.
 const maxRunOutput = 8 << 20
@@ -437,7 +453,7 @@ func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
 	stdout.max = maxRunOutput
 	var stderr tailBuffer
 	s.Stdout, s.Stderr = &stdout, &stderr
-	if err := s.Start(cmd); err != nil {
+	if err := startSession(ctx, s, cmd); err != nil {
 		return nil, fmt.Errorf("ssh %s: start %q: %w", c.target, cmd, err)
 	}
 	done := make(chan error, 1)
@@ -494,7 +510,7 @@ func (c *Conn) Stream(ctx context.Context, cmd string) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	st := &stream{s: s, pr: pr, in: in}
 	s.Stderr = &st.stderr
-	if err := s.Start(streamWrapper(cmd)); err != nil {
+	if err := startSession(ctx, s, streamWrapper(cmd)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("ssh %s: start %q: %w", c.target, cmd, err)
 	}

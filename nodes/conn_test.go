@@ -405,3 +405,63 @@ func TestConnAuth(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestConnFrozenNodeDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t)
+	node := sshNode(t, srv, knownHostsFor(t, srv), "")
+	c, err := DialNode(node, Options{DialTimeout: 2 * time.Second, KeepaliveInterval: 200 * time.Millisecond, KeepaliveTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Run(ctxFor(t, 5*time.Second), "true"); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	srv.Freeze()
+	t.Cleanup(srv.Thaw)
+
+	// Every call returns with the caller's deadline, though the node
+	// never answers. The bound on the wait only catches a hang.
+	calls := map[string]func(ctx context.Context) error{
+		"Run": func(ctx context.Context) error { _, err := c.Run(ctx, "true"); return err },
+		"Stream": func(ctx context.Context) error {
+			r, err := c.Stream(ctx, "true")
+			if err == nil {
+				r.Close()
+			}
+			return err
+		},
+		"DialContext": func(ctx context.Context) error {
+			nc, err := c.DialContext(ctx, "tcp", "127.0.0.1:1")
+			if err == nil {
+				nc.Close()
+			}
+			return err
+		},
+	}
+	for name, call := range calls {
+		res := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			res <- call(ctx)
+		}()
+		select {
+		case err := <-res:
+			if err == nil {
+				t.Errorf("%s on a frozen node succeeded", name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s on a frozen node ignored its context", name)
+		}
+	}
+	// The keepalive notices the silence and drops the connection.
+	for range 100 {
+		if st, _ := c.State(); st != ConnConnected {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("connection to a frozen node still counted as connected")
+}

@@ -158,6 +158,27 @@ func (s *Server) Restart() {
 	s.t.Fatalf("sshtest: restart sshd on port %d: %v", s.Port, err)
 }
 
+// Freeze stops sshd and every process below it with SIGSTOP: connections
+// stay open but nothing answers, like a hung host. Thaw undoes it; Stop
+// also works on a frozen server.
+func (s *Server) Freeze() { s.signalTree(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server with SIGCONT.
+func (s *Server) Thaw() { s.signalTree(syscall.SIGCONT) }
+
+func (s *Server) signalTree(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(cmd.Process.Pid, sig)
+	for _, pid := range descendants(cmd.Process.Pid) {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
 // Stop kills sshd and its session processes; safe to call twice.
 func (s *Server) Stop() {
 	s.mu.Lock()
@@ -171,6 +192,7 @@ func (s *Server) Stop() {
 	// signalling the listener or its group leaves them (and the clients'
 	// connections) alive. Kill the whole tree, as a reboot would.
 	kids := descendants(cmd.Process.Pid)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT) // in case it is frozen
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	for _, pid := range kids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
