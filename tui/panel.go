@@ -157,7 +157,7 @@ func (p *nodePanel) connText(st *Styles) string {
 	case nodes.ConnConnected:
 		txt = st.Good.Render("connected")
 		if s.Took >= slowPoll {
-			txt += st.Warn.Render(fmt.Sprintf(" · slow poll %d ms", s.Took.Milliseconds()))
+			txt = st.Warn.Render(fmt.Sprintf("connected, slow (%d ms)", s.Took.Milliseconds()))
 		}
 		if p.stale {
 			txt = st.Warn.Render("no poll for a while")
