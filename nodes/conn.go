@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -454,7 +455,7 @@ func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
 	var stderr tailBuffer
 	s.Stdout, s.Stderr = &stdout, &stderr
 	if err := startSession(ctx, s, cmd); err != nil {
-		return nil, fmt.Errorf("ssh %s: start %q: %w", c.target, cmd, err)
+		return nil, fmt.Errorf("ssh %s: start %s: %w", c.target, quoteCmd(cmd), err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Wait() }()
@@ -464,22 +465,36 @@ func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
 			return stdout.Bytes(), commandError(c.target, cmd, err, stderr.String())
 		}
 		if stdout.over {
-			return stdout.Bytes(), fmt.Errorf("ssh %s: %q printed more than %d bytes", c.target, cmd, maxRunOutput)
+			return stdout.Bytes(), fmt.Errorf("ssh %s: %s printed more than %d bytes", c.target, quoteCmd(cmd), maxRunOutput)
 		}
 		return stdout.Bytes(), nil
 	case <-ctx.Done():
 		_ = s.Signal(ssh.SIGTERM)
 		// The session may still be writing into stdout: return nothing.
-		return nil, fmt.Errorf("ssh %s: %q: %w", c.target, cmd, ctx.Err())
+		return nil, fmt.Errorf("ssh %s: %s: %w", c.target, quoteCmd(cmd), ctx.Err())
 	}
 }
 
 func commandError(t *Target, cmd string, err error, stderr string) error {
 	stderr = strings.TrimSpace(stderr)
 	if stderr != "" {
-		return fmt.Errorf("ssh %s: %q: %w: %s", t, cmd, err, stderr)
+		return fmt.Errorf("ssh %s: %s: %w: %s", t, quoteCmd(cmd), err, stderr)
 	}
-	return fmt.Errorf("ssh %s: %q: %w", t, cmd, err)
+	return fmt.Errorf("ssh %s: %s: %w", t, quoteCmd(cmd), err)
+}
+
+// quoteCmd names a command in a message: its first line, shortened, so a
+// multi-line script does not drown the cause.
+func quoteCmd(cmd string) string {
+	const max = 60
+	short := cmd
+	if i := strings.IndexByte(short, '\n'); i >= 0 {
+		short = short[:i] + " ..."
+	}
+	if len(short) > max {
+		short = short[:max] + "..."
+	}
+	return strconv.Quote(short)
 }
 
 // Stream starts cmd on the node and returns its stdout as it is written.
@@ -512,7 +527,7 @@ func (c *Conn) Stream(ctx context.Context, cmd string) (io.ReadCloser, error) {
 	s.Stderr = &st.stderr
 	if err := startSession(ctx, s, streamWrapper(cmd)); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("ssh %s: start %q: %w", c.target, cmd, err)
+		return nil, fmt.Errorf("ssh %s: start %s: %w", c.target, quoteCmd(cmd), err)
 	}
 	// The copy decouples Read from the channel: a channel only ends when
 	// the node confirms, and a dead node never does, so Close must not wait
