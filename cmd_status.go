@@ -49,6 +49,13 @@ func runStatus(cmd *cobra.Command, g *globalFlags, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
+	// An unusable ssh setting is a config error (exit 2), not an
+	// unhealthy pair.
+	for i := range cfg.Nodes {
+		if _, err := nodes.ResolveTarget(&cfg.Nodes[i]); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
 	snaps := nodes.ProbeAll(ctx, cfg, nodes.WithProbeTimeout(o.timeout))

@@ -83,6 +83,16 @@ func TestStatusExitCodes(t *testing.T) {
 			t.Errorf("exit %d, want %d\n%s", code, exitUsage, out)
 		}
 	})
+	t.Run("ssh config file missing", func(t *testing.T) {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		cfg := statusConfig(t, [2]int{1, 2}, [2]string{"127.0.0.1:1", "127.0.0.1:2"}, "/nonexistent-key", kh, 0)
+		b, err := os.ReadFile(cfg)
+		must(t, err)
+		must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "config_file: ", "config_file: /nonexistent", 1)), 0o600))
+		if code, out := execRoot("status", "-c", cfg); code != exitUsage || !strings.Contains(out, "/nonexistent") {
+			t.Errorf("exit %d, want %d\n%s", code, exitUsage, out)
+		}
+	})
 	t.Run("nodes unreachable", func(t *testing.T) {
 		kh := filepath.Join(t.TempDir(), "known_hosts")
 		must(t, os.WriteFile(kh, nil, 0o600))
