@@ -199,3 +199,21 @@ func TestLabConfigLoads(t *testing.T) {
 		t.Fatalf("keepalived.conf for b: %v", err)
 	}
 }
+
+// FuzzFormatSyslog: whatever a process sends to /dev/log becomes exactly one
+// line naming the host.
+func FuzzFormatSyslog(f *testing.F) {
+	for _, s := range []string{"<30>Nov 26 00:11:55 Keepalived_vrrp[123]: x", "<14>", "", "<999999>Nov", "plain\nline\r\n", "\x00\x00"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, msg string) {
+		out := FormatSyslog(msg, "a", now)
+		if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+			t.Fatalf("FormatSyslog(%q) = %q: not one line", msg, out)
+		}
+		if !strings.Contains(out, " a ") {
+			t.Fatalf("FormatSyslog(%q) = %q: host missing", msg, out)
+		}
+	})
+}

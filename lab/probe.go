@@ -125,9 +125,6 @@ func vrrpState(syslog string) string {
 				state = st
 			}
 		}
-		if strings.Contains(line, "Stopped") && !strings.Contains(line, ")") {
-			state = ""
-		}
 	}
 	return state
 }
