@@ -324,6 +324,7 @@ func TestFixtures(t *testing.T) {
 		{"keepalived-2.2.7.syslog", SourceSyslog},
 		{"keepalived-2.2.7-rfc3339.syslog", SourceSyslog},
 		{"keepalived-1.x.syslog", SourceSyslog},
+		{"keepalived-2.2.7-console.log", SourceSyslog},
 		{"redis-a.log", SourceRedis},
 		{"redis-b.log", SourceRedis},
 		{"redis-state.log", SourceState},

@@ -18,10 +18,14 @@ type syslogHeader struct {
 // day padded with a space ("Nov  6 09:01:02").
 const rfc3164Layout = "Jan _2 15:04:05"
 
+// ctimeLayout is how keepalived stamps lines it logs to the console (-l).
+const ctimeLayout = "Mon Jan _2 15:04:05 2006"
+
 // parseSyslogHeader parses "TIMESTAMP HOST TAG: MSG" where TIMESTAMP is
 // RFC 3164 ("Nov 26 00:11:55", year taken from read) or RFC 3339 (rsyslog's
 // high-precision format), and TAG is "prog[pid]" or "prog". A leading
-// "<PRI>" (a raw datagram) is skipped.
+// "<PRI>" (a raw datagram) is skipped. keepalived's console lines
+// ("Thu Nov 26 01:18:36 2026: MSG") are accepted too.
 func parseSyslogHeader(line string, loc *time.Location, read time.Time) (syslogHeader, bool) {
 	var h syslogHeader
 	line = skipPRI(line)
@@ -34,6 +38,16 @@ func parseSyslogHeader(line string, loc *time.Location, read time.Time) (syslogH
 		}
 		h.time = nearestYear(t, read)
 		rest = line[len(rfc3164Layout)+1:]
+	case len(line) >= len(ctimeLayout)+2 && line[len(ctimeLayout)] == ':' && line[3] == ' ' && isMonth(line[4:7]):
+		// keepalived -l (console): "Thu Nov 26 01:18:36 2026: message",
+		// no host and no tag.
+		t, err := time.ParseInLocation(ctimeLayout, line[:len(ctimeLayout)], loc)
+		if err != nil {
+			return h, false
+		}
+		h.time = t
+		h.msg = strings.TrimPrefix(line[len(ctimeLayout)+1:], " ")
+		return h, true
 	case len(line) > 20 && line[4] == '-' && line[10] == 'T':
 		sp := strings.IndexByte(line, ' ')
 		if sp < 0 {
