@@ -111,27 +111,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // master returns the node the pair is consistent on, waiting a little for
-// a replica's link to come up; it fails the test when it is not consistent.
-func (e *labEnv) master() string {
-	e.t.Helper()
+// a replica's link to come up; it fails t when it is not consistent.
+func (e *labEnv) master(t *testing.T) string {
+	t.Helper()
 	var desc string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		var m string
 		desc, m = DescribePair(e.cfg, e.sn.Snapshots(context.Background()))
 		if m != "" {
 			return m
 		}
 	}
-	e.t.Fatalf("pair not consistent: %s", desc)
+	t.Fatalf("pair not consistent: %s", desc)
 	return ""
 }
 
-// noLocks fails the test when a switchover lock is left on a node.
-func (e *labEnv) noLocks() {
-	e.t.Helper()
+// noLocks fails t when a switchover lock is left on a node.
+func (e *labEnv) noLocks(t *testing.T) {
+	t.Helper()
 	f := Gather(context.Background(), e.cfg, e.sn)
 	if len(f.Locks) > 0 || len(f.LockErrs) > 0 {
-		e.t.Fatalf("switchover locks left: %v %v", f.Locks, f.LockErrs)
+		t.Fatalf("switchover locks left: %v %v", f.Locks, f.LockErrs)
 	}
 }
 
@@ -143,17 +143,18 @@ func (e *labEnv) redisOf(node string) *redis.Client {
 	return c
 }
 
-func (e *labEnv) redisPID(node string) int {
+func (e *labEnv) redisPID(t *testing.T, node string) int {
+	t.Helper()
 	st, err := e.lab.Status(context.Background())
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, n := range st.Nodes {
 		if n.Name == node {
 			return n.Processes["redis"]
 		}
 	}
-	e.t.Fatalf("no node %s in the lab status", node)
+	t.Fatalf("no node %s in the lab status", node)
 	return 0
 }
 
@@ -265,7 +266,7 @@ func TestLabSwitchover(t *testing.T) {
 	var runs []run
 	t.Run("back-and-forth", func(t *testing.T) {
 		for i := range 20 {
-			from := e.master()
+			from := e.master(t)
 			start := time.Now()
 			var steps []string
 			res, err := Run(context.Background(), e.cfg, e.sn, Options{Timeout: 20 * time.Second}, func(s Step) {
@@ -275,10 +276,10 @@ func TestLabSwitchover(t *testing.T) {
 				t.Fatalf("switchover %d from %s: %v\n%s", i+1, from, err, strings.Join(steps, "\n"))
 			}
 			runs = append(runs, run{from: res.Plan.From, to: res.Plan.To, start: start, end: time.Now(), took: res.Took})
-			if m := e.master(); m != res.Plan.To || m == from {
+			if m := e.master(t); m != res.Plan.To || m == from {
 				t.Fatalf("switchover %d: master %s after %s -> %s", i+1, m, res.Plan.From, res.Plan.To)
 			}
-			e.noLocks()
+			e.noLocks(t)
 		}
 	})
 
@@ -293,7 +294,7 @@ func TestLabSwitchover(t *testing.T) {
 	stopped, freshStopped = true, true
 	res := load.Stop()
 	fresh.stop()
-	final := e.master()
+	final := e.master(t)
 	fn, _ := e.cfg.Node(final)
 	if err := res.Verify(context.Background(), fn.Redis.PeerAddr); err != nil {
 		t.Fatal(err)
@@ -341,7 +342,7 @@ func TestLabSwitchover(t *testing.T) {
 // refusals provokes each refusal for real and checks the pair is untouched.
 func refusals(t *testing.T, e *labEnv) {
 	ctx := context.Background()
-	master := e.master()
+	master := e.master(t)
 	replica, _ := e.cfg.Peer(master)
 	mc := e.redisOf(master)
 
@@ -364,14 +365,14 @@ func refusals(t *testing.T, e *labEnv) {
 	}
 	untouched := func(name string) {
 		t.Helper()
-		if m := e.master(); m != master {
+		if m := e.master(t); m != master {
 			t.Fatalf("%s: the master moved from %s to %s under a refusal", name, master, m)
 		}
-		e.noLocks()
+		e.noLocks(t)
 	}
 
 	// Lag: the replica frozen, the master's offset moving on.
-	pid := e.redisPID(replica.Name)
+	pid := e.redisPID(t, replica.Name)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +432,7 @@ func refusals(t *testing.T, e *labEnv) {
 // consistent, and writes flow (nothing left paused).
 func interrupted(t *testing.T, e *labEnv, load *loadcheck.Run) {
 	ctx := context.Background()
-	from := e.master()
+	from := e.master(t)
 	cut := &cutSSH{SSHNodes: e.sn}
 	_, err := Run(ctx, e.cfg, cut, Options{Timeout: 20 * time.Second}, nil)
 	if !cut.cut {
@@ -442,13 +443,13 @@ func interrupted(t *testing.T, e *labEnv, load *loadcheck.Run) {
 		t.Fatalf("Run with a cut connection = %v, want nil or a FailedError", err)
 	}
 	t.Logf("Run with the connection cut: %v", err)
-	m := e.master()
+	m := e.master(t)
 	t.Logf("after the cut the pair is consistent on %s (was %s)", m, from)
 	if err := load.WaitAcked(ctx, 50, 5*time.Second); err != nil {
 		t.Fatalf("writes through the VIP after the cut (left paused?): %v", err)
 	}
 	// The lock: released by Run over a fresh connection, or expiring.
-	e.noLocks()
+	e.noLocks(t)
 }
 
 // cutSSH closes the SSH connection to the node running the switchover as

@@ -123,7 +123,10 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 		}
 		add(redisUp)
 		ka := Check{Name: CheckKeepalived, Node: n.Name, Value: "running", Threshold: "running", Pass: s.Keepalived.Running}
-		if !s.Keepalived.Running {
+		switch {
+		case s.Keepalived.Err != "" && !s.Keepalived.Running:
+			ka.Value = "unknown: " + s.Keepalived.Err
+		case !s.Keepalived.Running:
 			ka.Value = "not running"
 		}
 		if s.Keepalived.State != "" {

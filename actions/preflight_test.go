@@ -133,6 +133,11 @@ func TestPreflight(t *testing.T) {
 			f.Snapshots[1].Keepalived = nodes.Keepalived{}
 			return f
 		}, fail: []string{CheckKeepalived + "@b", CheckTargetReady}, value: "not running"},
+		{name: "target facts missing", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[1].Keepalived = nodes.Keepalived{Err: "redkeep hook state --json: context deadline exceeded"}
+			return f
+		}, fail: []string{CheckKeepalived + "@b", CheckTargetReady}, value: "unknown: redkeep hook state --json: context deadline exceeded"},
 		{name: "target in FAULT", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Keepalived.State = "FAULT"

@@ -2,20 +2,14 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/nodes"
-	"github.com/redkeep/redkeep/replication"
 )
 
 // SSHNodes reaches the pair over the console's SSH connections: the nodes'
@@ -23,16 +17,26 @@ import (
 type SSHNodes struct {
 	cfg   *config.Config
 	conns map[string]*nodes.Conn
+
+	// ownConns is false when the conns belong to the caller (UseConns).
+	ownConns bool
+
+	mu      sync.Mutex
+	probers map[string]*nodes.Prober
 	// Probe, when set, takes the snapshots (the console's own poller);
-	// otherwise each node is asked through `redkeep hook state --json` and
-	// its Redis through the SSH connection.
+	// otherwise each node is probed over this SSHNodes' connections.
 	Probe func(ctx context.Context) []nodes.Snapshot
 }
+
+// probeTimeout bounds one probe of one node: room for a first connection
+// and a loaded node. A preflight is not in a hurry; a probe cut short would
+// refuse the switchover for want of facts.
+const probeTimeout = 10 * time.Second
 
 // NewSSHNodes dials nothing yet: each node's connection is made on first
 // use. It fails only on SSH configuration errors.
 func NewSSHNodes(cfg *config.Config, opts nodes.Options) (*SSHNodes, error) {
-	s := &SSHNodes{cfg: cfg, conns: map[string]*nodes.Conn{}}
+	s := &SSHNodes{cfg: cfg, conns: map[string]*nodes.Conn{}, ownConns: true, probers: map[string]*nodes.Prober{}}
 	for i := range cfg.Nodes {
 		n := &cfg.Nodes[i]
 		c, err := nodes.DialNode(n, opts)
@@ -47,13 +51,21 @@ func NewSSHNodes(cfg *config.Config, opts nodes.Options) (*SSHNodes, error) {
 // UseConns builds SSHNodes over connections the caller already holds (the
 // console's), so a switchover does not open a second set.
 func UseConns(cfg *config.Config, conns map[string]*nodes.Conn) *SSHNodes {
-	return &SSHNodes{cfg: cfg, conns: conns}
+	return &SSHNodes{cfg: cfg, conns: conns, probers: map[string]*nodes.Prober{}}
 }
 
-// Close closes the connections.
+// Close closes the probes' Redis connections, and the SSH connections
+// unless they were the caller's (UseConns).
 func (s *SSHNodes) Close() error {
-	for _, c := range s.conns {
-		c.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.probers {
+		p.Close()
+	}
+	if s.ownConns {
+		for _, c := range s.conns {
+			c.Close()
+		}
 	}
 	return nil
 }
@@ -124,68 +136,15 @@ func (s *SSHNodes) Snapshots(ctx context.Context) []nodes.Snapshot {
 	return out
 }
 
-// snapshot is the switchover's own small probe of one node: the hooks'
-// node state (VIP, keepalived, version) and Redis INFO through the SSH
-// connection.
+// snapshot probes one node with the nodes package's Prober over this
+// SSHNodes' connection, kept between calls.
 func (s *SSHNodes) snapshot(ctx context.Context, n *config.Node) nodes.Snapshot {
-	start := time.Now()
-	snap := nodes.Snapshot{Node: n.Name, Time: start}
-	defer func() { snap.Took = time.Since(start) }()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := s.Redkeep(ctx, n.Name, "hook", "state", "--json")
-	if err != nil {
-		snap.Conn, snap.ConnErr = nodes.StateOf(err), err.Error()
-		if snap.Conn == nodes.ConnConnected {
-			// Connected, but the node's redkeep failed: not a usable node.
-			snap.Conn = nodes.ConnUnreachable
-		}
-		return snap
+	s.mu.Lock()
+	p := s.probers[n.Name]
+	if p == nil {
+		p = nodes.NewProber(s.cfg, n, s.conns[n.Name], probeTimeout)
+		s.probers[n.Name] = p
 	}
-	snap.Conn = nodes.ConnConnected
-	var ns hooks.NodeState
-	if err := json.Unmarshal(out, &ns); err != nil {
-		snap.Conn, snap.ConnErr = nodes.ConnUnreachable, fmt.Sprintf("redkeep hook state --json on %s: unreadable reply %q: %v", n.Name, truncate(out), err)
-		return snap
-	}
-	snap.Version = ns.Version
-	snap.HoldsVIP = ns.HoldsVIP
-	snap.Keepalived.Running = ns.KeepalivedRunning
-	if ns.State != nil {
-		snap.Keepalived.State = ns.State.State
-		snap.Keepalived.Priority = ns.State.Priority
-		snap.Keepalived.Since = ns.State.Since
-		snap.Keepalived.LastAction = ns.State.LastAction
-		snap.Keepalived.LastResult = ns.State.LastResult
-	}
-
-	pw, err := s.cfg.RedisPassword()
-	if err != nil {
-		snap.Redis.Err = err.Error()
-		return snap
-	}
-	conn := s.conns[n.Name]
-	rc := redis.NewClient(&redis.Options{
-		Addr:     n.Redis.Addr,
-		Username: s.cfg.Redis.Username,
-		Password: pw,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return conn.DialContext(ctx, network, addr)
-		},
-		DialTimeout:           2 * time.Second,
-		ReadTimeout:           2 * time.Second,
-		WriteTimeout:          2 * time.Second,
-		MaxRetries:            -1,
-		PoolSize:              1,
-		ContextTimeoutEnabled: true,
-		DisableIdentity:       true,
-	})
-	defer rc.Close()
-	info, err := replication.Fetch(ctx, rc)
-	if err != nil {
-		snap.Redis.Err = err.Error()
-		return snap
-	}
-	snap.Redis = nodes.Redis{Up: true, Info: info}
-	return snap
+	s.mu.Unlock()
+	return p.Probe(ctx)
 }

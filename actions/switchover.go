@@ -329,7 +329,12 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 
 	// The console's own look at the pair, whatever the node said.
 	report(StepConfirm, "", StepRunning, "")
-	state, ok := confirm(ctx, cfg, n, plan.To, plan.From, vipTimeout)
+	// Generous: it returns as soon as the pair is consistent, and a loaded
+	// node answering slowly must not turn a done switchover into a failure.
+	// When the node reported its own end (done or failed), the pair has
+	// settled; when the stream broke, the node may still be finishing.
+	settled := runErr == nil && (last.State == hooks.StateDone || last.State == hooks.StateFailed)
+	state, ok := confirm(ctx, cfg, n, plan.To, settled, vipTimeout+10*time.Second)
 	res.PairState = state
 	res.Took = time.Since(start)
 	switch {
@@ -398,20 +403,18 @@ func streamRun(ctx context.Context, n Nodes, node string, args []string, report 
 }
 
 // confirm looks at the pair from the console until it is consistent with
-// want as master (VIP holder and Redis master, other its replica with the
-// link up), or until limit; it returns a description of the pair.
-func confirm(ctx context.Context, cfg *config.Config, n Nodes, want, other string, limit time.Duration) (string, bool) {
+// want as master (VIP holder and Redis master, the other its replica with
+// the link up) or, when settled, consistent at all; or until limit. It
+// returns a description of the pair and whether want is the master.
+func confirm(ctx context.Context, cfg *config.Config, n Nodes, want string, settled bool, limit time.Duration) (string, bool) {
 	deadline := time.Now().Add(limit)
 	for {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		snaps := n.Snapshots(cctx)
 		cancel()
 		desc, master := DescribePair(cfg, snaps)
-		if master == want {
-			return desc, true
-		}
-		if time.Now().After(deadline) {
-			return desc, false
+		if master == want || settled && master != "" || time.Now().After(deadline) {
+			return desc, master == want
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -446,9 +449,12 @@ func DescribePair(cfg *config.Config, snaps []nodes.Snapshot) (desc, master stri
 		default:
 			parts = append(parts, name+" role unknown")
 		}
-		if s.HoldsVIP {
+		switch {
+		case s.HoldsVIP:
 			holders = append(holders, name)
 			parts[len(parts)-1] += " with the VIP"
+		case s.Keepalived.Err != "":
+			parts[len(parts)-1] += " (VIP unknown: " + s.Keepalived.Err + ")"
 		}
 	}
 	desc = strings.Join(parts, ", ")

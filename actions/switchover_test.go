@@ -369,7 +369,7 @@ func TestRunConsoleConnectionLost(t *testing.T) {
 		t.Fatalf("Run = %v, want a FailedError", err)
 	}
 	// The node goes on; the pair ends consistent on b.
-	desc, ok := confirm(context.Background(), p.cfg, p, "b", "a", 5*time.Second)
+	desc, ok := confirm(context.Background(), p.cfg, p, "b", false, 5*time.Second)
 	if !ok {
 		t.Fatalf("pair after a cut connection: %s", desc)
 	}
