@@ -12,6 +12,7 @@ import (
 func newLabBenchCmd(f *labFlags) *cobra.Command {
 	var subnet, dir, prefix string
 	var cases, modes []string
+	var repeat int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run the failure cases under write load, redkeep and the origin document's baseline, and print a table",
@@ -42,6 +43,16 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 					return withCode(exitUsage, fmt.Errorf("--case %q: one of %s", c, strings.Join(lab.ScenarioCases, ", ")))
 				}
 			}
+			if repeat < 1 {
+				return withCode(exitUsage, fmt.Errorf("--repeat %d: at least 1", repeat))
+			}
+			if len(cases) == 0 {
+				cases = lab.ScenarioCases
+			}
+			var runs []string
+			for i := 0; i < repeat; i++ {
+				runs = append(runs, cases...)
+			}
 			s := lab.DefaultSettings()
 			s.Dir, s.Prefix, s.Subnet = dir, prefix, p
 			if err := s.Validate(); err != nil {
@@ -49,9 +60,13 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 			}
 			ctx, cancel := labContext(cmd)
 			defer cancel()
-			rows, err := lab.Bench(ctx, s, cases, modes, cmd.ErrOrStderr())
+			rows, err := lab.Bench(ctx, s, runs, modes, cmd.ErrOrStderr())
 			fmt.Fprintln(cmd.OutOrStdout())
 			lab.PrintBench(cmd.OutOrStdout(), rows)
+			if repeat > 1 {
+				fmt.Fprintln(cmd.OutOrStdout())
+				lab.PrintBenchSummary(cmd.OutOrStdout(), rows)
+			}
 			if err != nil {
 				return withCode(exitUnhealthy, err)
 			}
@@ -63,5 +78,6 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 	cmd.Flags().StringVar(&prefix, "bench-prefix", "rkbench", "prefix of the benchmark lab's namespaces and interfaces")
 	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
+	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times (each run fails the current master, so directions alternate)")
 	return cmd
 }

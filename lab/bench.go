@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,6 +109,30 @@ func PrintBench(w io.Writer, rows []BenchRow) {
 			lost = "?"
 		}
 		fmt.Fprintf(w, "%-9s %-29s %-6s %12d %6s  %s\n", r.Mode, r.Case, r.From+"->"+r.To, r.Window.Milliseconds(), lost, strings.Join(notes, "; "))
+	}
+}
+
+// PrintBenchSummary writes, per mode and case, the spread of the windows
+// over repeated runs and the total of acknowledged writes lost.
+func PrintBenchSummary(w io.Writer, rows []BenchRow) {
+	type key struct{ mode, kase string }
+	var order []key
+	windows := map[key][]time.Duration{}
+	lost := map[key]int{}
+	for _, r := range rows {
+		k := key{r.Mode, r.Case}
+		if _, ok := windows[k]; !ok {
+			order = append(order, k)
+		}
+		windows[k] = append(windows[k], r.Window)
+		lost[k] += r.Lost()
+	}
+	fmt.Fprintf(w, "%-9s %-29s %5s %9s %9s %9s %6s\n", "mode", "case", "runs", "min ms", "median ms", "max ms", "lost")
+	for _, k := range order {
+		ws := windows[k]
+		slices.Sort(ws)
+		fmt.Fprintf(w, "%-9s %-29s %5d %9d %9d %9d %6d\n", k.mode, k.kase, len(ws),
+			ws[0].Milliseconds(), ws[len(ws)/2].Milliseconds(), ws[len(ws)-1].Milliseconds(), lost[k])
 	}
 }
 

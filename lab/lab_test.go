@@ -5,12 +5,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/loadcheck"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -216,4 +218,23 @@ func FuzzFormatSyslog(f *testing.F) {
 			t.Fatalf("FormatSyslog(%q) = %q: host missing", msg, out)
 		}
 	})
+}
+
+func TestPrintBench(t *testing.T) {
+	row := func(mode, kase string, ms int) BenchRow {
+		return BenchRow{Mode: mode, CaseResult: CaseResult{Case: kase, From: "a", To: "b", Window: time.Duration(ms) * time.Millisecond,
+			Load: &loadcheck.Result{Verified: true, Attempts: 10, Failed: 2}}}
+	}
+	rows := []BenchRow{row("redkeep", RedisDown, 900), row("redkeep", RedisDown, 1500), row("redkeep", RedisDown, 1100), row("baseline", RedisDown, 24000)}
+	var b strings.Builder
+	PrintBench(&b, rows)
+	if !strings.Contains(b.String(), "redis-down") || strings.Count(b.String(), "\n") != 5 {
+		t.Fatalf("table:\n%s", b.String())
+	}
+	b.Reset()
+	PrintBenchSummary(&b, rows)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !regexp.MustCompile(`redkeep\s+redis-down\s+3\s+900\s+1100\s+1500\s+0`).MatchString(lines[1]) {
+		t.Fatalf("summary:\n%s", b.String())
+	}
 }
