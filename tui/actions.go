@@ -92,6 +92,10 @@ func (m *Model) updateSwitchover(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		d.checks, d.err = msg.checks, msg.err
+		for i := range d.checks {
+			c := &d.checks[i]
+			c.Name, c.Value, c.Threshold = clean(c.Name), clean(c.Value), clean(c.Threshold)
+		}
 		if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
 			d.phase = swRefused
 			return nil
@@ -113,6 +117,7 @@ func (m *Model) updateSwitchover(msg tea.Msg) tea.Cmd {
 		if d == nil || msg.id != d.id {
 			return nil
 		}
+		msg.step.Name, msg.step.Detail = clean(msg.step.Name), clean(msg.step.Detail)
 		d.setStep(msg.step)
 		return waitStep(d.id, d.stream)
 	case switchoverEndedMsg:
@@ -144,7 +149,7 @@ func (d *switchoverDialog) setStep(s Step) {
 
 func (d *switchoverDialog) lastDetail() string {
 	if d.err != nil {
-		return d.err.Error()
+		return clean(d.err.Error())
 	}
 	for i := len(d.steps) - 1; i >= 0; i-- {
 		if d.steps[i].State == StepFailed {
@@ -230,7 +235,7 @@ func (m *Model) switchoverView(w, h int) string {
 	switch d.phase {
 	case swRefused:
 		if d.err != nil {
-			b.WriteString(st.Bad.Render("preflight failed: "+d.err.Error()) + "\n")
+			b.WriteString(st.Bad.Render("preflight failed: "+clean(d.err.Error())) + "\n")
 		} else {
 			b.WriteString(st.Bad.Render("refused: nothing was changed") + "\n")
 		}

@@ -273,6 +273,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	if p == nil {
 		return nil
 	}
+	cleanSnapshot(&msg.snap)
 	if p.update(msg.snap) {
 		m.panelsVersion++
 	}
@@ -286,11 +287,13 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		}
 	}
 	m.verdict, m.judged = m.opts.Judge(snaps), true
+	m.verdict.Problems = cleanAll(m.verdict.Problems)
 	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
 }
 
 func (m *Model) onEvents(evs []logs.Event) {
 	for _, e := range evs {
+		cleanEvent(&e)
 		if i, _ := m.panel(e.Node); i >= 0 {
 			m.nodeLogs[i].push(entry{ev: e})
 		}
@@ -411,6 +414,8 @@ func (m *Model) setFilter(f string) {
 	}
 }
 
+// setStatus sets the footer's line; errors in it come from the nodes, so
+// it is cleaned like their logs.
 func (m *Model) setStatus(bad bool, format string, args ...any) {
-	m.status, m.statusBad = fmt.Sprintf(format, args...), bad
+	m.status, m.statusBad = clean(fmt.Sprintf(format, args...)), bad
 }

@@ -252,3 +252,37 @@ func TestSameLook(t *testing.T) {
 		t.Error("a replica's new offset did not change the panel")
 	}
 }
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                "plain",
+		"tab\tand\nnewline\r":  "tab and newline ",
+		"\x1b[2Jcleared":       "\uFFFD[2Jcleared",
+		"bell\x07 del\x7f":     "bell\uFFFD del\uFFFD",
+		"c1 \u009b31m":         "c1 \uFFFD31m",
+		"bad utf8 \xff":        "bad utf8 \uFFFD",
+		"ünïcode ✓ 中文":         "ünïcode ✓ 中文",
+		"literal \uFFFD stays": "literal \uFFFD stays",
+	} {
+		if got := clean(in); got != want {
+			t.Errorf("clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestHostileLogLine: an escape sequence written to a node's syslog reaches
+// the screen as harmless text.
+func TestHostileLogLine(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+	evil := logs.Event{Node: "a", Source: logs.SourceSyslog, Time: t0, Kind: logs.KindRaw, Level: logs.LevelError,
+		Raw: "x\x1b]0;pwned\x07\x1b[2J\nsecond line", Message: "x\x1b]0;pwned\x07"}
+	feed(m, eventsMsg{events: []logs.Event{evil}}, press("tab"))
+	m.Update(teaSize(80, 24))
+	view := m.View().Content // raw, as the renderer gets it
+	if strings.Contains(view, "\x1b]0;") || strings.Contains(view, "\x1b[2J") || strings.Contains(view, "\x07") {
+		t.Fatalf("a log line's escape sequence reached the screen: %q", view)
+	}
+	if !strings.Contains(view, "\uFFFD]0;pwned\uFFFD\uFFFD[2J second line") {
+		t.Errorf("the hostile line is not shown as text:\n%s", view)
+	}
+}
