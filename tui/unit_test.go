@@ -286,3 +286,42 @@ func TestHostileLogLine(t *testing.T) {
 		t.Errorf("the hostile line is not shown as text:\n%s", view)
 	}
 }
+
+// FuzzLogLine feeds arbitrary log text to every pane: the screen must keep
+// to the terminal's size, and only the console's own styling may reach it
+// as escape sequences (SGR, ending in 'm').
+func FuzzLogLine(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[31mred", "\x1b]0;t\x07", "中文 wide", "\xff\xfe", "a\nb\rc\td", "\u200b\u0301combining"} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, text string, kind uint8) {
+		m, _ := newTestModel(t, &fakeJudge{v: Verdict{Problems: []string{text}}})
+		kinds := []logs.Kind{logs.KindRaw, logs.KindTransition, logs.KindHook, logs.KindScript}
+		e := logs.Event{Node: "a", Source: logs.SourceSyslog, Time: t0, Kind: kinds[int(kind)%len(kinds)],
+			Level: logs.Level(kind % 3), State: text, Raw: text, Message: text}
+		feed(m, snaps(snapMaster("a"))...)
+		feed(m, eventsMsg{events: []logs.Event{e}})
+		for _, p := range []string{"", "tab"} {
+			if p != "" {
+				feed(m, press(p))
+			}
+			m.Update(teaSize(80, 24))
+			out := m.View().Content
+			checkScreen(t, out, 80, 24)
+			for i := 0; i < len(out); i++ {
+				if out[i] != 0x1b {
+					continue
+				}
+				j := i + 1
+				if j >= len(out) || out[j] != '[' {
+					t.Fatalf("non-CSI escape on screen at %d: %q", i, out[i:min(i+12, len(out))])
+				}
+				for j++; j < len(out) && (out[j] >= '0' && out[j] <= '9' || out[j] == ';' || out[j] == ':'); j++ {
+				}
+				if j >= len(out) || out[j] != 'm' {
+					t.Fatalf("escape other than SGR on screen at %d: %q", i, out[i:min(i+12, len(out))])
+				}
+			}
+		}
+	})
+}
