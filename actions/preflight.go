@@ -32,6 +32,7 @@ const (
 	CheckReachable   = "reachable over SSH"
 	CheckRedisUp     = "Redis answers"
 	CheckVersions    = "redkeep versions"
+	CheckRedisVer    = "Redis version"
 	CheckKeepalived  = "keepalived running"
 	CheckVIPHolder   = "VIP holder"
 	CheckVIPOnMaster = "VIP holder is the Redis master"
@@ -122,6 +123,15 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 			}
 		}
 		add(redisUp)
+		if s.Redis.Up {
+			// Before 6.2 there is no way to pause writes and still demote
+			// the master: the switchover would refuse at the Redis step.
+			v := s.Redis.Info.Version
+			if v == "" {
+				v = "unknown"
+			}
+			add(Check{Name: CheckRedisVer, Node: n.Name, Value: v, Threshold: ">= 6.2 (CLIENT PAUSE WRITE, FAILOVER)", Pass: hooks.SupportsSwitchover(s.Redis.Info.Version)})
+		}
 		ka := Check{Name: CheckKeepalived, Node: n.Name, Value: "running", Threshold: "running", Pass: s.Keepalived.Running}
 		switch {
 		case s.Keepalived.Err != "" && !s.Keepalived.Running:

@@ -37,10 +37,10 @@ func healthy() Facts {
 	const replid = "8c2a1d7f3b4e5a6978c0d1e2f3a4b5c6d7e8f901"
 	master := nodes.Snapshot{Node: "a", Conn: nodes.ConnConnected, Version: "v1.0.0", HoldsVIP: true,
 		Keepalived: nodes.Keepalived{Running: true, State: "MASTER"},
-		Redis:      nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
+		Redis:      nodes.Redis{Up: true, Info: replication.Info{Version: "7.0.15", Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
 	replica := nodes.Snapshot{Node: "b", Conn: nodes.ConnConnected, Version: "v1.0.0",
 		Keepalived: nodes.Keepalived{Running: true, State: "BACKUP"},
-		Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleReplica, ReplID: replid, MasterReplOffset: 10_000, ReplicaOffset: 10_000,
+		Redis: nodes.Redis{Up: true, Info: replication.Info{Version: "7.0.15", Role: replication.RoleReplica, ReplID: replid, MasterReplOffset: 10_000, ReplicaOffset: 10_000,
 			MasterHost: "198.51.100.11", MasterPort: 6379, LinkUp: true, LinkDownSecs: -1}}}
 	return Facts{Snapshots: []nodes.Snapshot{master, replica}}
 }
@@ -138,6 +138,11 @@ func TestPreflight(t *testing.T) {
 			f.Snapshots[1].Keepalived = nodes.Keepalived{Err: "redkeep hook state --json: context deadline exceeded"}
 			return f
 		}, fail: []string{CheckKeepalived + "@b", CheckTargetReady}, value: "unknown: redkeep hook state --json: context deadline exceeded"},
+		{name: "Redis too old", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0].Redis.Info.Version = "6.0.16"
+			return f
+		}, fail: []string{CheckRedisVer + "@a"}, value: "6.0.16"},
 		{name: "target in FAULT", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Keepalived.State = "FAULT"
@@ -160,7 +165,7 @@ func TestPreflight(t *testing.T) {
 		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "VIP on b, masters: a"},
 		{name: "two masters", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
-			f.Snapshots[1].Redis.Info = replication.Info{Role: replication.RoleMaster}
+			f.Snapshots[1].Redis.Info = replication.Info{Version: "7.0.15", Role: replication.RoleMaster}
 			return f
 		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "masters: a, b"},
 		{name: "switchover in progress", maxLag: 1 << 20, facts: func() Facts {

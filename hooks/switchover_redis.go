@@ -77,6 +77,10 @@ func fetchInfo(ctx context.Context, c *redis.Client) (replication.Info, error) {
 	return replication.Fetch(ctx, c)
 }
 
+// SupportsSwitchover reports whether a redis_version can switch over
+// without losing writes: 6.2 brought FAILOVER and CLIENT PAUSE WRITE.
+func SupportsSwitchover(version string) bool { return atLeast62(version) }
+
 // atLeast62 reports whether a redis_version has FAILOVER and CLIENT PAUSE WRITE.
 func atLeast62(version string) bool {
 	parts := strings.SplitN(version, ".", 3)
