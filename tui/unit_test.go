@@ -7,8 +7,10 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/redkeep/redkeep/logs"
+	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
 
@@ -324,4 +326,21 @@ func FuzzLogLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLastSeenAges: an unreachable node's "last seen" follows the clock,
+// though nothing else arrives to redraw its panel.
+func TestLastSeenAges(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+	good := snapReplica("b")
+	good.Time = t0
+	feed(m, snaps(snapMaster("a"), good)...)
+	feed(m, snaps(nodes.Snapshot{Node: "b", Time: t0, Conn: nodes.ConnReconnecting})...)
+	for _, d := range []time.Duration{3 * time.Second, 42 * time.Second} {
+		feed(m, clockMsg(t0.Add(d)))
+		want := fmt.Sprintf("last seen %s ago", ago(d))
+		if view := screen(t, m, 80, 24, colorprofile.ASCII); !strings.Contains(view, want) {
+			t.Fatalf("after %v the panel does not say %q:\n%s", d, want, view)
+		}
+	}
 }

@@ -125,7 +125,12 @@ func (m *Model) headerView() string {
 // clock, not with log lines, so the drawing is kept until one of those
 // changes: under heavy logging most redraws reuse it.
 func (m *Model) panelsView() string {
-	key := panelsKey{width: m.width, now: m.now, version: m.panelsVersion}
+	key := panelsKey{width: m.width, version: m.panelsVersion}
+	for _, p := range m.panels {
+		if p.seen && !p.live() {
+			key.now = m.now // "last seen 5s ago" ages with the clock
+		}
+	}
 	if m.panelsCache != "" && key == m.panelsKey {
 		return m.panelsCache
 	}
