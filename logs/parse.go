@@ -9,7 +9,12 @@ import (
 // MaxParseBytes bounds the part of a line the parsers look at. Longer lines
 // still become events (Raw keeps the first MaxParseBytes bytes) but are never
 // scanned further, so a pathological line costs no more than a normal one.
-const MaxParseBytes = 16 << 10
+// Journal entries are JSON and are decoded whole (up to MaxJournalBytes),
+// since a cut object would not decode at all; their message is then cut.
+const (
+	MaxParseBytes   = 16 << 10
+	MaxJournalBytes = 64 << 10
+)
 
 // Parser turns the lines of one source on one node into Events. The zero
 // value parses syslog lines in local time; set Source for the other layouts.
@@ -38,9 +43,8 @@ func (p *Parser) Parse(line string) Event {
 // timestamp are stamped with read.
 func (p *Parser) ParseAt(line string, read time.Time) Event {
 	line = strings.TrimRight(line, "\r\n")
-	if len(line) > MaxParseBytes {
-		line = truncateUTF8(line, MaxParseBytes)
-	}
+	full := truncateUTF8(line, MaxJournalBytes)
+	line = truncateUTF8(line, MaxParseBytes)
 	ev := Event{
 		Node:    p.Node,
 		Source:  p.Source,
@@ -56,7 +60,7 @@ func (p *Parser) ParseAt(line string, read time.Time) Event {
 	}
 	switch p.Source {
 	case SourceJournal:
-		parseJournal(line, &ev, loc, read)
+		parseJournal(full, &ev, loc, read)
 	case SourceState:
 		parseStateLine(line, &ev, loc)
 	case SourceRedis:
@@ -64,17 +68,18 @@ func (p *Parser) ParseAt(line string, read time.Time) Event {
 	case SourceSyslog:
 		parseSyslog(line, &ev, loc, read)
 	default:
-		sniff(line, &ev, loc, read)
+		sniff(line, full, &ev, loc, read)
 	}
 	return ev
 }
 
-// sniff guesses the layout of a line from an unknown source.
-func sniff(line string, ev *Event, loc *time.Location, read time.Time) {
+// sniff guesses the layout of a line from an unknown source; full is the
+// line before the MaxParseBytes cut, for JSON.
+func sniff(line, full string, ev *Event, loc *time.Location, read time.Time) {
 	switch {
 	case strings.HasPrefix(line, "{"):
 		ev.Source = SourceJournal
-		parseJournal(line, ev, loc, read)
+		parseJournal(full, ev, loc, read)
 	case parseStateLine(line, ev, loc):
 		ev.Source = SourceState
 	case parseRedisLine(line, ev, loc):

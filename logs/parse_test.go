@@ -289,6 +289,12 @@ func TestParseJournal(t *testing.T) {
 	if got.Kind != KindRedisRole || got.State != "master" {
 		t.Errorf("byte-array MESSAGE: %+v", got)
 	}
+	// A long entry still decodes; its message is cut, not the JSON.
+	long := strings.Repeat("x", 20000)
+	got = p.ParseAt(`{"SYSLOG_IDENTIFIER":"app","MESSAGE":"`+long+`"}`, readAt)
+	if got.Program != "app" || got.Message != long[:MaxParseBytes] || len(got.Raw) != MaxParseBytes {
+		t.Errorf("long entry: program %q, message of %d bytes, raw of %d", got.Program, len(got.Message), len(got.Raw))
+	}
 	for _, bad := range []string{`{`, `{"MESSAGE":null}`, `{"MESSAGE":[300]}`, `[]`, `{"MESSAGE":{}}`} {
 		if got := p.ParseAt(bad, readAt); got.Kind != KindRaw || got.Message != bad {
 			t.Errorf("Parse(%q) = %+v, want raw", bad, got)

@@ -92,7 +92,7 @@ func (r *RemoteFile) session(ctx context.Context, cmd string, rs *resync, fp *fi
 			return false
 		}
 		for l := range lines {
-			if !send(ctx, out, asNote(l)) {
+			if l = asNote(l); !send(ctx, out, l) {
 				return false
 			}
 			if !l.Notice {
