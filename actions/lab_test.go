@@ -450,6 +450,15 @@ func interrupted(t *testing.T, e *labEnv, load *loadcheck.Run) {
 	}
 	// The lock: released by Run over a fresh connection, or expiring.
 	e.noLocks(t)
+	// The node finished every step on its own, undrain included: a
+	// switchover back passes its preflight.
+	var plan Plan
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if plan = DryRun(ctx, e.cfg, e.sn, Options{}); plan.OK() {
+			return
+		}
+	}
+	t.Fatalf("after the cut the pair does not pass a preflight: %v", (&RefusedError{Plan: plan}).Error())
 }
 
 // cutSSH closes the SSH connection to the node running the switchover as
