@@ -55,7 +55,7 @@ func keepalivedInstance(instance, rest string, ev *Event) bool {
 	if instance == "" {
 		return false
 	}
-	if state, ok := transitionState(rest); ok {
+	if state, why, ok := transitionState(rest); ok {
 		ev.Kind, ev.Instance, ev.State = KindTransition, instance, state
 		switch state {
 		case "FAULT":
@@ -69,7 +69,7 @@ func keepalivedInstance(instance, rest string, ev *Event) bool {
 			// once the first advert is out.
 			ev.Message = instance + " moving to " + state
 		}
-		if why := parenSuffix(rest); why != "" {
+		if why != "" {
 			ev.Message += " (" + why + ")"
 		}
 		return true
@@ -121,9 +121,10 @@ func keepalivedInstance(instance, rest string, ev *Event) bool {
 }
 
 // transitionState finds the state in "Entering MASTER STATE", "Entering
-// BACKUP STATE (init)", "entering FAULT state (...)", "Transition to MASTER
-// STATE" and "Now in FAULT state".
-func transitionState(rest string) (string, bool) {
+// BACKUP STATE (init)", "entering FAULT state due to script chk",
+// "Transition to MASTER STATE" and "Now in FAULT state", and the reason
+// that follows it, if any.
+func transitionState(rest string) (state, why string, ok bool) {
 	var after string
 	switch {
 	case hasPrefixFold(rest, "Entering "):
@@ -133,17 +134,22 @@ func transitionState(rest string) (string, bool) {
 	case strings.HasPrefix(rest, "Now in "):
 		after = rest[len("Now in "):]
 	default:
-		return "", false
+		return "", "", false
 	}
-	state, tail, ok := strings.Cut(after, " ")
-	if !ok || !hasPrefixFold(tail, "state") {
-		return "", false
+	state, tail, found := strings.Cut(after, " ")
+	if !found || !hasPrefixFold(tail, "state") {
+		return "", "", false
 	}
 	switch state {
-	case "MASTER", "BACKUP", "FAULT", "STOP", "INIT":
-		return state, true
+	case "MASTER", "BACKUP", "FAULT", "STOP":
+	default:
+		return "", "", false
 	}
-	return "", false
+	why = strings.TrimSpace(tail[len("state"):])
+	if strings.HasPrefix(why, "(") && strings.HasSuffix(why, ")") {
+		why = why[1 : len(why)-1]
+	}
+	return state, why, true
 }
 
 // keepalivedScript handles "VRRP_Script(NAME) succeeded", "... failed (exited
@@ -214,7 +220,8 @@ func versionSuffix(msg, prefix string) string {
 	return ""
 }
 
-// parenSuffix returns "init" from "Entering BACKUP STATE (init)".
+// parenSuffix returns "exited with status 1" from "failed (exited with
+// status 1)".
 func parenSuffix(s string) string {
 	open := strings.IndexByte(s, '(')
 	if open < 0 || !strings.HasSuffix(s, ")") || open >= len(s)-1 {

@@ -48,6 +48,10 @@ func TestParseKeepalived(t *testing.T) {
 			want: Event{Kind: KindTransition, Level: LevelError, Instance: "VI_REDIS", State: "FAULT", Host: "redis-a", Program: "Keepalived_vrrp", PID: 1, Message: "VI_REDIS entered FAULT (src address not configured)"},
 		},
 		{
+			line: "Nov 26 00:20:21 redis-a Keepalived_vrrp[1]: (VI_REDIS): entering FAULT state due to script chk_redis",
+			want: Event{Kind: KindTransition, Level: LevelError, Instance: "VI_REDIS", State: "FAULT", Host: "redis-a", Program: "Keepalived_vrrp", PID: 1, Message: "VI_REDIS entered FAULT (due to script chk_redis)"},
+		},
+		{
 			line: "Feb 10 21:50:12 redis-26 Keepalived_vrrp[2605]: VRRP_Instance(VI_1) Now in FAULT state",
 			want: Event{Kind: KindTransition, Level: LevelError, Instance: "VI_1", State: "FAULT", Host: "redis-26", Program: "Keepalived_vrrp", PID: 2605, Message: "VI_1 entered FAULT"},
 		},
