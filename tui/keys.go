@@ -10,6 +10,7 @@ type KeyMap struct {
 	Help key.Binding
 
 	NextPane key.Binding
+	Zoom     key.Binding
 	Follow   key.Binding
 	Filter   key.Binding
 	Up       key.Binding
@@ -33,6 +34,7 @@ func DefaultKeyMap() KeyMap {
 		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		NextPane:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "timeline/logs")),
+		Zoom:       key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "logs full screen")),
 		Follow:     key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "pause/follow")),
 		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
@@ -56,7 +58,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.NextPane, k.Filter, k.Cancel, k.Follow},
+		{k.NextPane, k.Zoom, k.Filter, k.Cancel, k.Follow},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Switchover, k.Lab, k.Help, k.Quit},
 	}

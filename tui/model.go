@@ -101,6 +101,8 @@ type Model struct {
 	timeline *logPane
 	nodeLogs []*logPane
 	pane     pane
+	// zoom gives the logs the node panels' rows too.
+	zoom bool
 	// lastTransition is the newest keepalived transition seen, in logs or
 	// in the nodes' state files.
 	lastTransition time.Time
@@ -351,6 +353,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.showHelp = true
 	case key.Matches(msg, k.NextPane):
 		m.pane = (m.pane + 1) % (paneNode1 + 1)
+	case key.Matches(msg, k.Zoom):
+		m.zoom = !m.zoom
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
 		return m, m.filter.Focus()

@@ -39,9 +39,13 @@ func (m *Model) render() string {
 	header := m.headerView()
 	panels := m.panelsView()
 	footer := m.footerView()
-	used := lipgloss.Height(header) + lipgloss.Height(panels) + footerLines
+	parts := []string{header}
+	if panels != "" {
+		parts = append(parts, panels)
+	}
+	used := lipgloss.Height(strings.Join(parts, "\n")) + footerLines
 	lower := m.lowerView(max(m.height-used, minLogHeight))
-	screen := strings.Join([]string{header, panels, lower, footer}, "\n")
+	screen := strings.Join(append(parts, lower, footer), "\n")
 	return clip(screen, m.width, m.height)
 }
 
@@ -62,7 +66,10 @@ func clip(s string, w, h int) string {
 
 // logHeight is how many log lines the lower half shows (its tab bar aside).
 func (m *Model) logHeight() int {
-	used := lipgloss.Height(m.headerView()) + lipgloss.Height(m.panelsView()) + footerLines + 1
+	used := lipgloss.Height(m.headerView()) + footerLines + 1
+	if p := m.panelsView(); p != "" {
+		used += lipgloss.Height(p)
+	}
 	return max(m.height-used, minLogHeight-1)
 }
 
@@ -125,6 +132,9 @@ func (m *Model) headerView() string {
 // clock, not with log lines, so the drawing is kept until one of those
 // changes: under heavy logging most redraws reuse it.
 func (m *Model) panelsView() string {
+	if m.zoom {
+		return ""
+	}
 	key := panelsKey{width: m.width, version: m.panelsVersion}
 	for _, p := range m.panels {
 		if p.seen && !p.live() {

@@ -111,6 +111,13 @@ func TestView(t *testing.T) {
 			},
 		},
 		{
+			name: "zoomed-logs", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, eventsMsg{events: failoverEvents()}, press("z"), press("tab"))
+			},
+		},
+		{
 			name: "help", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
 			opts: []testOpt{withActions(&fakeSwitchover{}, &fakeLab{})},
 			setup: func(m *Model) {
