@@ -78,6 +78,6 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 	cmd.Flags().StringVar(&prefix, "bench-prefix", "rkbench", "prefix of the benchmark lab's namespaces and interfaces")
 	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
-	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times (each run fails the current master, so directions alternate)")
+	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")
 	return cmd
 }

@@ -89,7 +89,7 @@ func Bench(ctx context.Context, base Settings, cases, modes []string, log io.Wri
 
 // PrintBench writes the benchmark table.
 func PrintBench(w io.Writer, rows []BenchRow) {
-	fmt.Fprintf(w, "%-9s %-29s %-6s %12s %6s  %s\n", "mode", "case", "from", "window (ms)", "lost", "notes")
+	fmt.Fprintf(w, "%-9s %-29s %-6s %12s %10s %6s  %s\n", "mode", "case", "from", "window (ms)", "heal (ms)", "lost", "notes")
 	for _, r := range rows {
 		var notes []string
 		if r.Load != nil {
@@ -108,7 +108,7 @@ func PrintBench(w io.Writer, rows []BenchRow) {
 		if r.Load == nil || !r.Load.Verified {
 			lost = "?"
 		}
-		fmt.Fprintf(w, "%-9s %-29s %-6s %12d %6s  %s\n", r.Mode, r.Case, r.From+"->"+r.To, r.Window.Milliseconds(), lost, strings.Join(notes, "; "))
+		fmt.Fprintf(w, "%-9s %-29s %-6s %12d %10d %6s  %s\n", r.Mode, r.Case, r.From+"->"+r.To, r.Window.Milliseconds(), r.HealWindow.Milliseconds(), lost, strings.Join(notes, "; "))
 	}
 }
 

@@ -238,3 +238,18 @@ func TestPrintBench(t *testing.T) {
 		t.Fatalf("summary:\n%s", b.String())
 	}
 }
+
+func TestSplitOutages(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	o := func(start, end int) loadcheck.Outage {
+		return loadcheck.Outage{Start: t0.Add(time.Duration(start) * time.Millisecond), End: t0.Add(time.Duration(end) * time.Millisecond)}
+	}
+	outs := []loadcheck.Outage{o(0, 800), o(1000, 1100), o(5000, 6400), {Start: t0.Add(9 * time.Second)}}
+	f, h := splitOutages(outs, t0.Add(4*time.Second))
+	if f != 800*time.Millisecond || h != 1400*time.Millisecond {
+		t.Fatalf("split = %s, %s", f, h)
+	}
+	if f, h := splitOutages(outs, time.Time{}); f != 1400*time.Millisecond || h != 0 {
+		t.Fatalf("no heal: split = %s, %s", f, h)
+	}
+}

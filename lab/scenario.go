@@ -29,9 +29,14 @@ type CaseResult struct {
 	To   string // the master at the end
 	// Injected is when the failure was injected.
 	Injected time.Time
+	// Healing is when the lab started healing (zero if it never got there).
+	Healing time.Time
 	// Window is the longest stretch of failed writes (first failed write sent
-	// to next acknowledgement).
+	// to next acknowledgement) that began before the heal: the failover.
 	Window time.Duration
+	// HealWindow is the longest stretch that began during the heal, e.g.
+	// when the stale VIP of a SIGKILLed keepalived is dropped.
+	HealWindow time.Duration
 	// Load is the load checker's verified result.
 	Load *loadcheck.Result
 	// LostAfterInjection counts lost writes acknowledged after the failure
@@ -100,8 +105,7 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 			}
 			return res
 		}
-		longest, _ := res.Load.Longest()
-		res.Window = longest.Duration()
+		res.Window, res.HealWindow = splitOutages(res.Load.Outages, res.Healing)
 		for _, w := range res.Load.Lost {
 			if w.At.After(res.Injected) {
 				res.LostAfterInjection++
@@ -141,6 +145,7 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 		}
 	}
 	logf("healing")
+	res.Healing = time.Now()
 	if _, err := l.Heal(ctx); err != nil {
 		return finish(fmt.Errorf("heal after %s: %w", kase, err))
 	}
@@ -149,6 +154,20 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 	}
 	res.TwoMasters = append(res.TwoMasters, l.watchMasters(ctx, time.Second)...)
 	return finish(nil)
+}
+
+// splitOutages returns the longest finished outage that began before
+// healing (all of them when healing is zero) and the longest that began after.
+func splitOutages(outages []loadcheck.Outage, healing time.Time) (failover, heal time.Duration) {
+	for _, o := range outages {
+		d := o.Duration()
+		if healing.IsZero() || o.Start.Before(healing) {
+			failover = max(failover, d)
+		} else {
+			heal = max(heal, d)
+		}
+	}
+	return failover, heal
 }
 
 // settle waits until no notify hook runs on either node: the transition is
@@ -183,7 +202,7 @@ func (l *Lab) watchMasters(ctx context.Context, d time.Duration) []string {
 // Summary is one line on the result.
 func (r *CaseResult) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s->%s: window %s, lost %d", r.Case, r.From, r.To, r.Window.Round(time.Millisecond), r.Lost())
+	fmt.Fprintf(&b, "%s %s->%s: window %s (heal %s), lost %d", r.Case, r.From, r.To, r.Window.Round(time.Millisecond), r.HealWindow.Round(time.Millisecond), r.Lost())
 	if r.Load != nil {
 		fmt.Fprintf(&b, " (%s)", r.Load.Summary())
 	}
