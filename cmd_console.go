@@ -86,7 +86,9 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		Judge:      pair.judge,
 		ReadOnly:   o.readOnly,
 		LagWarn:    cfg.Console.LagWarn,
-		StaleAfter: max(4*cfg.Console.PollInterval, 2*time.Second),
+		// A poll may take its whole probe timeout before it reports a
+		// failure; only silence beyond that is news.
+		StaleAfter: max(4*cfg.Console.PollInterval, nodes.DefaultProbeTimeout+cfg.Console.PollInterval),
 		Mouse:      o.mouse,
 		Context:    ctx,
 	}
