@@ -81,11 +81,11 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 	defer cancel()
 
 	opts := tui.Options{
-		VIP:        cfg.VIPAddr().String(),
-		Backend:    pair,
-		Judge:      pair.judge,
-		ReadOnly:   o.readOnly,
-		LagWarn:    cfg.Console.LagWarn,
+		VIP:      cfg.VIPAddr().String(),
+		Backend:  pair,
+		Judge:    pair.judge,
+		ReadOnly: o.readOnly,
+		LagWarn:  cfg.Console.LagWarn,
 		// A poll may take its whole probe timeout before it reports a
 		// failure; only silence beyond that is news.
 		StaleAfter: max(4*cfg.Console.PollInterval, nodes.DefaultProbeTimeout+cfg.Console.PollInterval),
