@@ -201,6 +201,10 @@ SyslogFacility AUTH
 LogLevel INFO
 UseDNS no
 Subsystem sftp internal-sftp
+# Root's bash would otherwise source ~/.bashrc for every remote command (bash
+# does that under sshd at shell level 1); a slow rc file, such as pyenv's
+# rehash, would then stall every poll of the console.
+SetEnv SHLVL=1
 `, n, SSHPort, s.NodeAddr(n), s.hostKey(n), filepath.Join(s.NodeDir(n), "sshd.pid"), s.authorizedKeys())
 }
 
