@@ -55,6 +55,12 @@ func TestParseFacts(t *testing.T) {
 			want: Snapshot{},
 		},
 		{
+			name: "fast",
+			out: fastMarker + "\n#state\n" + `{"node":"a","instance":"VI_REDIS","state":"FAULT","priority":100,"since":"2026-11-26T01:02:03Z","generation":1,"pid":5,"last_action":"x","last_result":"ok"}` +
+				"\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\n",
+			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{State: "FAULT", Priority: 100, Since: since, LastAction: "x", LastResult: "ok"}},
+		},
+		{
 			name:    "plain node, broken state file",
 			out:     plainMarker + "\n#state\n{half\n#addr\n#keepalived\nyes\n#drain\n1\n",
 			want:    Snapshot{Keepalived: Keepalived{Running: true, Drained: true}},

@@ -30,6 +30,7 @@ type pollerOptions struct {
 	timeout   time.Duration
 	transport Options
 	conn      *Conn
+	fullEvery time.Duration
 }
 
 // WithInterval sets the poll interval (default: config console.poll_interval).
@@ -41,6 +42,13 @@ func WithProbeTimeout(d time.Duration) PollerOption { return func(o *pollerOptio
 // WithTransport sets the SSH transport options of the Poller's own connection.
 func WithTransport(opts Options) PollerOption { return func(o *pollerOptions) { o.transport = opts } }
 
+// WithFullFactsEvery sets how often a poll reads the node's full facts
+// (redkeep version, keepalived running, drain) rather than only its
+// keepalived state and VIP; default 5s, see fullFactsPeriod.
+func WithFullFactsEvery(d time.Duration) PollerOption {
+	return func(o *pollerOptions) { o.fullEvery = d }
+}
+
 // WithConn makes the Poller use an existing connection instead of its own;
 // the Poller then does not close it.
 func WithConn(c *Conn) PollerOption { return func(o *pollerOptions) { o.conn = c } }
@@ -50,7 +58,7 @@ func WithConn(c *Conn) PollerOption { return func(o *pollerOptions) { o.conn = c
 // does not fail here: every Snapshot reports it, so the console shows it
 // in the node's panel.
 func NewPoller(cfg *config.Config, node string, opts ...PollerOption) *Poller {
-	o := pollerOptions{interval: cfg.Console.PollInterval}
+	o := pollerOptions{interval: cfg.Console.PollInterval, fullEvery: fullFactsPeriod}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -73,6 +81,7 @@ func NewPoller(cfg *config.Config, node string, opts ...PollerOption) *Poller {
 		p.conn, p.ownConn = c, true
 	}
 	p.prober = NewProber(cfg, n, p.conn, o.timeout)
+	p.prober.fullEvery = max(1, int((o.fullEvery+o.interval-1)/o.interval))
 	return p
 }
 

@@ -24,6 +24,8 @@ type testPair struct {
 	ssh   [2]*sshtest.Server
 	redis [2]*redistest.Server
 	dir   string
+	// cfgPath is the config file, also the nodes' own config_path.
+	cfgPath string
 }
 
 const testPassword = "s3cret pass"
@@ -55,7 +57,9 @@ func startPair(t testing.TB) *testPair {
 `, name, i+1, p.ssh[i].Port, p.ssh[i].User, p.ssh[i].ClientKeyFile, kh, sshConfig, p.redis[i].Addr(), 150-50*i, filepath.Join(p.dir, "redkeep-"+name))
 	}
 	yaml += fmt.Sprintf("keepalived: {virtual_router_id: 51}\nredis: {password_file: %s}\nconsole: {poll_interval: 50ms, lag_warn: 1024}\n", pwFile)
-	cfg, err := config.Parse([]byte(yaml), "test.yaml")
+	p.cfgPath = filepath.Join(p.dir, "config.yaml")
+	writeFile(t, p.cfgPath, yaml)
+	cfg, err := config.Load(p.cfgPath)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -246,6 +250,36 @@ func TestPoller(t *testing.T) {
 	for range pl.Snapshots() {
 	}
 
+	t.Run("fast polls between full ones", func(t *testing.T) {
+		// The stand-in redkeep (full probes) says MASTER; the state file,
+		// which fast probes read themselves, says BACKUP.
+		stateFile := filepath.Join(p.dir, "state-a.json")
+		writeFile(t, stateFile, `{"node":"a","instance":"VI_REDIS","state":"BACKUP","priority":150,"since":"2026-11-26T01:02:03Z","generation":3,"pid":1,"last_action":"x","last_result":"ok"}`)
+		cfg := *p.cfg
+		cfg.Hooks.StateFile = stateFile
+		pl := NewPoller(&cfg, "a", WithInterval(10*time.Millisecond), WithFullFactsEvery(30*time.Millisecond))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go pl.Run(ctx)
+		var full, fast int
+		for s := range pl.Snapshots() {
+			if s.Keepalived.Err != "" || s.Conn != ConnConnected {
+				t.Fatalf("snapshot %+v", s)
+			}
+			switch s.Keepalived.State {
+			case "MASTER":
+				full++
+			case "BACKUP":
+				fast++
+				if s.Version != "v1" || !s.Keepalived.Running {
+					t.Errorf("fast snapshot lost the full probe's facts: %+v", s)
+				}
+			}
+			if full >= 2 && fast >= 2 {
+				cancel()
+			}
+		}
+	})
 	t.Run("unknown node", func(t *testing.T) {
 		pl := NewPoller(p.cfg, "zz", WithInterval(time.Hour))
 		ctx, cancel := context.WithCancel(context.Background())

@@ -179,6 +179,42 @@ func (s *Server) signalTree(sig syscall.Signal) {
 	}
 }
 
+// CPUTime is the processor time used so far by sshd, its connections and
+// the session commands they have reaped (user+system, from /proc): the
+// node's side of what a client costs. Processes that already exited are
+// included through their parents' cutime/cstime.
+func (s *Server) CPUTime() time.Duration {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	var ticks int64
+	for _, pid := range append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...) {
+		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		// Fields after the command name start at field 3 (state):
+		// utime, stime, cutime and cstime are fields 14-17.
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	// USER_HZ is 100 on every Linux architecture Go supports.
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // Stop kills sshd and its session processes; safe to call twice.
 func (s *Server) Stop() {
 	s.mu.Lock()
