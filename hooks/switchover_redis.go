@@ -104,6 +104,20 @@ func isReplicaOf(info replication.Info, addr string) bool {
 	return info.Role == replication.RoleReplica && info.MasterHost == host && strconv.Itoa(info.MasterPort) == port
 }
 
+// replicaOf finds the master's INFO line for the replica at addr.
+func replicaOf(master replication.Info, addr string) (replication.Replica, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return replication.Replica{}, false
+	}
+	for _, r := range master.Replicas {
+		if r.IP == host && strconv.Itoa(r.Port) == port {
+			return r, true
+		}
+	}
+	return replication.Replica{}, false
+}
+
 // CheckSwitchable verifies, right before the switch, that local is a master,
 // target its replica with the link up and in sync within maxLag bytes. The
 // console checked the same from its snapshots; this repeats it where the
@@ -126,6 +140,17 @@ func (s *RedisSwitch) CheckSwitchable(ctx context.Context, maxLag int64) (local,
 		return local, target, fmt.Errorf("target Redis %s: replication link is down", s.TargetAddr)
 	case target.SyncInProgress || target.Loading:
 		return local, target, fmt.Errorf("target Redis %s is still syncing or loading", s.TargetAddr)
+	}
+	// FAILOVER also wants the master's own view: it refuses a replica the
+	// master does not list as online, which after a full sync lasts until
+	// the replica's first ack (up to a second). The pause path reads the
+	// replica's offset itself and does not care.
+	if r, found := replicaOf(local, s.TargetAddr); s.Method == MethodFailover && (!found || r.State != "online") {
+		state := "not listed"
+		if found {
+			state = r.State
+		}
+		return local, target, fmt.Errorf("the master %s does not see the target %s as an online replica (%s)", s.Local.Options().Addr, s.TargetAddr, state)
 	}
 	lag, ok := replication.Lag(target, local)
 	if !ok {

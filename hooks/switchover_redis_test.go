@@ -106,7 +106,15 @@ func TestRedisSwitchUnderLoad(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // some writes before the switch
 
 			sw := &RedisSwitch{Local: m.Client(), Target: r.Client(), TargetAddr: r.Addr(), LocalAddr: m.Addr(), Timeout: 2 * time.Second, Method: method}
-			if _, _, err := sw.CheckSwitchable(context.Background(), 1<<20); err != nil {
+			// As a preflight would: wait until switchable (after the full
+			// sync the master lists the replica online at its first ack).
+			var err error
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if _, _, err = sw.CheckSwitchable(context.Background(), 1<<20); err == nil {
+					break
+				}
+			}
+			if err != nil {
 				t.Fatalf("CheckSwitchable: %v", err)
 			}
 			res, err := sw.Switch(context.Background())
@@ -253,10 +261,10 @@ func BenchmarkRedisSwitch(b *testing.B) {
 			var tooks []time.Duration
 			for i := 0; i < b.N; i++ {
 				from, to := servers[i%2], servers[(i+1)%2]
-				// Wait for the link, as a preflight would.
+				sw := &RedisSwitch{Local: from.Client(), Target: to.Client(), TargetAddr: to.Addr(), LocalAddr: from.Addr(), Timeout: 2 * time.Second, Method: method}
+				// Wait until switchable, as the node-local check would.
 				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-					in, err := fetchInfo(context.Background(), to.Client())
-					if err == nil && in.LinkUp && !in.SyncInProgress {
+					if _, _, err := sw.CheckSwitchable(context.Background(), 1<<20); err == nil {
 						break
 					}
 				}
@@ -264,7 +272,6 @@ func BenchmarkRedisSwitch(b *testing.B) {
 				var w writer
 				go w.run(ctx, from.Client())
 				time.Sleep(20 * time.Millisecond)
-				sw := &RedisSwitch{Local: from.Client(), Target: to.Client(), TargetAddr: to.Addr(), LocalAddr: from.Addr(), Timeout: 2 * time.Second, Method: method}
 				res, err := sw.Switch(context.Background())
 				stop()
 				if err != nil {
