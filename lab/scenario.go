@@ -127,10 +127,21 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 	if err != nil {
 		return finish(err)
 	}
+	// Every case moves the master. Wait for the peer to have taken over
+	// before judging or healing: after a SIGKILL the old master keeps the
+	// VIP and its Redis keeps taking writes until the peer's master-down
+	// timer fires, and healing first would hide that takeover.
+	to := "a"
+	if from == "a" {
+		to = "b"
+	}
+	if err := l.waitTakeover(ctx, to, opts.Recover); err != nil {
+		return finish(fmt.Errorf("after %s on %s: %w", kase, from, err))
+	}
 	if err := run.WaitAcked(ctx, 100, opts.Recover); err != nil {
 		return finish(fmt.Errorf("after %s on %s, writes did not recover: %w", kase, from, err))
 	}
-	logf("writes flow again after %s", time.Since(res.Injected).Round(time.Millisecond))
+	logf("%s took over; writes flow again %s after the failure", to, time.Since(res.Injected).Round(time.Millisecond))
 	if err := l.settle(ctx, opts.Recover); err != nil {
 		return finish(err)
 	}
@@ -168,6 +179,19 @@ func splitOutages(outages []loadcheck.Outage, healing time.Time) (failover, heal
 		}
 	}
 	return failover, heal
+}
+
+// waitTakeover waits until node to is keepalived MASTER, holds the VIP and
+// has a Redis master.
+func (l *Lab) waitTakeover(ctx context.Context, to string, timeout time.Duration) error {
+	return waitFor(ctx, timeout, to+" to take over (keepalived MASTER with the VIP, Redis master)", func() (bool, error) {
+		has, err := holdsVIP(ctx, &l.S, to)
+		if err != nil || !has || vrrpState(l.S.Syslog(to)) != "MASTER" {
+			return false, err
+		}
+		v := probeRedis(ctx, redisAddr(l.S.NodeAddr(to)))
+		return v.Up && v.Role == "master", nil
+	})
 }
 
 // settle waits until no notify hook runs on either node: the transition is
