@@ -333,7 +333,8 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	// node answering slowly must not turn a done switchover into a failure.
 	// When the node reported its own end (done or failed), the pair has
 	// settled; when the stream broke, the node may still be finishing.
-	settled := runErr == nil && (last.State == hooks.StateDone || last.State == hooks.StateFailed)
+	var notStarted *notStartedError
+	settled := runErr == nil && (last.State == hooks.StateDone || last.State == hooks.StateFailed) || errors.As(runErr, &notStarted)
 	state, ok := confirm(ctx, cfg, n, plan.To, settled, vipTimeout+10*time.Second)
 	res.PairState = state
 	res.Took = time.Since(start)
@@ -369,6 +370,12 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	return res, &FailedError{Step: step, Err: err, PairState: pair}
 }
 
+// notStartedError is a node-local run that never started: nothing changed.
+type notStartedError struct{ err error }
+
+func (e *notStartedError) Error() string { return e.err.Error() }
+func (e *notStartedError) Unwrap() error { return e.err }
+
 // streamRun runs the node-local switchover on node and turns its JSON lines
 // into steps. It returns the last step the node reported and the Redis
 // method it used; an error means the stream ended without a clean exit
@@ -376,7 +383,7 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 func streamRun(ctx context.Context, n Nodes, node string, args []string, report func(string, string, StepState, string)) (last hooks.SwitchoverStep, method string, err error) {
 	r, err := n.RedkeepStream(ctx, node, args...)
 	if err != nil {
-		return last, "", fmt.Errorf("start the switchover on %s: %w", node, err)
+		return last, "", &notStartedError{fmt.Errorf("start the switchover on %s: %w", node, err)}
 	}
 	defer r.Close()
 	sc := bufio.NewScanner(r)

@@ -450,3 +450,26 @@ func TestStartDeliversStepsThenResult(t *testing.T) {
 		t.Fatalf("refused result = %+v", lastRefused)
 	}
 }
+
+// noStart is the loop pair whose node-local run cannot be started (say the
+// node's redkeep is missing): nothing changes, the locks are released, and
+// the failure says how the pair stands.
+type noStart struct{ *loopPair }
+
+func (noStart) RedkeepStream(context.Context, string, ...string) (io.ReadCloser, error) {
+	return nil, errors.New("exec: redkeep: not found")
+}
+
+func TestRunNodeLocalRunDoesNotStart(t *testing.T) {
+	p := newLoopPair(t)
+	_, err := Run(context.Background(), p.cfg, noStart{p}, Options{}, nil)
+	var fe *FailedError
+	if !errors.As(err, &fe) || !strings.Contains(fe.PairState, "consistent: a master") {
+		t.Fatalf("Run = %v, want a failure leaving a the master", err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if l, _ := hooks.ReadSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg[n]), time.Now()); l != nil {
+			t.Fatalf("lock left on %s: %s", n, l)
+		}
+	}
+}

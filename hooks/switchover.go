@@ -357,6 +357,11 @@ func (s *Switchover) rollback(ctx context.Context, rs *RedisSwitch, target *conf
 		return s.fail(step, fmt.Errorf("%v; rolled back Redis but undrain failed: %v", cause, undrainErr),
 			fmt.Sprintf("rolled back: %s is master again, %s its replica; %s is still drained", s.Self.Name, target.Name, s.Self.Name))
 	}
+	if !held {
+		// Undrained, this node takes the VIP back as soon as keepalived
+		// sees no MASTER advert; if the target holds it, it stays there.
+		return s.fail(step, cause, fmt.Sprintf("rolled back Redis: %s is master again, %s its replica; the VIP is not on %s at this moment (keepalived should bring it back; if %s holds it, drain %s)", s.Self.Name, target.Name, s.Self.Name, target.Name, target.Name))
+	}
 	return s.fail(step, cause, fmt.Sprintf("rolled back: %s is master with the VIP again, %s its replica", s.Self.Name, target.Name))
 }
 
