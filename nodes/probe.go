@@ -225,11 +225,25 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 		"echo '" + plainMarker + "'",
 		"echo '#state'; cat " + q(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
 		"echo '#addr'; ip -o addr show 2>/dev/null",
-		"echo '#keepalived'; if pgrep -x keepalived >/dev/null 2>&1; then echo yes; else echo no; fi",
+		"echo '#keepalived'; " + keepalivedRunning,
 		"echo '#drain'; cat " + q(cfg.Keepalived.TrackFile) + " 2>/dev/null; echo",
 		"true",
 	}, "\n")
 }
+
+// keepalivedRunning prints yes when a keepalived runs in this network
+// namespace. Zombies do not count (a SIGKILLed keepalived lingers as one
+// until reaped), nor do keepalived processes of other network namespaces
+// (lab nodes share one PID namespace). When another user's process cannot
+// be inspected, it counts.
+const keepalivedRunning = `me=$(readlink /proc/self/ns/net); r=no
+for p in $(pgrep -x keepalived 2>/dev/null); do
+  read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue
+  [ "$st" = Z ] && continue
+  ns=$(readlink /proc/$p/ns/net 2>/dev/null) || { r=yes; break; }
+  [ "$ns" = "$me" ] && { r=yes; break; }
+done
+echo $r`
 
 // parseFacts fills snap from the facts command's output.
 func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {

@@ -152,6 +152,11 @@ func Judge(snaps []Snapshot, t Thresholds) Verdict {
 		switch {
 		case !s.Keepalived.Running:
 			add(ReasonKeepalivedDown, "keepalived is not running on %s: it cannot take the VIP", s.Node)
+		case s.Keepalived.State == "STOP":
+			// notify stop ran and no other state since: keepalived was
+			// stopped, whatever a process scan says (in a shared PID
+			// namespace it may see the peer's keepalived).
+			add(ReasonKeepalivedDown, "keepalived on %s was stopped (last state STOP): it cannot take the VIP", s.Node)
 		case s.Keepalived.Drained:
 			add(ReasonDrained, "%s is drained (track file): it cannot take the VIP", s.Node)
 		case s.Keepalived.State == "FAULT":

@@ -80,6 +80,8 @@ func TestJudge(t *testing.T) {
 		}, codes: []string{ReasonRedisDown, ReasonLinkDown}, holder: "a", textParts: []string{"Redis on a is down, and it holds the VIP: connection refused"}},
 		{name: "keepalived not running", mod: func(a, b *Snapshot) { b.Keepalived.Running = false },
 			codes: []string{ReasonKeepalivedDown}, holder: "a", master: "a"},
+		{name: "keepalived stopped", mod: func(a, b *Snapshot) { b.Keepalived.State = "STOP" },
+			codes: []string{ReasonKeepalivedDown}, holder: "a", master: "a", textParts: []string{"last state STOP"}},
 		{name: "keepalived fault", mod: func(a, b *Snapshot) { b.Keepalived.State = "FAULT" },
 			codes: []string{ReasonFault}, holder: "a", master: "a"},
 		{name: "drained", mod: func(a, b *Snapshot) { b.Keepalived.Drained, b.Keepalived.State = true, "FAULT" },
