@@ -30,12 +30,16 @@ type HostKeyError struct {
 
 func (e *HostKeyError) Error() string {
 	host, port, _ := net.SplitHostPort(e.Addr)
-	scan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, strings.Join(e.KnownHosts, " "))
+	file := "~/.ssh/known_hosts"
+	if len(e.KnownHosts) > 0 {
+		file = e.KnownHosts[0]
+	}
+	scan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, file)
 	if e.Changed {
 		return fmt.Sprintf("host key for %s CHANGED: it now offers %s %s but %s records a different key; "+
 			"this may be a man-in-the-middle or a reinstalled node. Check the fingerprint on the node "+
 			"(ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then remove the old line (ssh-keygen -R '%s' -f %s) and run: %s",
-			e.Addr, e.KeyType, e.Fingerprint, e.Where, keyFileType(e.KeyType), knownhosts.Normalize(e.Addr), e.KnownHosts[0], scan)
+			e.Addr, e.KeyType, e.Fingerprint, e.Where, keyFileType(e.KeyType), knownhosts.Normalize(e.Addr), file, scan)
 	}
 	return fmt.Sprintf("host key for %s is unknown: it offers %s %s and %s has no entry for it. "+
 		"Check the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then run: %s",

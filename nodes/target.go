@@ -186,7 +186,8 @@ func resolve(sc *sshConfig, alias string, depth int) (*Target, error) {
 		for _, f := range strings.Fields(kh) {
 			t.KnownHosts = append(t.KnownHosts, config.ExpandHome(f))
 		}
-	} else {
+	}
+	if len(t.KnownHosts) == 0 {
 		t.KnownHosts = []string{config.ExpandHome("~/.ssh/known_hosts")}
 	}
 	switch ia := sc.get(host, "IdentityAgent"); ia {
