@@ -44,8 +44,9 @@ const fullFactsPeriod = 5 * time.Second
 
 // Prober takes Snapshots of one node over its SSH connection: the node's
 // facts (keepalived state, VIP, keepalived running, redkeep version) with
-// one remote command, and Redis INFO through a direct-tcpip channel. The
-// two run in parallel. A Prober keeps its Redis connection between probes.
+// one remote command (full or fast, see fullFactsPeriod), and Redis INFO
+// through a direct-tcpip channel. The two run in parallel. A Prober keeps
+// its Redis connection between probes.
 type Prober struct {
 	cfg     *config.Config
 	node    *config.Node
