@@ -60,18 +60,44 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) NodeSt
 }
 
 // processRunning reports whether a process named name runs, like pgrep -x,
-// by reading <proc>/<pid>/comm.
+// reading proc (normally /proc). Zombies do not count (a keepalived killed
+// with SIGKILL lingers as one until reaped), and neither do processes in
+// another network namespace: on a host running several network namespaces
+// (the lab), the other node's keepalived is not this node's.
 func processRunning(proc, name string) bool {
 	comms, err := filepath.Glob(filepath.Join(proc, "[0-9]*", "comm"))
 	if err != nil {
 		return false
 	}
+	selfNS, _ := os.Readlink(filepath.Join(proc, "self", "ns", "net"))
 	for _, c := range comms {
-		if b, err := os.ReadFile(c); err == nil && string(bytes.TrimSpace(b)) == name {
-			return true
+		b, err := os.ReadFile(c)
+		if err != nil || string(bytes.TrimSpace(b)) != name {
+			continue
 		}
+		dir := filepath.Dir(c)
+		if stat, err := os.ReadFile(filepath.Join(dir, "stat")); err != nil || zombie(stat) {
+			continue
+		}
+		if selfNS != "" {
+			if ns, err := os.Readlink(filepath.Join(dir, "ns", "net")); err != nil || ns != selfNS {
+				continue
+			}
+		}
+		return true
 	}
 	return false
+}
+
+// zombie reports whether a /proc/PID/stat line is a zombie's. The state
+// follows the command name in parentheses, which may itself hold spaces or
+// parentheses, so it is read after the last ')'.
+func zombie(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // String is a one-line human summary of the node state.
