@@ -42,7 +42,7 @@ func TestStatusInLab(t *testing.T) {
 	}{
 		{lab.RedisDown, "a", []string{"redis-down"}},
 		// SIGKILL leaves the VIP behind on a, and b takes it too.
-		{lab.KeepalivedKill, "a", []string{"vip-both"}},
+		{lab.KeepalivedKill, "a", []string{"vip-both", "keepalived-down"}},
 		{lab.KeepalivedStop, "a", []string{"keepalived-down"}},
 		{lab.Partition, "b", []string{"unreachable"}},
 		{lab.NodeDown, "b", []string{"unreachable"}},
