@@ -57,7 +57,7 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 	// `lab up` refuses a subnet the machine already uses (another lab's,
 	// say); try the next one then.
 	var up []byte
-	for _, subnet := range []string{"10.213.78.0/24", "10.213.79.0/24", "198.51.100.0/24"} {
+	for _, subnet := range []string{"198.18.78.0/24", "198.18.79.0/24", "198.51.100.0/24"} {
 		out, err := redkeep(3*time.Minute, append([]string{"lab", "up", "--subnet", subnet}, labFlags...)...)
 		if err == nil {
 			up = nil

@@ -108,7 +108,7 @@ func statusLab(t *testing.T) (*lab.Lab, string) {
 	s.Redkeep = bin
 	var l *lab.Lab
 	var err error
-	for _, subnet := range []string{"10.213.83.0/24", "10.213.84.0/24", "198.18.83.0/24"} {
+	for _, subnet := range []string{"198.18.83.0/24", "198.18.84.0/24", "198.19.83.0/24"} {
 		s.Subnet = netip.MustParsePrefix(subnet)
 		if l, err = lab.New(s); err != nil {
 			t.Fatal(err)

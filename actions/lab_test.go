@@ -60,7 +60,7 @@ func newLabEnv(t *testing.T) *labEnv {
 	var l *lab.Lab
 	var st *lab.Status
 	var upErr error
-	for _, c := range []string{"198.18.213.0/24", "100.127.213.0/24", "10.213.78.0/24"} {
+	for _, c := range []string{"198.18.213.0/24", "198.19.213.0/24", "198.19.78.0/24"} {
 		s.Subnet = netip.MustParsePrefix(c)
 		var err error
 		if l, err = lab.New(s); err != nil {

@@ -111,7 +111,7 @@ func benchLab(b *testing.B) (*lab.Lab, *config.Config) {
 	ctx := context.Background()
 	var l *lab.Lab
 	var err error
-	for _, subnet := range []string{"10.213.81.0/24", "10.213.82.0/24", "198.18.81.0/24"} {
+	for _, subnet := range []string{"198.18.81.0/24", "198.18.82.0/24", "198.19.81.0/24"} {
 		s.Subnet = netip.MustParsePrefix(subnet)
 		if l, err = lab.New(s); err != nil {
 			b.Fatal(err)
