@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkeep/redkeep/internal/labtest"
 	"github.com/redkeep/redkeep/lab"
 )
 
@@ -22,12 +23,7 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lab end to end: runs without -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the lab runs network namespaces")
-	}
-	if err := lab.Requirements(); err != nil {
-		t.Skipf("lab requirements: %v", err)
-	}
+	labtest.Require(t, lab.Requirements)
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("needs tmux (apt-get install tmux)")
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkeep/redkeep/internal/labtest"
 	"github.com/redkeep/redkeep/lab"
 )
 
@@ -24,12 +25,7 @@ func TestStatusInLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lab end to end: runs without -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the lab runs network namespaces; CI runs this as root")
-	}
-	if err := lab.Requirements(); err != nil {
-		t.Skipf("lab requirements: %v", err)
-	}
+	labtest.Require(t, lab.Requirements)
 	l, cfg := statusLab(t)
 	ctx := context.Background()
 

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/labtest"
 	"github.com/redkeep/redkeep/internal/loadcheck"
 	"github.com/redkeep/redkeep/lab"
 	"github.com/redkeep/redkeep/nodes"
@@ -42,12 +43,7 @@ type labEnv struct {
 // same time) and removes it when the test ends, passed or not.
 func newLabEnv(t *testing.T) *labEnv {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("switchover lab tests need root (network namespaces, keepalived); CI runs them as root")
-	}
-	if err := lab.Requirements(); err != nil {
-		t.Skipf("switchover lab tests: %v", err)
-	}
+	labtest.Require(t, lab.Requirements)
 	bin := filepath.Join(t.TempDir(), "redkeep")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
 		t.Fatalf("build redkeep: %v\n%s", err, out)

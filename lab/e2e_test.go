@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/labtest"
 )
 
 // e2eLab builds this redkeep, starts a lab of the test's own (its own
@@ -19,12 +21,7 @@ import (
 // alone) and removes it when the test ends, passed or not.
 func e2eLab(t *testing.T) (*Lab, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end lab tests need root (network namespaces, keepalived); CI runs them as root")
-	}
-	if err := Requirements(); err != nil {
-		t.Skipf("end-to-end lab tests: %v", err)
-	}
+	labtest.Require(t, Requirements)
 	bin := filepath.Join(t.TempDir(), "redkeep")
 	build := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -335,12 +332,7 @@ func readString(t *testing.T, path string) string {
 // TestUpRefusesUsedSubnet: a subnet the machine already uses is refused
 // before anything is created.
 func TestUpRefusesUsedSubnet(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("lab up needs root; CI runs this as root")
-	}
-	if err := Requirements(); err != nil {
-		t.Skipf("lab: %v", err)
-	}
+	labtest.Require(t, Requirements)
 	s := DefaultSettings()
 	s.Dir = fmt.Sprintf("/run/redkeep-refuse-%d", os.Getpid())
 	s.Prefix = "rkref"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/labtest"
 	"github.com/redkeep/redkeep/lab"
 )
 
@@ -94,12 +95,7 @@ func waitSnap(b *testing.B, p *Poller, what string, ok func(Snapshot) bool) (Sna
 // prefix and a free subnet), removed when the benchmark ends.
 func benchLab(b *testing.B) (*lab.Lab, *config.Config) {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("the lab needs root (network namespaces, keepalived)")
-	}
-	if err := lab.Requirements(); err != nil {
-		b.Skipf("lab: %v", err)
-	}
+	labtest.Require(b, lab.Requirements)
 	bin := filepath.Join(b.TempDir(), "redkeep")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
 		b.Fatalf("build redkeep: %v\n%s", err, out)
