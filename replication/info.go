@@ -16,47 +16,47 @@ const (
 // Info is what one Redis server says about its replication, from INFO
 // (replication, persistence, keyspace, server sections).
 type Info struct {
-	Role Role
+	Role Role `json:"role"`
 	// RunID changes on every restart (INFO server run_id).
-	RunID string
+	RunID string `json:"run_id"`
 	// Version is redis_version, e.g. "7.0.15".
-	Version string
+	Version string `json:"version"`
 	// ReplID and ReplID2 name the replication history; ReplID2 is the
 	// history this server continued from when it was promoted, valid up to
 	// SecondReplOffset.
-	ReplID           string
-	ReplID2          string
-	MasterReplOffset int64
-	SecondReplOffset int64
+	ReplID           string `json:"replid"`
+	ReplID2          string `json:"replid2"`
+	MasterReplOffset int64  `json:"master_repl_offset"`
+	SecondReplOffset int64  `json:"second_repl_offset"`
 
 	// FailoverState is master_failover_state: no-failover, waiting-for-sync
 	// or failover-in-progress (the FAILOVER command).
-	FailoverState string
+	FailoverState string `json:"failover_state"`
 
 	// Master side.
-	ConnectedReplicas int
-	Replicas          []Replica
+	ConnectedReplicas int       `json:"connected_replicas"`
+	Replicas          []Replica `json:"replicas,omitempty"`
 
 	// Replica side.
-	MasterHost     string
-	MasterPort     int
-	LinkUp         bool  // master_link_status:up
-	LinkDownSecs   int64 // master_link_down_since_seconds, -1 when unknown
-	LastIOSecs     int64 // master_last_io_seconds_ago, -1 when unknown
-	SyncInProgress bool  // master_sync_in_progress:1
-	ReplicaOffset  int64 // slave_repl_offset: what this replica has applied
+	MasterHost     string `json:"master_host,omitempty"`
+	MasterPort     int    `json:"master_port,omitempty"`
+	LinkUp         bool   `json:"link_up"`          // master_link_status:up
+	LinkDownSecs   int64  `json:"link_down_secs"`   // master_link_down_since_seconds, -1 when unknown
+	LastIOSecs     int64  `json:"last_io_secs"`     // master_last_io_seconds_ago, -1 when unknown
+	SyncInProgress bool   `json:"sync_in_progress"` // master_sync_in_progress:1
+	ReplicaOffset  int64  `json:"replica_offset"`   // slave_repl_offset: what this replica has applied
 
 	// Loading is true while the server loads its data set (INFO persistence).
-	Loading bool
+	Loading bool `json:"loading"`
 	// Keys is the total key count over all databases (INFO keyspace).
-	Keys int64
+	Keys int64 `json:"keys"`
 }
 
 // Replica is one slaveN line in a master's INFO replication.
 type Replica struct {
-	IP     string
-	Port   int
-	State  string // online, wait_bgsave, send_bulk, ...
-	Offset int64
-	Lag    int64 // seconds since the replica's last ack
+	IP     string `json:"ip"`
+	Port   int    `json:"port"`
+	State  string `json:"state"` // online, wait_bgsave, send_bulk, ...
+	Offset int64  `json:"offset"`
+	Lag    int64  `json:"lag"` // seconds since the replica's last ack
 }
