@@ -93,16 +93,6 @@ func parseInfo(text string) RedisView {
 	return v
 }
 
-// tcpUp reports whether something accepts connections on addr.
-func tcpUp(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
 // vrrpState returns the last keepalived state node's syslog reports for the
 // instance ("MASTER", "BACKUP", "FAULT", or "" if none yet) from lines like
 // "... Keepalived_vrrp[7]: (VI_REDIS) Entering MASTER STATE".
