@@ -79,6 +79,10 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	defer r.Close()
 	r.role = role
 	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
+		if errors.Is(err, ErrOvertaken) {
+			r.logf(Warn, "overtaken before starting, stopping: %v", err)
+			return nil
+		}
 		r.logf(Error, "cannot record the state: %v", err)
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -509,6 +508,10 @@ func (r *runner) announce(ctx context.Context, instance, state string, priority 
 		// A corrupt file must not stop a failover; start a new count.
 		r.logf(Warn, "state file unreadable, starting over: %v", err)
 	}
+	me := selfFork()
+	if err == nil && old.forkedAfter(me) {
+		return fmt.Errorf("%w: keepalived started the notify for %s (pid %d) after ours, and it already announced itself", ErrOvertaken, old.State, old.PID)
+	}
 	r.gen = old.Generation + 1
 	return writeState(r.cfg.Hooks.StateFile, State{
 		Node:       r.self.Name,
@@ -517,7 +520,9 @@ func (r *runner) announce(ctx context.Context, instance, state string, priority 
 		Priority:   priority,
 		Since:      time.Now(),
 		Generation: r.gen,
-		PID:        os.Getpid(),
+		PID:        me.pid,
+		BootID:     me.bootID,
+		StartTicks: me.ticks,
 		LastAction: "started",
 		LastResult: ResultRunning,
 	})

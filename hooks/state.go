@@ -45,6 +45,12 @@ type State struct {
 	// the file's has been overtaken and stops.
 	Generation uint64 `json:"generation"`
 	PID        int    `json:"pid"`
+	// BootID and StartTicks place the notify in keepalived's event order:
+	// keepalived forks its notify processes in the order of its
+	// transitions, so a process forked later handles a newer state, even
+	// when both start within the same millisecond and race for the file.
+	BootID     string `json:"boot_id,omitempty"`
+	StartTicks uint64 `json:"start_ticks,omitempty"`
 	LastAction string `json:"last_action"`
 	// LastResult is running, ok, refused or failed.
 	LastResult string `json:"last_result"`
