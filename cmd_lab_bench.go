@@ -73,7 +73,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&subnet, "subnet", "203.0.113.0/24", "the benchmark lab's IPv4 network")
+	cmd.Flags().StringVar(&subnet, "subnet", "198.18.75.0/24", "the benchmark lab's IPv4 network")
 	cmd.Flags().StringVar(&dir, "bench-dir", "/run/redkeep-bench", "the benchmark lab's directory")
 	cmd.Flags().StringVar(&prefix, "bench-prefix", "rkbench", "prefix of the benchmark lab's namespaces and interfaces")
 	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")

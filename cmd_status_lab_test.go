@@ -3,18 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redkeep/redkeep/internal/labtest"
+	"github.com/redkeep/redkeep/internal/labenv"
 	"github.com/redkeep/redkeep/lab"
 )
 
@@ -25,7 +19,6 @@ func TestStatusInLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lab end to end: runs without -short")
 	}
-	labtest.Require(t, lab.Requirements)
 	l, cfg := statusLab(t)
 	ctx := context.Background()
 
@@ -90,37 +83,9 @@ func statusUntil(t *testing.T, cfg, what string, ok func(statusJSON) bool) statu
 	return s
 }
 
-// statusLab builds redkeep and starts a lab of the test's own (directory,
-// prefix, free subnet), removed when the test ends.
+// statusLab starts a lab of the test's own, removed when the test ends.
 func statusLab(t *testing.T) (*lab.Lab, string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redkeep")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	s := lab.DefaultSettings()
-	s.Dir = fmt.Sprintf("/run/redkeep-status-e2e-%d", os.Getpid())
-	s.Prefix = "rkst"
-	s.Redkeep = bin
-	var l *lab.Lab
-	var err error
-	for _, subnet := range []string{"198.18.83.0/24", "198.18.84.0/24", "198.19.83.0/24"} {
-		s.Subnet = netip.MustParsePrefix(subnet)
-		if l, err = lab.New(s); err != nil {
-			t.Fatal(err)
-		}
-		this := l
-		t.Cleanup(func() {
-			if err := this.Down(context.Background()); err != nil {
-				t.Errorf("lab down: %v", err)
-			}
-		})
-		if _, _, err = l.Up(context.Background()); !errors.Is(err, lab.ErrRefused) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	return l, s.ConfigPath()
+	l, st := labenv.Up(t, "rkst", "198.18.83.0/24", "198.18.84.0/24", "198.19.83.0/24")
+	return l, st.Config
 }

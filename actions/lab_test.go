@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/internal/labtest"
+	"github.com/redkeep/redkeep/internal/labenv"
 	"github.com/redkeep/redkeep/internal/loadcheck"
 	"github.com/redkeep/redkeep/lab"
 	"github.com/redkeep/redkeep/nodes"
@@ -43,47 +39,7 @@ type labEnv struct {
 // same time) and removes it when the test ends, passed or not.
 func newLabEnv(t *testing.T) *labEnv {
 	t.Helper()
-	labtest.Require(t, lab.Requirements)
-	bin := filepath.Join(t.TempDir(), "redkeep")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
-		t.Fatalf("build redkeep: %v\n%s", err, out)
-	}
-	s := lab.DefaultSettings()
-	s.Dir = fmt.Sprintf("/run/redkeep-sw-%d", os.Getpid())
-	s.Prefix = "rksw"
-	s.Redkeep = bin
-	ctx := context.Background()
-	var l *lab.Lab
-	var st *lab.Status
-	var upErr error
-	for _, c := range []string{"198.18.213.0/24", "198.19.213.0/24", "198.19.78.0/24"} {
-		s.Subnet = netip.MustParsePrefix(c)
-		var err error
-		if l, err = lab.New(s); err != nil {
-			t.Fatal(err)
-		}
-		l.Log = testWriter{t}
-		st, _, upErr = l.Up(ctx)
-		if upErr == nil {
-			break
-		}
-		// A used subnet is refused before anything exists; anything else
-		// may have left parts behind.
-		if err := l.Down(ctx); err != nil {
-			t.Logf("lab down after a failed up: %v", err)
-		}
-		if !strings.Contains(upErr.Error(), "already used") {
-			t.Fatalf("lab up: %v", upErr)
-		}
-	}
-	if upErr != nil {
-		t.Fatalf("no free subnet for the switchover lab: %v", upErr)
-	}
-	t.Cleanup(func() {
-		if err := l.Down(context.Background()); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
+	l, st := labenv.Up(t, "rksw", "198.18.213.0/24", "198.19.213.0/24", "198.19.78.0/24")
 	if !st.Healthy || st.VIPHolder != "a" {
 		t.Fatalf("lab after up: healthy=%v holder=%q problems=%v", st.Healthy, st.VIPHolder, st.Problems)
 	}

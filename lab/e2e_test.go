@@ -38,7 +38,7 @@ func e2eLab(t *testing.T) (*Lab, string) {
 	s.Prefix = "rke2e"
 	s.Redkeep = bin
 	s.Subnet = netip.Prefix{}
-	for _, c := range []string{"203.0.113.0/24", "198.51.100.0/24", "198.18.77.0/24"} {
+	for _, c := range []string{"198.18.77.0/24", "198.18.76.0/24", "198.51.100.0/24"} {
 		p := netip.MustParsePrefix(c)
 		if checkSubnetFree(ctx, p, uses) == nil {
 			s.Subnet = p

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -113,7 +114,61 @@ func hostUses(ctx context.Context) ([]hostUse, error) {
 		}
 		uses = append(uses, hostUse{What: what, Prefix: p.Masked()})
 	}
-	return uses, nil
+	return append(uses, peerUses()...), nil
+}
+
+// peerUses lists addresses the machine talks to through its default route:
+// its name servers and the peers of its open TCP connections. A lab subnet
+// holding one of them would take the machine's traffic to it into the lab
+// bridge (package mirrors have been seen on documentation ranges).
+func peerUses() []hostUse {
+	var uses []hostUse
+	seen := map[netip.Addr]bool{}
+	add := func(what string, a netip.Addr) {
+		if !a.Is4() || a.IsLoopback() || a.IsUnspecified() || seen[a] {
+			return
+		}
+		seen[a] = true
+		uses = append(uses, hostUse{What: what + " " + a.String(), Prefix: netip.PrefixFrom(a, 32)})
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "nameserver" {
+				if a, err := netip.ParseAddr(f[1]); err == nil {
+					add("name server", a)
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/net/tcp"); err == nil {
+		for _, a := range tcpPeers(b) {
+			add("connection to", a)
+		}
+	}
+	return uses
+}
+
+// tcpPeers reads the remote addresses of a /proc/net/tcp table (IPv4, in
+// little-endian hex: 0100007F is 127.0.0.1).
+func tcpPeers(table []byte) []netip.Addr {
+	var peers []netip.Addr
+	for i, line := range strings.Split(string(table), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 3 {
+			continue
+		}
+		hexAddr, _, ok := strings.Cut(f[2], ":")
+		if !ok || len(hexAddr) != 8 {
+			continue
+		}
+		v, err := strconv.ParseUint(hexAddr, 16, 32)
+		if err != nil {
+			continue
+		}
+		peers = append(peers, netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}))
+	}
+	return peers
 }
 
 // checkSubnetFree refuses a subnet that any address or route on the machine
@@ -127,7 +182,7 @@ func checkSubnetFree(ctx context.Context, subnet netip.Prefix, uses []hostUse) e
 		}
 	}
 	if len(clash) > 0 {
-		return fmt.Errorf("lab subnet %s is already used on this machine (%s); nothing was created: pick a free one with --subnet (e.g. 203.0.113.0/24 or 198.51.100.0/24 if unused)",
+		return fmt.Errorf("lab subnet %s is already used on this machine (%s); nothing was created: pick a free one with --subnet (e.g. 198.51.100.0/24 or 198.18.0.0/24 if unused)",
 			subnet, strings.Join(clash, "; "))
 	}
 	return nil

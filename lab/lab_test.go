@@ -253,3 +253,27 @@ func TestSplitOutages(t *testing.T) {
 		t.Fatalf("no heal: split = %s, %s", f, h)
 	}
 }
+
+func TestTCPPeers(t *testing.T) {
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:426A 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 75843 1 0000000000000000 100 0 0 10 0
+   3: 017100CB:BC12 507100CB:01BB 01 00000000:00000000 03:000006A8 00000000     0        0 0 3 0000000000000000
+garbage
+`
+	got := tcpPeers([]byte(table))
+	want := []string{"0.0.0.0", "203.0.113.80"}
+	if len(got) != len(want) {
+		t.Fatalf("tcpPeers = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("peer %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	// A connection's peer makes its subnet taken: a lab bridge there would
+	// swallow the machine's traffic to it.
+	uses := []hostUse{{What: "connection to 203.0.113.80", Prefix: netip.MustParsePrefix("203.0.113.80/32")}}
+	if err := checkSubnetFree(context.Background(), netip.MustParsePrefix("203.0.113.0/24"), uses); err == nil {
+		t.Error("a subnet holding a connection's peer was accepted")
+	}
+}

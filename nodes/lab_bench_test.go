@@ -2,18 +2,12 @@ package nodes
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/internal/labtest"
+	"github.com/redkeep/redkeep/internal/labenv"
 	"github.com/redkeep/redkeep/lab"
 )
 
@@ -91,41 +85,11 @@ func waitSnap(b *testing.B, p *Poller, what string, ok func(Snapshot) bool) (Sna
 	}
 }
 
-// benchLab builds redkeep and starts a lab of its own (own directory,
-// prefix and a free subnet), removed when the benchmark ends.
+// benchLab starts a lab of the benchmark's own, removed when it ends.
 func benchLab(b *testing.B) (*lab.Lab, *config.Config) {
 	b.Helper()
-	labtest.Require(b, lab.Requirements)
-	bin := filepath.Join(b.TempDir(), "redkeep")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
-		b.Fatalf("build redkeep: %v\n%s", err, out)
-	}
-	s := lab.DefaultSettings()
-	s.Dir = fmt.Sprintf("/run/redkeep-nodes-bench-%d", os.Getpid())
-	s.Prefix = "rknb"
-	s.Redkeep = bin
-	ctx := context.Background()
-	var l *lab.Lab
-	var err error
-	for _, subnet := range []string{"198.18.81.0/24", "198.18.82.0/24", "198.19.81.0/24"} {
-		s.Subnet = netip.MustParsePrefix(subnet)
-		if l, err = lab.New(s); err != nil {
-			b.Fatal(err)
-		}
-		this := l
-		b.Cleanup(func() {
-			if err := this.Down(context.Background()); err != nil {
-				b.Errorf("lab down: %v", err)
-			}
-		})
-		if _, _, err = l.Up(ctx); !errors.Is(err, lab.ErrRefused) {
-			break
-		}
-	}
-	if err != nil {
-		b.Fatalf("lab up: %v", err)
-	}
-	cfg, err := config.Load(s.ConfigPath())
+	l, st := labenv.Up(b, "rknb", "198.18.81.0/24", "198.18.82.0/24", "198.19.81.0/24")
+	cfg, err := config.Load(st.Config)
 	if err != nil {
 		b.Fatal(err)
 	}
