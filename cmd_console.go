@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -41,7 +42,8 @@ planned switchover (preflight, then confirmation by typing the target's name).
 On a lab's config it also offers the lab's failure cases. Press ? for the keys.
 
 Set NO_COLOR to draw without colours, REDKEEP_DEBUG_LOG=FILE to write debug
-logging to FILE (the console never prints while it runs).`,
+logging to FILE (the console never prints while it runs), REDKEEP_CPUPROFILE=FILE
+to write a Go CPU profile of the session to FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
@@ -72,6 +74,17 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		return withCode(exitUsage, err)
 	}
 	defer stopLog()
+	if path := os.Getenv("REDKEEP_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("$REDKEEP_CPUPROFILE: %w", err))
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return withCode(exitUsage, fmt.Errorf("$REDKEEP_CPUPROFILE: %w", err))
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	pair, err := startPair(ctx, cfg)
 	if err != nil {
