@@ -19,7 +19,18 @@ func (in Info) Offset() int64 {
 
 // Empty reports whether the server holds nothing that could be lost: no
 // keys and no replication history (offset 0), as a freshly started server.
-func (in Info) Empty() bool { return in.Keys == 0 && in.Offset() == 0 }
+// A fresh replica that has never synced counts too: Redis reports it with
+// master_repl_offset 0 but slave_repl_offset 1 (its master's initial offset
+// plus one), which is no history at all. Missing it made the check detach a
+// restarted, empty replica from its master "before a resync wipes it" and
+// serve as a second master until the next check (seen in the lab's
+// redis-restart case).
+func (in Info) Empty() bool {
+	if in.Keys != 0 {
+		return false
+	}
+	return in.Offset() == 0 || in.Role == RoleReplica && in.MasterReplOffset == 0 && in.ReplicaOffset <= 1
+}
 
 func validReplID(id string) bool { return id != "" && id != zeroReplID }
 

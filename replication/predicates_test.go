@@ -116,6 +116,10 @@ func TestSafeToReplicateFrom(t *testing.T) {
 		{"peer loading", master(histA, 100, 10), loading, false, "loading"},
 		{"keys but offset 0 is not empty", master(histA, 0, 10), master(restarted, 0, 0), false, "source is empty"},
 		{"zero replid2 never matches", master(zeroReplID, 100, 10), master(histB, 100, 10), false, "does not continue"},
+		// INFO of a redis-server 7.0 started with replicaof and no data,
+		// before its first sync: slave_repl_offset 1, master_repl_offset 0.
+		{"fresh replica never synced", Info{Role: RoleReplica, ReplID: restarted, ReplicaOffset: 1}, master(histA, 100, 10), true, "follower is empty"},
+		{"replica at offset 1 with keys is not empty", Info{Role: RoleReplica, ReplID: restarted, ReplicaOffset: 1, Keys: 3}, master(histA, 100, 10), false, "does not continue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
