@@ -66,7 +66,7 @@ func (l *Lab) Fail(ctx context.Context, kase, node string) (string, error) {
 		err = killProc(ctx, s.running(node, procRedis))
 	case RedisRestart:
 		if err = killProc(ctx, s.running(node, procRedis)); err == nil {
-			err = l.startRedis(ctx, node)
+			err = l.startRedis(ctx, node, false)
 		}
 	case KeepalivedKill:
 		err = l.killKeepalived(ctx, node)
@@ -146,7 +146,7 @@ func (l *Lab) Heal(ctx context.Context) (*Status, error) {
 				return nil, err
 			}
 		}
-		if err := l.startBase(ctx, n); err != nil {
+		if err := l.startBase(ctx, n, false); err != nil {
 			return nil, err
 		}
 	}

@@ -177,7 +177,7 @@ func (l *Lab) create(ctx context.Context) error {
 	}
 	for _, n := range NodeNames {
 		l.logf("lab: node %s: syslogd, redis-server, sshd", n)
-		if err := l.startBase(ctx, n); err != nil {
+		if err := l.startBase(ctx, n, true); err != nil {
 			return err
 		}
 	}
@@ -221,8 +221,9 @@ func (l *Lab) waitMaster(ctx context.Context, n string) error {
 	})
 }
 
-// startBase starts node n's syslogd, redis-server and sshd where not running.
-func (l *Lab) startBase(ctx context.Context, n string) error {
+// startBase starts node n's syslogd, redis-server and sshd where not
+// running; first is the lab's very first start.
+func (l *Lab) startBase(ctx context.Context, n string, first bool) error {
 	s := &l.S
 	if err := ensureDevLog(); err != nil {
 		return err
@@ -231,7 +232,7 @@ func (l *Lab) startBase(ctx context.Context, n string) error {
 		return err
 	}
 	if s.running(n, procRedis) == 0 {
-		if err := l.startRedis(ctx, n); err != nil {
+		if err := l.startRedis(ctx, n, first); err != nil {
 			return err
 		}
 	}
@@ -253,11 +254,15 @@ func (l *Lab) startBase(ctx context.Context, n string) error {
 	return nil
 }
 
-// startRedis starts node n's redis-server as it starts on boot: no
-// persistence, so it comes back empty; b's static config makes it a replica
-// of a, a's makes it a master. After a failover, the hooks decide what a
-// restarted server becomes.
-func (l *Lab) startRedis(ctx context.Context, n string) error {
+// startRedis starts node n's redis-server, with no persistence, so it comes
+// back empty. At the lab's first start a is the master and b its replica. A
+// later start is a restart, and there every node's redis.conf says
+// `replicaof <peer>` (rule 5: it never serves as master without the VIP;
+// the MASTER hook promotes). A restarted empty master instead would be
+// resynced from by its replica within milliseconds, wiping it before any
+// check could run: the origin document's empty-master hazard, which the
+// lab's redis-restart case showed losing every acknowledged write.
+func (l *Lab) startRedis(ctx context.Context, n string, first bool) error {
 	s := &l.S
 	dir := s.NodeDir(n)
 	argv := []string{"redis-server",
@@ -283,8 +288,15 @@ func (l *Lab) startRedis(ctx context.Context, n string) error {
 	if err := os.Remove(filepath.Join(dir, "dump.rdb")); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("node %s: %w", n, err)
 	}
-	if n == "b" {
+	switch {
+	case first && n == "b":
 		argv = append(argv, "--replicaof", s.NodeAddr("a").String(), strconv.Itoa(RedisPort))
+	case !first:
+		peer := "a"
+		if n == "a" {
+			peer = "b"
+		}
+		argv = append(argv, "--replicaof", s.NodeAddr(peer).String(), strconv.Itoa(RedisPort))
 	}
 	if _, err := s.startProc(n, procRedis, s.nodeWrapper(n, argv...)); err != nil {
 		return err

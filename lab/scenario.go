@@ -16,7 +16,9 @@ const RestartAfterFailover = "redis-restart-after-failover"
 
 // ScenarioCases are the cases the end-to-end tests and the benchmark run
 // under load, in order.
-var ScenarioCases = []string{RedisDown, KeepalivedKill, KeepalivedStop, BothDown, NodeDown, RestartAfterFailover}
+// redis-restart on the master itself is the origin document's empty-master
+// hazard: the replica must not resync from the empty server.
+var ScenarioCases = []string{RedisDown, KeepalivedKill, KeepalivedStop, BothDown, NodeDown, RestartAfterFailover, RedisRestart}
 
 // LossExpected reports whether a case may lose acknowledged writes: only
 // when the old master's data died with it before reaching the replica.
