@@ -288,6 +288,9 @@ func (l *Lab) startRedis(ctx context.Context, n string, first bool) error {
 	if err := os.Remove(filepath.Join(dir, "dump.rdb")); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("node %s: %w", n, err)
 	}
+	// The baseline keeps the origin document's static configs (a master, b
+	// its replica) on every start, restarts included.
+	first = first || s.Baseline
 	switch {
 	case first && n == "b":
 		argv = append(argv, "--replicaof", s.NodeAddr("a").String(), strconv.Itoa(RedisPort))
