@@ -149,13 +149,19 @@ func peerUses() []hostUse {
 	return uses
 }
 
-// tcpPeers reads the remote addresses of a /proc/net/tcp table (IPv4, in
-// little-endian hex: 0100007F is 127.0.0.1).
+// tcpPeers reads the remote addresses of the live connections in a
+// /proc/net/tcp table (IPv4, in little-endian hex: 0100007F is 127.0.0.1).
+// Only ESTABLISHED, SYN_SENT and SYN_RECV count: the TIME_WAIT sockets a
+// lab leaves behind for a minute after `lab down` must not block the next
+// `lab up` on the same subnet (they did: bench's baseline lab was refused).
 func tcpPeers(table []byte) []netip.Addr {
 	var peers []netip.Addr
 	for i, line := range strings.Split(string(table), "\n") {
 		f := strings.Fields(line)
-		if i == 0 || len(f) < 3 {
+		if i == 0 || len(f) < 4 {
+			continue
+		}
+		if st := f[3]; st != "01" && st != "02" && st != "03" {
 			continue
 		}
 		hexAddr, _, ok := strings.Cut(f[2], ":")

@@ -258,10 +258,14 @@ func TestTCPPeers(t *testing.T) {
 	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:426A 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 75843 1 0000000000000000 100 0 0 10 0
    3: 017100CB:BC12 507100CB:01BB 01 00000000:00000000 03:000006A8 00000000     0        0 0 3 0000000000000000
+   4: 014B12C6:9C40 0B4B12C6:18EB 06 00000000:00000000 03:00000F2B 00000000     0        0 0 3 0000000000000000
+   5: 014B12C6:9C42 0C4B12C6:18EB 02 00000000:00000000 01:00000064 00000002     0        0 81811 2 0000000000000000
 garbage
 `
+	// The listener and the TIME_WAIT socket of a removed lab (198.18.75.11)
+	// do not count; an established connection and a dial in flight do.
 	got := tcpPeers([]byte(table))
-	want := []string{"0.0.0.0", "203.0.113.80"}
+	want := []string{"203.0.113.80", "198.18.75.12"}
 	if len(got) != len(want) {
 		t.Fatalf("tcpPeers = %v, want %v", got, want)
 	}
