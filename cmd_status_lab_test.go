@@ -29,17 +29,29 @@ func TestStatusInLab(t *testing.T) {
 		kase, node string
 		want       []string // each of these reason codes must show
 	}{
-		{lab.RedisDown, "a", []string{"redis-down"}},
-		// SIGKILL leaves the VIP behind on a, and b takes it too.
-		{lab.KeepalivedKill, "a", []string{"vip-both", "keepalived-down"}},
-		{lab.KeepalivedStop, "a", []string{"keepalived-down"}},
+		// node "" is the current master: heal keeps whichever node took
+		// over, so the master moves between cases.
+		{lab.RedisDown, "", []string{"redis-down"}},
+		// SIGKILL leaves the VIP behind on the master, and the peer takes
+		// it too.
+		{lab.KeepalivedKill, "", []string{"vip-both", "keepalived-down"}},
+		{lab.KeepalivedStop, "", []string{"keepalived-down"}},
 		{lab.Partition, "b", []string{"unreachable"}},
 		{lab.NodeDown, "b", []string{"unreachable"}},
 	}
 	for _, c := range cases {
 		t.Run(c.kase, func(t *testing.T) {
-			if _, err := l.Fail(ctx, c.kase, c.node); err != nil {
-				t.Fatalf("lab fail %s --node %s: %v", c.kase, c.node, err)
+			// Heal even when the case fails, so one failure does not
+			// cascade into the next case.
+			healed := false
+			defer func() {
+				if !healed {
+					_, _ = l.Heal(ctx)
+				}
+			}()
+			node, err := l.Fail(ctx, c.kase, c.node)
+			if err != nil {
+				t.Fatalf("lab fail %s --node %q: %v", c.kase, c.node, err)
 			}
 			s := statusUntil(t, cfg, strings.Join(c.want, "+"), func(s statusJSON) bool {
 				for _, w := range c.want {
@@ -49,7 +61,8 @@ func TestStatusInLab(t *testing.T) {
 				}
 				return !s.Healthy
 			})
-			t.Logf("%s on %s: %+v", c.kase, c.node, s.Reasons)
+			t.Logf("%s on %s: %+v", c.kase, node, s.Reasons)
+			healed = true
 			if _, err := l.Heal(ctx); err != nil {
 				t.Fatalf("lab heal: %v", err)
 			}
