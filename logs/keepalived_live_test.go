@@ -1,7 +1,6 @@
 package logs_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,26 +92,7 @@ vrrp_instance VI_LOGS {
 		}
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logs.Event, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- logs.Pump(ctx, &logs.File{Path: logPath, Backlog: 1000, Poll: 50 * time.Millisecond},
-			&logs.Parser{Node: "k", Source: logs.SourceSyslog}, out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		for {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Pump: %v", err)
-				}
-				return
-			case <-out:
-			}
-		}
-	})
+	out := pumpFile(t, logPath, "k", logs.SourceSyslog)
 	transition := func(state string, level logs.Level) func(logs.Event) bool {
 		return func(ev logs.Event) bool {
 			return ev.Kind == logs.KindTransition && ev.Instance == "VI_LOGS" && ev.State == state && ev.Level == level

@@ -19,26 +19,7 @@ func TestRedisLogLive(t *testing.T) {
 	a := redistest.Start(t)
 	b := redistest.Start(t, redistest.WithArgs("--logfile", logB))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logs.Event, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- logs.Pump(ctx, &logs.File{Path: logB, Backlog: 1000, Poll: 50 * time.Millisecond},
-			&logs.Parser{Node: "b", Source: logs.SourceRedis}, out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		for {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Pump: %v", err)
-				}
-				return
-			case <-out:
-			}
-		}
-	})
+	out := pumpFile(t, logB, "b", logs.SourceRedis)
 
 	b.ReplicaOf(a)
 	waitEvent(t, out, "REPLICAOF", func(ev logs.Event) bool {
@@ -69,4 +50,31 @@ func waitEvent(t *testing.T, ch <-chan logs.Event, what string, match func(logs.
 			t.Fatalf("no %s event", what)
 		}
 	}
+}
+
+// pumpFile follows path from its last 1000 lines, parsed as node's source,
+// until the test ends.
+func pumpFile(t *testing.T, path, node string, source logs.Source) <-chan logs.Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan logs.Event, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- logs.Pump(ctx, &logs.File{Path: path, Backlog: 1000, Poll: 50 * time.Millisecond},
+			&logs.Parser{Node: node, Source: source}, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Pump: %v", err)
+				}
+				return
+			case <-out:
+			}
+		}
+	})
+	return out
 }
