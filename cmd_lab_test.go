@@ -1,24 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
 )
-
-// runLabCLI runs a command line through the real root command.
-func runLabCLI(args ...string) (int, string) {
-	root := newRootCmd()
-	root.SetArgs(args)
-	var b bytes.Buffer
-	root.SetOut(&b)
-	root.SetErr(&b)
-	if err := root.Execute(); err != nil {
-		return exitCode(err), b.String() + err.Error()
-	}
-	return exitOK, b.String()
-}
 
 // TestLabExitCodes covers the lab's command line where no lab is needed:
 // usage errors are 2, "no lab here" is 1, and down on nothing succeeds.
@@ -39,18 +25,18 @@ func TestLabExitCodes(t *testing.T) {
 		{[]string{"lab", "bench", "--case", "meteor-strike"}, exitUsage, ""},
 		{[]string{"lab", "bench", "--mode", "chaos"}, exitUsage, ""},
 	} {
-		code, out := runLabCLI(c.args...)
+		code, out := execRoot(c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {
 			t.Errorf("redkeep %s: exit %d, want %d with %q; output:\n%s", strings.Join(c.args, " "), code, c.code, c.want, out)
 		}
 	}
 	if os.Geteuid() == 0 {
 		for i := 0; i < 2; i++ {
-			if code, out := runLabCLI("lab", "--dir", dir, "--prefix", "rkclitest", "down"); code != exitOK {
+			if code, out := execRoot("lab", "--dir", dir, "--prefix", "rkclitest", "down"); code != exitOK {
 				t.Errorf("lab down #%d with no lab: exit %d\n%s", i+1, code, out)
 			}
 		}
-	} else if code, out := runLabCLI("lab", "--dir", dir, "down"); code != exitUsage || !strings.Contains(out, "root") {
+	} else if code, out := execRoot("lab", "--dir", dir, "down"); code != exitUsage || !strings.Contains(out, "root") {
 		t.Errorf("lab down as non-root: exit %d\n%s", code, out)
 	}
 }
