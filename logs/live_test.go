@@ -56,20 +56,28 @@ func waitEvent(t *testing.T, ch <-chan logs.Event, what string, match func(logs.
 // until the test ends.
 func pumpFile(t *testing.T, path, node string, source logs.Source) <-chan logs.Event {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logs.Event, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- logs.Pump(ctx, &logs.File{Path: path, Backlog: 1000, Poll: 50 * time.Millisecond},
+	return runUntilEnd(t, "Pump", 64, func(ctx context.Context, out chan<- logs.Event) error {
+		return logs.Pump(ctx, &logs.File{Path: path, Backlog: 1000, Poll: 50 * time.Millisecond},
 			&logs.Parser{Node: node, Source: source}, out)
-	}()
+	})
+}
+
+// runUntilEnd runs a producer into a channel of the given capacity until the
+// test ends; then it cancels the producer, drains the channel so a blocked
+// send returns, and reports the producer's error.
+func runUntilEnd[T any](t *testing.T, what string, capacity int, run func(context.Context, chan<- T) error) <-chan T {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan T, capacity)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out) }()
 	t.Cleanup(func() {
 		cancel()
 		for {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("Pump: %v", err)
+					t.Errorf("%s: %v", what, err)
 				}
 				return
 			case <-out:

@@ -1,7 +1,6 @@
 package logs_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,24 +48,7 @@ func dialSSH(t *testing.T) (*sshtest.Server, *nodes.Conn) {
 // sshFollow runs f until the test ends and returns its lines.
 func sshFollow(t *testing.T, f logs.Follower) <-chan logs.Line {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan logs.Line, 16)
-	done := make(chan error, 1)
-	go func() { done <- f.Follow(ctx, out) }()
-	t.Cleanup(func() {
-		cancel()
-		for {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Follow: %v", err)
-				}
-				return
-			case <-out:
-			}
-		}
-	})
-	return out
+	return runUntilEnd(t, "Follow", 16, f.Follow)
 }
 
 // sshExpect reads exactly the wanted lines in order, skipping notices; a
