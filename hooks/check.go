@@ -106,8 +106,9 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 	emptyMaster := local.Role == replication.RoleMaster && local.Keys == 0 && local.MasterReplOffset == 0
 	switch {
 	case st.State == KAMaster && local.Role == replication.RoleReplica:
-	case st.State == KAMaster && emptyMaster:
-		// Restarted empty while holding the VIP? Only if the peer has data.
+	case st.State == KAMaster && local.Role == replication.RoleMaster && (emptyMaster || len(local.Replicas) == 0):
+		// A master without its replica: restarted empty, or back from a
+		// partition while the peer took over? Only then is the peer asked.
 	case backup && local.Role == replication.RoleMaster:
 	case backup && local.Role == replication.RoleReplica && !local.LinkUp:
 		// Our master may have come back empty: detach before Redis's own
@@ -132,7 +133,7 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 			ErrUnhealthy, local.MasterHost, local.MasterPort, st.LastResult, st.LastAction)
 	}
 	if st.State == KAMaster {
-		return r.checkEmptyMaster(ctx)
+		return r.checkStaleMaster(ctx)
 	}
 
 	facts := r.observe(ctx, st.State)
@@ -153,21 +154,37 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 	return nil
 }
 
-// checkEmptyMaster fails the check of a VIP holder whose Redis is an empty
-// master (restarted without its data) while the peer is a master with data:
-// clients would write into the empty one. keepalived then moves the VIP to
-// the peer, whose MASTER hook demotes this empty server (nothing to lose).
-func (r *runner) checkEmptyMaster(ctx context.Context) error {
-	l := r.fetch(ctx, r.local)
-	if !l.Up || !l.Info.Empty() || l.Info.Role != replication.RoleMaster {
+// checkStaleMaster fails the check of a VIP holder whose Redis is a master
+// the peer's data has overtaken: an empty master (restarted without its
+// data), or one that was cut off while the peer took over and whose stream
+// since holds no write (a partition healed, and VRRP priority handed the
+// VIP back to it). Clients would write into the stale data set. It first
+// makes local Redis the peer's replica (checked with its writes paused:
+// nothing to lose), then fails, so keepalived moves the VIP to the data
+// (rule 9). A real split brain, writes on both sides, is left alone: an
+// operator chooses (redkeep resolve).
+func (r *runner) checkStaleMaster(ctx context.Context) error {
+	f := r.observe(ctx, KAMaster)
+	l, p := f.Local, f.Peer
+	if !l.Up || !p.Up || p.Info.Loading || l.Info.Role != replication.RoleMaster || p.Info.Role != replication.RoleMaster || p.Info.Empty() {
 		return nil
 	}
-	p := r.fetch(ctx, r.peer)
-	if !p.Up || p.Info.Loading || p.Info.Role != replication.RoleMaster || p.Info.Empty() {
+	if ok, _ := p.canFollow(l); ok {
+		return nil // ours is the newer data; the peer's hooks make it our replica
+	}
+	ok, why := l.canFollow(p)
+	if !ok {
 		return nil
 	}
-	return fmt.Errorf("%w: keepalived is MASTER here but local Redis is an empty master (restarted without its data?) while the peer is a master with %d keys at offset %d; failing so the VIP goes to the data",
-		ErrUnhealthy, p.Info.Keys, p.Info.Offset())
+	stale := fmt.Sprintf("the peer's Redis holds newer data than ours (%s)", why)
+	if l.Info.Empty() {
+		stale = fmt.Sprintf("local Redis is an empty master (restarted without its data?) while the peer is a master with %d keys at offset %d", p.Info.Keys, p.Info.Offset())
+	}
+	followed := "local Redis now replicates from the peer"
+	if err := r.followPeer(ctx); err != nil {
+		followed = "making it the peer's replica failed: " + err.Error()
+	}
+	return fmt.Errorf("%w: keepalived is MASTER here but %s; %s; failing so the VIP goes to the data", ErrUnhealthy, stale, followed)
 }
 
 // reconciled says what a successful reconcile plan did.

@@ -371,7 +371,8 @@ func TestMasterNotifyRefusesWhenCatchUpTimesOut(t *testing.T) {
 
 // TestEmptyRestartedPeerIsNeverReplicatedFrom: a holds the data; b was
 // restarted empty and is a master. Neither a's BACKUP notify nor its
-// check's reconcile may make a follow b.
+// check's reconcile may make a follow b; a's BACKUP notify makes b (the
+// VIP holder, empty) its replica instead, so the VIP follows the data.
 func TestEmptyRestartedPeerIsNeverReplicatedFrom(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -387,8 +388,11 @@ func TestEmptyRestartedPeerIsNeverReplicatedFrom(t *testing.T) {
 	b.Restart()
 
 	r := p.notify(t, "a", "BACKUP")
-	if r.code != 3 {
-		t.Fatalf("BACKUP notify on a: exit %d, want 3 (refused)\nstderr: %s", r.code, r.stderr)
+	if r.code != 0 {
+		t.Fatalf("BACKUP notify on a: exit %d, want 0\nstderr: %s", r.code, r.stderr)
+	}
+	if bi := info(t, b); bi.Role != replication.RoleReplica || bi.MasterPort != a.Port() {
+		t.Fatalf("b is %s of port %d; want the replica of a (port %d)", bi.Role, bi.MasterPort, a.Port())
 	}
 	if c := p.hook(t, "a", "check"); c.code != 0 {
 		t.Fatalf("check on a: exit %d\nstderr: %s", c.code, c.stderr)
@@ -849,4 +853,124 @@ func TestHooksWithPassword(t *testing.T) {
 	if ai := info(t, a); ai.Role != replication.RoleReplica {
 		t.Fatalf("a is %s, want replica", ai.Role)
 	}
+}
+
+// partitioned leaves the pair as a healed partition does: b was promoted
+// while a was cut off, b took writes, and a's offset moved past the
+// promotion by replication PINGs alone (c, a replica of a that goes away,
+// kept a sending them). a was MASTER for keepalived before.
+func partitioned(t *testing.T, aWrites int) (p *testPair, a, b *redistest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	ping := redistest.WithArgs("--repl-ping-replica-period", "1")
+	a, b = redistest.Start(t, ping), redistest.Start(t, ping)
+	c := redistest.Start(t, ping)
+	p = newPair(t, a, b, pairOpts{})
+	for i := range 100 {
+		if err := a.Client().Set(ctx, fmt.Sprint("common:", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	c.ReplicaOf(a)
+	waitFor(t, "b in sync with a", 5*time.Second, func() bool { ok, _ := replication.CaughtUp(info(t, b), info(t, a)); return ok })
+	if r := p.notify(t, "a", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify on a: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := b.Client().ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := b.Client().Set(ctx, fmt.Sprint("b-only:", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range aWrites {
+		if err := a.Client().Set(ctx, fmt.Sprint("a-only:", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promoted := info(t, b).SecondReplOffset
+	waitFor(t, "a's offset to move by a PING", 5*time.Second, func() bool { return info(t, a).Offset() > promoted+int64(aWrites)*40 })
+	c.Stop()
+	if ok, why := replication.SafeToReplicateFrom(info(t, a), info(t, b)); ok {
+		t.Fatalf("the offsets alone must call this a fork: %s", why)
+	}
+	return p, a, b
+}
+
+func keys(t *testing.T, s *redistest.Server) int64 {
+	t.Helper()
+	n, err := s.Client().DBSize(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestHealedPartitionFollowsTheData: whichever node keepalived hands the
+// VIP after a partition, the old master, which took no writes of its own
+// (only PINGs moved its offset), ends as the replica of the node that kept
+// serving, with all of its writes. Before the stream was read, both stayed
+// masters for good ("TWO MASTERS ... diverged").
+func TestHealedPartitionFollowsTheData(t *testing.T) {
+	t.Parallel()
+	t.Run("old master BACKUP", func(t *testing.T) {
+		t.Parallel()
+		p, a, b := partitioned(t, 0)
+		if r := p.notify(t, "a", "BACKUP"); r.code != 0 {
+			t.Fatalf("BACKUP notify on a: exit %d\n%s", r.code, r.stderr)
+		}
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+		if !strings.Contains(p.log(t, "a"), "no data changes") {
+			t.Errorf("a's log does not say its stream held no data change:\n%s", p.log(t, "a"))
+		}
+		if n := keys(t, b); n != 300 {
+			t.Fatalf("b has %d keys, want 300", n)
+		}
+	})
+	t.Run("old master kept the VIP: its check yields", func(t *testing.T) {
+		t.Parallel()
+		p, a, _ := partitioned(t, 0)
+		r := p.hook(t, "a", "check")
+		if r.code != 1 || !strings.Contains(r.stderr, "newer data") {
+			t.Fatalf("check on a: exit %d, want 1 naming the newer data\n%s", r.code, r.stderr)
+		}
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+	})
+	t.Run("the data holder lost the VRRP election: it demotes the VIP holder", func(t *testing.T) {
+		t.Parallel()
+		p, a, b := partitioned(t, 0)
+		if r := p.notify(t, "b", "BACKUP"); r.code != 0 {
+			t.Fatalf("BACKUP notify on b: exit %d\n%s", r.code, r.stderr)
+		}
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+		if bi := info(t, b); bi.Role != replication.RoleMaster {
+			t.Fatalf("b is %s, want master", bi.Role)
+		}
+		// a's keepalived is MASTER with a replica Redis: its check hands
+		// the VIP to b.
+		if r := p.hook(t, "a", "check"); r.code != 1 {
+			t.Fatalf("check on a: exit %d, want 1\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("both took writes: nobody follows anybody", func(t *testing.T) {
+		t.Parallel()
+		p, a, b := partitioned(t, 3)
+		if r := p.notify(t, "a", "BACKUP"); r.code != 3 {
+			t.Fatalf("BACKUP notify on a: exit %d, want 3 (refused)\n%s", r.code, r.stderr)
+		}
+		if r := p.notify(t, "b", "MASTER"); r.code != 3 {
+			t.Fatalf("MASTER notify on b: exit %d, want 3 (refused)\n%s", r.code, r.stderr)
+		}
+		if r := p.hook(t, "a", "check"); r.code != 0 {
+			t.Fatalf("check on a: exit %d\n%s", r.code, r.stderr)
+		}
+		if ai, bi := info(t, a), info(t, b); ai.Role != replication.RoleMaster || bi.Role != replication.RoleMaster || keys(t, a) != 103 || keys(t, b) != 300 {
+			t.Fatalf("a %s with %d keys, b %s with %d keys: want both masters untouched (103, 300)", ai.Role, keys(t, a), bi.Role, keys(t, b))
+		}
+		if log := p.log(t, "a"); !strings.Contains(log, "3 data-changing commands") {
+			t.Errorf("a's log does not count its own writes:\n%s", log)
+		}
+	})
 }

@@ -17,6 +17,18 @@ type Side struct {
 	// Follows is true when the server is a replica of the other side
 	// (its master_host:port is the other side's address).
 	Follows bool
+	// Tail is what this server's replication stream holds past the point
+	// where its history and the other side's part, when offsets alone
+	// could not tell whether it has writes the other lacks (nil otherwise,
+	// or when it could not be read).
+	Tail *replication.Tail
+}
+
+// canFollow reports whether s may become a replica of other without
+// losing a write: the offsets say so, or s's stream past the fork holds
+// no data change.
+func (s Side) canFollow(other Side) (bool, string) {
+	return replication.SafeToReplicateFromTail(s.Info, other.Info, s.Tail)
 }
 
 // Facts are what a notify decides over: the keepalived state being handled
@@ -174,8 +186,8 @@ func decideMaster(f Facts) Plan {
 
 	// localHasAll: the peer could follow us without losing anything.
 	// peerHasAll: we could follow the peer without losing anything.
-	localHasAll, whyLocal := replication.SafeToReplicateFrom(p.Info, l.Info)
-	peerHasAll, whyPeer := replication.SafeToReplicateFrom(l.Info, p.Info)
+	localHasAll, whyLocal := p.canFollow(l)
+	peerHasAll, whyPeer := l.canFollow(p)
 	var steps []Step
 
 	if !localHasAll && !peerHasAll {
@@ -231,7 +243,7 @@ func decideReplica(f Facts) Plan {
 		// from: on the same history a lower peer offset is just INFO read
 		// a moment earlier.
 		if p.Up && !p.Info.Loading && p.Info.Role == replication.RoleMaster && p.Info.ReplID != l.Info.ReplID {
-			if ok, why := replication.SafeToReplicateFrom(l.Info, p.Info); !ok {
+			if ok, why := l.canFollow(p); !ok {
 				// Redis would resync from it and drop our data set (rule 2).
 				return Plan{Result: ResultRefused, Summary: "TWO MASTERS: detached from a peer that would wipe our data: " + why,
 					Steps: []Step{{ActPromote, "stop replicating from the peer before a full resync wipes us: " + why}}}
@@ -251,8 +263,20 @@ func decideReplica(f Facts) Plan {
 		return nothing(ResultOK, "%s; staying a replica of %s:%d", why, l.Info.MasterHost, l.Info.MasterPort)
 	}
 	if p.Info.Role == replication.RoleMaster {
-		ok, why := replication.SafeToReplicateFrom(l.Info, p.Info)
+		ok, why := l.canFollow(p)
 		if !ok {
+			if isMaster && f.State == KABackup {
+				// keepalived gave the VIP to a peer whose data is older
+				// than ours (VRRP priority after a partition healed): the
+				// VIP follows the data (rule 9), not the other way round.
+				if peerOK, whyPeer := p.canFollow(l); peerOK {
+					return Plan{Result: ResultOK, Summary: "the VIP holder's Redis is a master whose data ours contains and extends (following it instead: " + why + "): making it our replica so the VIP comes back to the data",
+						Steps: []Step{
+							{ActPausePeer, "freeze the stale master's offset while it is demoted"},
+							{ActDemotePeer, "the VIP follows the data (rule 9): " + whyPeer},
+						}}
+				}
+			}
 			if isMaster {
 				return nothing(ResultRefused, "TWO MASTERS: refusing to replicate from the peer: %s", why)
 			}

@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,9 +219,9 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"BACKUP", "master", "loading", "-", "refused"},
 	{"BACKUP", "master", "master-ahead", "replicate-from-peer", "ok"},
 	{"BACKUP", "master", "master-equal", "replicate-from-peer", "ok"},
-	{"BACKUP", "master", "master-behind", "-", "refused"},
+	{"BACKUP", "master", "master-behind", "pause-peer-writes,demote-peer", "ok"},
 	{"BACKUP", "master", "master-promoted", "replicate-from-peer", "ok"},
-	{"BACKUP", "master", "master-empty", "-", "refused"},
+	{"BACKUP", "master", "master-empty", "pause-peer-writes,demote-peer", "ok"},
 	{"BACKUP", "master", "master-diverged", "-", "refused"},
 	{"BACKUP", "master", "replica-of-local", "wait-peer-master", "ok"},
 	{"BACKUP", "master", "replica-of-local-ahead", "wait-peer-master", "ok"},
@@ -286,9 +287,9 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"BACKUP", "master-promoted-idle", "loading", "-", "refused"},
 	{"BACKUP", "master-promoted-idle", "master-ahead", "replicate-from-peer", "ok"},
 	{"BACKUP", "master-promoted-idle", "master-equal", "replicate-from-peer", "ok"},
-	{"BACKUP", "master-promoted-idle", "master-behind", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "master-behind", "pause-peer-writes,demote-peer", "ok"},
 	{"BACKUP", "master-promoted-idle", "master-promoted", "replicate-from-peer", "ok"},
-	{"BACKUP", "master-promoted-idle", "master-empty", "-", "refused"},
+	{"BACKUP", "master-promoted-idle", "master-empty", "pause-peer-writes,demote-peer", "ok"},
 	{"BACKUP", "master-promoted-idle", "master-diverged", "-", "refused"},
 	{"BACKUP", "master-promoted-idle", "replica-of-local", "wait-peer-master", "ok"},
 	{"BACKUP", "master-promoted-idle", "replica-of-local-ahead", "wait-peer-master", "ok"},
@@ -320,6 +321,12 @@ func TestDecideFaultStopLikeBackup(t *testing.T) {
 	for _, l := range localKinds {
 		for _, p := range peerKinds {
 			want := Decide(facts(KABackup, l, p))
+			if slices.Contains(want.Actions(), ActDemotePeer) {
+				// Rule 9 on a BACKUP: the VIP holder's stale master is
+				// demoted so the VIP comes to the data. A node in FAULT or
+				// STOP cannot take the VIP, so it leaves the peer alone.
+				want = Plan{Result: ResultRefused}
+			}
 			for _, st := range []string{KAFault, KAStop} {
 				if got := Decide(facts(st, l, p)); actionsString(got) != actionsString(want) || got.Result != want.Result {
 					t.Errorf("%s/%s/%s = %s (%s), BACKUP = %s (%s)", st, l, p, actionsString(got), got.Result, actionsString(want), want.Result)
@@ -368,10 +375,13 @@ func TestDecideInvariants(t *testing.T) {
 				if has(ActPromote) >= 0 && st != KAMaster && plan.Result != ResultRefused {
 					t.Errorf("%s: promotes without the VIP: %v", name, acts)
 				}
-				// A paused peer is demoted or the plan ends; demotion only
-				// by the VIP holder (rule 4).
+				// A paused peer is demoted or the plan ends; demotion by the
+				// VIP holder (rule 4), or by a BACKUP whose data contains
+				// the VIP holder's (rule 9: the VIP follows the data).
 				if has(ActDemotePeer) >= 0 && st != KAMaster {
-					t.Errorf("%s: demotes the peer without the VIP", name)
+					if ok, why := replication.SafeToReplicateFrom(f.Peer.Info, f.Local.Info); st != KABackup || !ok || has(ActPausePeer) != 0 {
+						t.Errorf("%s: demotes the peer without the VIP (%s)", name, why)
+					}
 				}
 				if has(ActPausePeer) > 0 {
 					t.Errorf("%s: pause must come first, got %v", name, acts)
@@ -416,5 +426,46 @@ func TestFollowsAddr(t *testing.T) {
 		if got := followsAddr(tt.info, tt.addr); got != tt.want {
 			t.Errorf("followsAddr(%s:%d, %q) = %v, want %v", tt.info.MasterHost, tt.info.MasterPort, tt.addr, got, tt.want)
 		}
+	}
+}
+
+// TestDecideForkedTails covers the partition that heals: the old master
+// (stale, at offset 130 of hist) went on alone while the peer was promoted
+// from hist at offset 100 (histNext). Offsets call that a fork; the tail
+// read from the old master's stream past offset 100 decides.
+func TestDecideForkedTails(t *testing.T) {
+	t.Parallel()
+	fork := replication.Divergence{ReplID: hist, Fork: 101}
+	stale := func(writes int64) Side {
+		in := mInfo(hist, 130, 10)
+		in.RunID = "stale"
+		return Side{Up: true, Info: in, Tail: &replication.Tail{Divergence: fork, RunID: "stale", To: 130, Bytes: 30, Commands: 2, Writes: writes}}
+	}
+	promoted := Side{Up: true, Info: peerSide("master-promoted").Info}
+	tests := []struct {
+		name          string
+		state         string
+		local, peer   Side
+		steps, result string
+	}{
+		{"old master loses the VIP, PINGs only: follows", KABackup, stale(0), promoted, "replicate-from-peer", ResultOK},
+		{"old master loses the VIP, wrote too: split brain", KABackup, stale(2), promoted, "-", ResultRefused},
+		{"old master in FAULT, PINGs only: follows", KAFault, stale(0), promoted, "replicate-from-peer", ResultOK},
+		{"old master takes the VIP, PINGs only: takes the peer's data first", KAMaster, stale(0), promoted,
+			"pause-peer-writes,replicate-from-peer,wait-caught-up,promote,demote-peer", ResultOK},
+		{"old master takes the VIP, wrote too: split brain", KAMaster, stale(2), promoted, "-", ResultRefused},
+		{"VRRP gave the stale master the VIP: the data holder demotes it", KABackup, promoted, stale(0), "pause-peer-writes,demote-peer", ResultOK},
+		{"VRRP gave the VIP to a master with writes of its own: split brain", KABackup, promoted, stale(2), "-", ResultRefused},
+		{"in FAULT the data holder leaves the VIP holder alone", KAFault, promoted, stale(0), "-", ResultRefused},
+		{"the data holder takes the VIP: demotes the stale master", KAMaster, promoted, stale(0), "pause-peer-writes,demote-peer", ResultOK},
+		{"a tail of another server decides nothing", KABackup, func() Side { s := stale(0); s.Tail.RunID = "other"; return s }(), promoted, "-", ResultRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := Decide(Facts{State: tt.state, Local: tt.local, Peer: tt.peer})
+			if got := actionsString(plan); got != tt.steps || plan.Result != tt.result {
+				t.Errorf("Decide = %s (%s), want %s (%s); summary: %s", got, plan.Result, tt.steps, tt.result, plan.Summary)
+			}
+		})
 	}
 }

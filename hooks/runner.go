@@ -159,7 +159,40 @@ func (r *runner) observe(ctx context.Context, state string) Facts {
 	wg.Wait()
 	l.Follows = l.Up && followsAddr(l.Info, r.peerNode.Redis.PeerAddr)
 	p.Follows = p.Up && followsAddr(p.Info, r.self.Redis.PeerAddr)
+	if l.Up && p.Up && !l.Info.Loading && !p.Info.Loading {
+		l.Tail = r.tailIfForked(ctx, r.self.Redis.Addr, l.Info, p.Info)
+		p.Tail = r.tailIfForked(ctx, r.peerNode.Redis.PeerAddr, p.Info, l.Info)
+	}
 	return Facts{State: state, Local: l, Peer: p}
+}
+
+// tailIfForked reads what server in (at addr) holds past the point where
+// its history and other's part, when the offsets alone say following other
+// would lose in's bytes: they may be replication PINGs and nothing else.
+// nil when there is nothing to read or it cannot be read (logged).
+func (r *runner) tailIfForked(ctx context.Context, addr string, in, other replication.Info) *replication.Tail {
+	if ok, _ := replication.SafeToReplicateFrom(in, other); ok || in.Role != replication.RoleMaster {
+		return nil
+	}
+	d, ok := replication.Diverge(in, other)
+	if !ok || d.TailBytes(in) == 0 {
+		return nil
+	}
+	cctx, cancel := r.call(ctx)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", addr)
+	if err != nil {
+		r.logf(Warn, "cannot read the replication stream of %s past offset %d: %v", addr, d.Fork-1, err)
+		return nil
+	}
+	defer conn.Close()
+	t, err := replication.ReadTail(cctx, conn, replication.Auth{Username: r.cfg.Redis.Username, Password: r.password}, in, d)
+	if err != nil {
+		r.logf(Warn, "cannot read the replication stream of %s past offset %d: %v", addr, d.Fork-1, err)
+		return nil
+	}
+	r.logf(Info, "replication stream of %s past the fork with the other side (history %s): %s", addr, shortID(d.ReplID), t)
+	return &t
 }
 
 // followsAddr reports whether info is a replica whose master is addr.
@@ -304,6 +337,28 @@ func (r *runner) unpause(ctx context.Context) {
 	r.logf(Info, "peer writes unpaused")
 }
 
+// pauseLocal pauses local Redis's writes for a moment: long enough to read
+// its stream and make it a replica, which is all it is used for.
+func (r *runner) pauseLocal(ctx context.Context) error {
+	cctx, cancel := r.call(ctx)
+	defer cancel()
+	bound := 4 * r.timeout
+	if err := r.local.Do(cctx, "CLIENT", "PAUSE", strconv.FormatInt(bound.Milliseconds(), 10), "WRITE").Err(); err != nil {
+		return fmt.Errorf("CLIENT PAUSE on local Redis: %w", err)
+	}
+	return nil
+}
+
+// unpauseLocal lifts pauseLocal's pause; a write held by it then finds a
+// replica and fails (READONLY) rather than being lost.
+func (r *runner) unpauseLocal(ctx context.Context) {
+	cctx, cancel := r.call(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.local.Do(cctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		r.logf(Warn, "CLIENT UNPAUSE on local Redis failed: %v (the pause expires on its own)", err)
+	}
+}
+
 // peerTarget is the peer's replication state to compare against: the one
 // read after pausing its writes, else a fresh read.
 func (r *runner) peerTarget(ctx context.Context) (replication.Info, error) {
@@ -328,7 +383,22 @@ func (r *runner) followPeer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ok, why := replication.SafeToReplicateFrom(l.Info, p); !ok {
+	ok, why := replication.SafeToReplicateFrom(l.Info, p)
+	if !ok && l.Info.Role == replication.RoleMaster {
+		// Only a tail of PINGs past the fork may stand between us and the
+		// peer. Read it with our own writes paused, so that no write can
+		// land between reading it and replicating.
+		if err := r.pauseLocal(ctx); err != nil {
+			return err
+		}
+		defer r.unpauseLocal(ctx)
+		if l = r.fetch(ctx, r.local); !l.Up {
+			return fmt.Errorf("local Redis: %s", l.Err)
+		}
+		tail := r.tailIfForked(ctx, r.self.Redis.Addr, l.Info, p)
+		ok, why = replication.SafeToReplicateFromTail(l.Info, p, tail)
+	}
+	if !ok {
 		return refuse("refusing to replicate from the peer: %s", why)
 	}
 	host, port, err := hostPort(r.peerNode.Redis.PeerAddr)
@@ -414,7 +484,14 @@ func (r *runner) demotePeer(ctx context.Context) error {
 	if !p.Up {
 		return fmt.Errorf("peer Redis: %s", p.Err)
 	}
-	if ok, why := replication.SafeToReplicateFrom(p.Info, l.Info); !ok {
+	ok, why := replication.SafeToReplicateFrom(p.Info, l.Info)
+	if !ok && r.paused {
+		// The peer's writes are paused, so its stream past the fork is
+		// final: PINGs alone there lose nothing.
+		tail := r.tailIfForked(ctx, r.peerNode.Redis.PeerAddr, p.Info, l.Info)
+		ok, why = replication.SafeToReplicateFromTail(p.Info, l.Info, tail)
+	}
+	if !ok {
 		if p.Info.Role == replication.RoleMaster {
 			return refuse("TWO MASTERS: refusing to demote the peer, it has writes we lack: %s", why)
 		}

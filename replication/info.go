@@ -46,6 +46,12 @@ type Info struct {
 	SyncInProgress bool   `json:"sync_in_progress"` // master_sync_in_progress:1
 	ReplicaOffset  int64  `json:"replica_offset"`   // slave_repl_offset: what this replica has applied
 
+	// The replication backlog: the stream bytes a partial resync can still
+	// be served from (repl_backlog_active, _first_byte_offset, _histlen).
+	BacklogActive    bool  `json:"backlog_active"`
+	BacklogFirstByte int64 `json:"backlog_first_byte"`
+	BacklogHistLen   int64 `json:"backlog_histlen"`
+
 	// Loading is true while the server loads its data set (INFO persistence).
 	Loading bool `json:"loading"`
 	// Keys is the total key count over all databases (INFO keyspace).

@@ -75,6 +75,12 @@ func (in *Info) set(key, val string) error {
 		in.SyncInProgress = val == "1"
 	case "slave_repl_offset":
 		in.ReplicaOffset, err = parseInt(val)
+	case "repl_backlog_active":
+		in.BacklogActive = val == "1"
+	case "repl_backlog_first_byte_offset":
+		in.BacklogFirstByte, err = parseInt(val)
+	case "repl_backlog_histlen":
+		in.BacklogHistLen, err = parseInt(val)
 	case "loading":
 		in.Loading = val == "1"
 	default:

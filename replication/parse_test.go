@@ -41,23 +41,27 @@ func TestParseInfoFixtures(t *testing.T) {
 			FailoverState: "no-failover", ConnectedReplicas: 1,
 			Replicas:     []Replica{{IP: "127.0.0.1", Port: 16402, State: "online", Offset: 3434}},
 			LinkDownSecs: -1, LastIOSecs: -1, Keys: 101,
+			BacklogActive: true, BacklogFirstByte: 1, BacklogHistLen: 3434,
 		}},
 		{"replica-online.info", Info{
 			Role: RoleReplica, RunID: "808379cde034980809f121b6781fd216950d03b1", Version: "7.0.15",
 			ReplID: histA, ReplID2: zeroReplID, MasterReplOffset: 3434, SecondReplOffset: -1,
 			FailoverState: "no-failover", MasterHost: "127.0.0.1", MasterPort: 16401, LinkUp: true,
 			LinkDownSecs: -1, LastIOSecs: 1, ReplicaOffset: 3434, Keys: 101,
+			BacklogActive: true, BacklogFirstByte: 1, BacklogHistLen: 3434,
 		}},
 		{"replica-promoted.info", Info{
 			Role: RoleMaster, RunID: "808379cde034980809f121b6781fd216950d03b1", Version: "7.0.15",
 			ReplID: histB, ReplID2: histA, MasterReplOffset: 3499, SecondReplOffset: 3435,
 			FailoverState: "no-failover", LinkDownSecs: -1, LastIOSecs: -1, Keys: 102,
+			BacklogActive: true, BacklogFirstByte: 1, BacklogHistLen: 3499,
 		}},
 		{"replica-link-down.info", Info{
 			Role: RoleReplica, RunID: "9d8108fee9f79dd4690f946a4488c42e25e507da", Version: "7.0.15",
 			ReplID: histB, ReplID2: histA, MasterReplOffset: 3499, SecondReplOffset: 3435,
 			FailoverState: "no-failover", MasterHost: "127.0.0.1", MasterPort: 16402,
 			LinkDownSecs: 1, LastIOSecs: -1, ReplicaOffset: 3499, Keys: 102,
+			BacklogActive: true, BacklogFirstByte: 1, BacklogHistLen: 3499,
 		}},
 		{"replica-syncing.info", Info{
 			Role: RoleReplica, RunID: "6ac19fe2cbb4694462f950d812772fabbe232a6d", Version: "7.0.15",
@@ -69,6 +73,7 @@ func TestParseInfoFixtures(t *testing.T) {
 			Role: RoleMaster, RunID: "489010c58db4c8096bbb4ac580e0d0ca9afc055c", Version: "7.0.15",
 			ReplID: "ad97d795d0cb05dba757bdbad4f2bc1a8b15d9c5", ReplID2: zeroReplID, SecondReplOffset: -1,
 			FailoverState: "no-failover", LinkDownSecs: -1, LastIOSecs: -1, Loading: true, Keys: 87772,
+			BacklogActive: true, BacklogFirstByte: 1,
 		}},
 	}
 	for _, tt := range tests {

@@ -128,3 +128,25 @@ func SafeToReplicateFrom(local, peer Info) (bool, string) {
 	return false, fmt.Sprintf("the source does not continue the follower's history (restarted or diverged): follower replid %s offset %d with %d keys; source replid %s (replid2 %s) offset %d with %d keys",
 		short(local.ReplID), lo, local.Keys, short(peer.ReplID), short(peer.ReplID2), peer.Offset(), peer.Keys)
 }
+
+// SafeToReplicateFromTail is SafeToReplicateFrom, knowing also what the
+// follower's own replication stream holds past the point where the two
+// histories part (tail, read by ReadTail from the follower). A follower
+// whose bytes past the fork change no data (an isolated master's PINGs to a
+// replica it lost) loses nothing by following a source that holds the
+// common history: that is not a fork, whatever the offsets say. A nil tail,
+// or one read for another fork or an older offset, decides nothing.
+func SafeToReplicateFromTail(local, peer Info, tail *Tail) (bool, string) {
+	ok, why := SafeToReplicateFrom(local, peer)
+	if ok || tail == nil || peer.Loading || peer.Empty() {
+		return ok, why
+	}
+	d, found := Diverge(local, peer)
+	if !found || !tail.Covers(local, d) {
+		return ok, why
+	}
+	if !tail.Clean() {
+		return false, fmt.Sprintf("the follower took writes the source lacks: its stream past the fork at offset %d of history %s holds %s", d.Fork-1, short(d.ReplID), tail)
+	}
+	return true, fmt.Sprintf("the source holds the common history %s up to offset %d, and the follower's stream past it holds %s", short(d.ReplID), d.Fork-1, tail)
+}
