@@ -921,7 +921,10 @@ func TestHealedPartitionFollowsTheData(t *testing.T) {
 		if r := p.notify(t, "a", "BACKUP"); r.code != 0 {
 			t.Fatalf("BACKUP notify on a: exit %d\n%s", r.code, r.stderr)
 		}
-		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool {
+			i := info(t, a)
+			return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300
+		})
 		if !strings.Contains(p.log(t, "a"), "no data changes") {
 			t.Errorf("a's log does not say its stream held no data change:\n%s", p.log(t, "a"))
 		}
@@ -936,7 +939,10 @@ func TestHealedPartitionFollowsTheData(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "newer data") {
 			t.Fatalf("check on a: exit %d, want 1 naming the newer data\n%s", r.code, r.stderr)
 		}
-		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool {
+			i := info(t, a)
+			return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300
+		})
 	})
 	t.Run("the data holder lost the VRRP election: it demotes the VIP holder", func(t *testing.T) {
 		t.Parallel()
@@ -944,7 +950,10 @@ func TestHealedPartitionFollowsTheData(t *testing.T) {
 		if r := p.notify(t, "b", "BACKUP"); r.code != 0 {
 			t.Fatalf("BACKUP notify on b: exit %d\n%s", r.code, r.stderr)
 		}
-		waitFor(t, "a to sync from b", 5*time.Second, func() bool { i := info(t, a); return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300 })
+		waitFor(t, "a to sync from b", 5*time.Second, func() bool {
+			i := info(t, a)
+			return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300
+		})
 		if bi := info(t, b); bi.Role != replication.RoleMaster {
 			t.Fatalf("b is %s, want master", bi.Role)
 		}
