@@ -63,6 +63,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 	}
 	// The switchover's node-local verbs load their config themselves.
 	cmd.AddCommand(newHookSwitchoverCmds(g)...)
+	cmd.AddCommand(newHookResolveCmd(g))
 	return cmd
 }
 

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		console,
 		newStatusCmd(g),
 		newSwitchoverCmd(g),
+		newResolveCmd(g),
 		newHookCmd(g),
 		newKeepalivedConfCmd(g),
 		newLabCmd(g),

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -982,4 +983,56 @@ func TestHealedPartitionFollowsTheData(t *testing.T) {
 			t.Errorf("a's log does not count its own writes:\n%s", log)
 		}
 	})
+}
+
+// TestResolveSavesTheLoserFirst: a real split brain (a took 3 writes, b
+// 200 since the fork) resolved keeping b: a's whole data set is saved as an
+// RDB beside its state file before a becomes b's replica, and that file
+// holds a's own writes. A request for a pair that changed is refused.
+func TestResolveSavesTheLoserFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p, a, b := partitioned(t, 3)
+	ai, bi := info(t, a), info(t, b)
+
+	r := p.hook(t, "a", "resolve-follow", "--keep", "b", "--local-replid", bi.ReplID, "--keep-replid", bi.ReplID)
+	if r.code != 3 || !strings.Contains(r.stdout, "changed since the preflight") {
+		t.Fatalf("resolve with the wrong replid: exit %d, want 3\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = p.hook(t, "a", "resolve-follow", "--keep", "a", "--local-replid", ai.ReplID, "--keep-replid", bi.ReplID)
+	if r.code != 3 {
+		t.Fatalf("resolve keeping this node itself: exit %d, want 3\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = p.hook(t, "a", "resolve-follow", "--keep", "b", "--local-replid", ai.ReplID, "--keep-replid", bi.ReplID)
+	if r.code != 0 {
+		t.Fatalf("resolve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var res hooks.ResolveResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("resolve output: %v\n%s", err, r.stdout)
+	}
+	if filepath.Dir(res.RDB) != filepath.Dir(p.stateFile["a"]) || res.Keys != 103 || res.Tail == nil || res.Tail.Writes != 3 {
+		t.Fatalf("result %+v: want an RDB beside the state file with a's 103 keys and its 3 writes past the fork", res)
+	}
+	if st, err := os.Lstat(res.RDB); err != nil || st.Mode().Perm() != 0o600 || st.Size() != res.Bytes {
+		t.Fatalf("saved RDB %s: %v %v", res.RDB, st, err)
+	}
+	waitFor(t, "a to sync from b", 10*time.Second, func() bool {
+		i := info(t, a)
+		return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300
+	})
+
+	saved := redistest.Start(t, redistest.WithRDB(res.RDB))
+	for i := range 3 {
+		if v, err := saved.Client().Get(ctx, fmt.Sprint("a-only:", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("a's own write a-only:%d is not in the saved RDB: %q %v", i, v, err)
+		}
+	}
+	if n := keys(t, saved); n != 103 {
+		t.Fatalf("the saved RDB has %d keys, want a's 103", n)
+	}
+	if log := p.log(t, "a"); !strings.Contains(log, res.RDB) {
+		t.Errorf("a's log does not name the saved file:\n%s", log)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/replication"
 )
 
 // Poller probes one node at the console's poll interval and offers the
@@ -156,21 +157,34 @@ func (p *Poller) offer(s Snapshot) {
 func ProbeAll(ctx context.Context, cfg *config.Config, opts ...PollerOption) []Snapshot {
 	opts = append([]PollerOption{WithProbeTimeout(Options{}.withDefaults().DialTimeout + 2*time.Second)}, opts...)
 	out := make([]Snapshot, len(cfg.Nodes))
+	pollers := make([]*Poller, len(cfg.Nodes))
 	var wg sync.WaitGroup
 	for i := range cfg.Nodes {
+		pollers[i] = NewPoller(cfg, cfg.Nodes[i].Name, opts...)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := NewPoller(cfg, cfg.Nodes[i].Name, opts...)
-			if p.ownConn {
-				defer p.conn.Close()
-			}
-			if p.prober != nil {
-				defer p.prober.Close()
-			}
-			out[i] = p.poll(ctx)
+			out[i] = pollers[i].poll(ctx)
 		}()
 	}
 	wg.Wait()
+	// Two masters: tell writes from PINGs past the fork, over the same
+	// connections, before they close.
+	ReadSplitTails(ctx, out, func(ctx context.Context, node string, in replication.Info, d replication.Divergence) (replication.Tail, error) {
+		for _, p := range pollers {
+			if p.prober != nil && p.node == node {
+				return p.prober.ReadTail(ctx, in, d)
+			}
+		}
+		return replication.Tail{}, fmt.Errorf("node %s: no probe", node)
+	})
+	for _, p := range pollers {
+		if p.prober != nil {
+			p.prober.Close()
+		}
+		if p.ownConn {
+			p.conn.Close()
+		}
+	}
 	return out
 }

@@ -66,4 +66,9 @@ type Redis struct {
 	Err string `json:"error,omitempty"`
 	// Info is valid when Up.
 	Info replication.Info `json:"info"`
+	// Tail is what this Redis holds past the point where its history and
+	// the other master's part, read only when two masters are seen
+	// (ReadSplitTails); TailErr says why it could not be read.
+	Tail    *replication.Tail `json:"tail_past_fork,omitempty"`
+	TailErr string            `json:"tail_error,omitempty"`
 }

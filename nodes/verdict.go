@@ -10,6 +10,7 @@ import (
 // Reason codes: short and stable, for scripts and tests. Text is for people.
 const (
 	ReasonTwoMasters       = "two-masters"
+	ReasonSplitBrain       = "split-brain"
 	ReasonVIPBoth          = "vip-both"
 	ReasonVIPNone          = "vip-none"
 	ReasonVIPNotMaster     = "vip-not-master"
@@ -81,6 +82,13 @@ func Judge(snaps []Snapshot, t Thresholds) Verdict {
 
 	if len(masters) > 1 {
 		add(ReasonTwoMasters, "two Redis masters: %s", strings.Join(masters, " and "))
+		if sp, ok := FindSplit(snaps); ok {
+			if sp.Real() {
+				add(ReasonSplitBrain, "%s; neither side is dropped by itself: choose one with `redkeep resolve --keep NODE` (the other's data set is saved first)", sp)
+			} else {
+				add(ReasonSplitBrain, "%s; the side without writes becomes the other's replica by itself", sp)
+			}
+		}
 	}
 	switch {
 	case len(holders) > 1:

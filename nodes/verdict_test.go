@@ -151,3 +151,46 @@ func TestHoldsAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeSplitBrain: two masters on one history that parted are named a
+// split brain, with what each side took since the fork; PINGs are not
+// writes.
+func TestJudgeSplitBrain(t *testing.T) {
+	const histB = "bbbb5a3b7f2d4e6a9b0c1d2e3f4a5b6c7d8e9f00"
+	split := func(aTail *replication.Tail) []Snapshot {
+		s := healthyPair()
+		s[0].Redis.Info.RunID = "run-a"
+		s[0].Redis.Info.MasterReplOffset = 5400 // 400 bytes past the fork at 5000
+		s[0].Redis.Tail = aTail
+		s[1].Redis.Info = replication.Info{Role: replication.RoleMaster, RunID: "run-b", ReplID: histB, ReplID2: replID,
+			SecondReplOffset: 5001, MasterReplOffset: 9000}
+		s[1].Redis.Tail = &replication.Tail{Divergence: replication.Divergence{ReplID: replID, Fork: 5001}, RunID: "run-b", To: 9000, Bytes: 4000, Writes: 70, WriteBytes: 3990}
+		return s
+	}
+	fork := replication.Divergence{ReplID: replID, Fork: 5001}
+	tests := []struct {
+		name  string
+		aTail *replication.Tail
+		want  []string
+	}{
+		{"a's tail unread", nil, []string{"split brain: a has 400 B of history past it (not read: may be writes), b took 70 writes (3.9 KiB) since the histories diverged at offset 5000", "redkeep resolve --keep NODE"}},
+		{"a took writes", &replication.Tail{Divergence: fork, RunID: "run-a", To: 5400, Bytes: 400, Writes: 3, WriteBytes: 380}, []string{"a took 3 writes (380 B), b took 70 writes", "redkeep resolve"}},
+		{"a took only PINGs", &replication.Tail{Divergence: fork, RunID: "run-a", To: 5400, Bytes: 400, Commands: 20}, []string{"a took no writes (400 B of PINGs)", "becomes the other's replica by itself"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Judge(split(tt.aTail), Thresholds{LagWarn: 1 << 20})
+			var text string
+			for _, r := range v.Reasons {
+				if r.Code == ReasonSplitBrain {
+					text = r.Text
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("split-brain reason %q does not say %q", text, w)
+				}
+			}
+		})
+	}
+}

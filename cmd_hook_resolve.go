@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/hooks"
+)
+
+// newHookResolveCmd is the node-local step of `redkeep resolve`, run over
+// SSH on the node whose data set is replaced. It prints one JSON object.
+func newHookResolveCmd(g *globalFlags) *cobra.Command {
+	var node string
+	req := hooks.ResolveRequest{}
+	cmd := &cobra.Command{
+		Use:   "resolve-follow --keep NODE --local-replid ID --keep-replid ID",
+		Short: "Save this node's data set, then make its Redis the kept node's replica (JSON; used by `redkeep resolve`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			self, err := cfg.LocalNode(node)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if req.Keep == "" || req.LocalReplID == "" || req.KeepReplID == "" {
+				return withCode(exitUsage, errors.New("resolve-follow: --keep, --local-replid and --keep-replid are required"))
+			}
+			// Like a switchover step, it finishes when the console's
+			// session dies: a half-done resolve is worse than a done one.
+			signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+			ctx, cancel := context.WithTimeout(context.Background(), req.Pause+time.Minute)
+			defer cancel()
+			log := hooks.NewLogger(cfg.Hooks.StateLog)
+			defer log.Close()
+			res, err := hooks.Resolve(ctx, cfg, self, log, req)
+			_ = json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
+				hooks.ResolveResult
+				Error string `json:"error,omitempty"`
+			}{res, errString(err)})
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, hooks.ErrRefused):
+				return withCode(exitRefused, err)
+			}
+			return withCode(exitUnhealthy, err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&node, "node", "", "this node's name (default: $REDKEEP_NODE, else by address)")
+	f.StringVar(&req.Keep, "keep", "", "the node whose data survives (the peer)")
+	f.StringVar(&req.LocalReplID, "local-replid", "", "this node's replid as the preflight saw it")
+	f.StringVar(&req.KeepReplID, "keep-replid", "", "the kept node's replid as the preflight saw it")
+	f.DurationVar(&req.Pause, "pause", 2*time.Minute, "bound on how long local writes are paused while the data set is saved")
+	return cmd
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/nodes"
+)
+
+type resolveOptions struct {
+	keep    string
+	dryRun  bool
+	yes     bool
+	asJSON  bool
+	timeout time.Duration
+}
+
+func newResolveCmd(g *globalFlags) *cobra.Command {
+	o := &resolveOptions{}
+	cmd := &cobra.Command{
+		Use:   "resolve --keep NODE [--dry-run] [--yes]",
+		Short: "End a split brain: keep one node's data, save the other's, make it the replica",
+		Long: `When both Redis servers took writes while they could not see each other
+(a split brain), neither side's writes are dropped by the hooks: the pair
+stays with two masters and status says so. resolve is the operator's choice.
+
+It first shows what the other side loses from its serving data set (its keys,
+and its bytes and writes since the histories diverged) and asks for the
+losing node's name. Then, on that node and under its transition lock, with
+its writes paused, its whole data set is saved as an RDB file beside the
+hooks' state file (the path is printed: nothing is lost for good), and its
+Redis becomes the kept node's replica. If the losing node held the VIP, its
+check fails and keepalived moves the VIP to the kept data.
+
+Refused (exit 3, nothing changed) when the pair is not split.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runResolve(cmd, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.keep, "keep", "", "the node whose data survives (required)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "run the preflight only")
+	f.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
+	f.BoolVar(&o.asJSON, "json", false, "print the plan and the result as JSON")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for a healthy pair afterwards")
+	return cmd
+}
+
+func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	if o.keep == "" {
+		return withCode(exitUsage, errors.New("resolve: --keep NODE is required: the node whose data survives"))
+	}
+	if _, err := cfg.Node(o.keep); err != nil {
+		return withCode(exitUsage, fmt.Errorf("--keep: %w", err))
+	}
+	if o.timeout <= 0 {
+		return withCode(exitUsage, fmt.Errorf("resolve: --timeout must be positive, got %s", o.timeout))
+	}
+	sn, err := actions.NewSSHNodes(cfg, nodes.Options{})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer sn.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := cmd.OutOrStdout()
+
+	plan := actions.ResolvePreflight(ctx, cfg, sn, o.keep)
+	printResolvePlan(out, plan, o.asJSON)
+	if !plan.OK() {
+		return withCode(exitRefused, fmt.Errorf("%w", actions.ErrResolveRefused))
+	}
+	if o.dryRun {
+		return nil
+	}
+	if !o.yes {
+		if err := confirmLoser(cmd.InOrStdin(), out, plan); err != nil {
+			return withCode(exitRefused, err)
+		}
+	}
+	res, err := actions.Resolve(ctx, cfg, sn, plan, o.timeout)
+	if o.asJSON {
+		_ = json.NewEncoder(out).Encode(map[string]any{"result": res, "error": errString(err)})
+	}
+	if errors.Is(err, actions.ErrResolveRefused) {
+		return withCode(exitRefused, err)
+	}
+	if err != nil {
+		return withCode(exitUnhealthy, err)
+	}
+	if !o.asJSON {
+		fmt.Fprintf(out, "%s's data set (%d keys, %s) is saved on %s in %s\n", plan.Lose, res.Node.Keys, actions.Bytes(res.Node.Bytes), plan.Lose, res.Node.RDB)
+		fmt.Fprintf(out, "%s now replicates from %s (writes paused on %s for %s); pair: %s\n", plan.Lose, plan.Keep, plan.Lose, res.Node.PausedFor.Round(time.Millisecond), res.PairState)
+	}
+	if !res.Healthy {
+		return withCode(exitUnhealthy, fmt.Errorf("resolve: done, but the pair is not healthy after %s: %s", o.timeout, res.PairState))
+	}
+	return nil
+}
+
+// confirmLoser asks for the name of the node whose data set is replaced:
+// that is the one an operator must have read.
+func confirmLoser(in io.Reader, out io.Writer, plan actions.ResolvePlan) error {
+	fmt.Fprintf(out, "Keep %s's data and replace %s's (saved on %s first)? Type %s to go ahead: ", plan.Keep, plan.Lose, plan.Lose, plan.Lose)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("resolve not confirmed (no answer: %v); nothing changed", err)
+	}
+	if got := strings.TrimSpace(line); got != plan.Lose {
+		return fmt.Errorf("resolve not confirmed (typed %q, not %q); nothing changed", got, plan.Lose)
+	}
+	return nil
+}
+
+func printResolvePlan(w io.Writer, p actions.ResolvePlan, asJSON bool) {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(map[string]any{"plan": p, "ok": p.OK()})
+		return
+	}
+	fmt.Fprintf(w, "preflight: resolve a split brain keeping %s's data\n", p.Keep)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tCHECK\tNODE\tVALUE\tREQUIRED")
+	for _, c := range p.Checks {
+		mark := "ok"
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		node := c.Node
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, c.Name, node, c.Value, c.Threshold)
+	}
+	tw.Flush()
+}
