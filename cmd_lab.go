@@ -296,12 +296,7 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 			root.SetIn(cmd.InOrStdin())
 			root.SetOut(cmd.OutOrStdout())
 			root.SetErr(cmd.ErrOrStderr())
-			err = root.ExecuteContext(cmd.Context())
-			if errors.Is(err, errNotImplemented) {
-				fmt.Fprintf(cmd.OutOrStdout(), "\nThe console is not built yet; the lab keeps running. Look at it with `redkeep -c %s status` or `redkeep lab status`.\n", st.Config)
-				return nil
-			}
-			return err
+			return root.ExecuteContext(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "the lab's IPv4 network; refused if anything on this machine uses it")

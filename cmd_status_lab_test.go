@@ -69,6 +69,10 @@ func TestStatusInLab(t *testing.T) {
 			statusUntil(t, cfg, "healthy after heal", func(s statusJSON) bool { return s.Healthy })
 		})
 	}
+	t.Run("split-brain-resolve", func(t *testing.T) {
+		defer func() { _, _ = l.Heal(ctx) }()
+		splitBrainAndResolve(t, l, cfg)
+	})
 }
 
 // statusUntil runs `redkeep status --json` until ok holds for its output,

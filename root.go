@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -57,13 +56,6 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 		return nil, withCode(exitUsage, err)
 	}
 	return cfg, nil
-}
-
-// errNotImplemented is what commands that later work fills in return.
-var errNotImplemented = errors.New("not implemented yet")
-
-func notImplemented(what string) error {
-	return withCode(exitUsage, fmt.Errorf("%s: %w", what, errNotImplemented))
 }
 
 func newVersionCmd() *cobra.Command {

@@ -55,13 +55,6 @@ func newLabEnv(t *testing.T) *labEnv {
 	return &labEnv{t: t, lab: l, st: st, cfg: cfg, sn: sn, vip: net.JoinHostPort(st.VIP, "6379")}
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // master returns the node the pair is consistent on, waiting a little for
 // a replica's link to come up; it fails t when it is not consistent.
 func (e *labEnv) master(t *testing.T) string {

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -170,4 +171,23 @@ func (l *Lab) Heal(ctx context.Context) (*Status, error) {
 		}
 	}
 	return l.WaitHealthy(ctx, l.wait())
+}
+
+// Reconnect plugs node n's cable back in and does nothing else: a partition
+// ends, and what the pair does next is up to its hooks. (Heal also brings
+// back whatever is down and waits for a healthy pair.)
+func (l *Lab) Reconnect(ctx context.Context, n string) error {
+	if !slices.Contains(NodeNames, n) {
+		return fmt.Errorf("node %q: the lab's nodes are a and b", n)
+	}
+	return setLink(ctx, &l.S, n, true)
+}
+
+// HostPath is where a path a node sees (its files under the node view)
+// lives on the host.
+func (l *Lab) HostPath(n, nodePath string) string {
+	if rest, ok := strings.CutPrefix(nodePath, l.S.NodeView()+"/"); ok {
+		return filepath.Join(l.S.NodeDir(n), rest)
+	}
+	return nodePath
 }

@@ -2,7 +2,9 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -50,6 +52,13 @@ type CaseResult struct {
 	// TwoMasters lists moments after the transition when both Redis servers
 	// were reachable masters.
 	TwoMasters []string
+	// Split is set when a partition ended in a split brain: the cut-off
+	// node executed writes as its link went down (requests that arrived
+	// just before the cut; their replies and their replication never left
+	// it). The hooks keep both sides; the case resolves it as an operator
+	// would, keeping the side that served (`redkeep resolve`), which saves
+	// the other's data set on its node first.
+	Split string
 	// Err is set when the case could not run to the end.
 	Err error
 }
@@ -162,6 +171,15 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 	}
 	logf("healing")
 	res.Healing = time.Now()
+	if kase == Partition {
+		split, err := l.reconnectPartition(ctx, from, to)
+		if err != nil {
+			return finish(fmt.Errorf("after the partition of %s healed: %w", from, err))
+		}
+		if res.Split = split; split != "" {
+			logf("%s", split)
+		}
+	}
 	if _, err := l.Heal(ctx); err != nil {
 		return finish(fmt.Errorf("heal after %s: %w", kase, err))
 	}
@@ -170,6 +188,48 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 	}
 	res.TwoMasters = append(res.TwoMasters, l.watchMasters(ctx, time.Second)...)
 	return finish(nil)
+}
+
+// reconnectPartition ends the partition of node cut and waits until the
+// hooks have healed the pair or a split brain shows, which it resolves
+// keeping node kept (the side clients reached) with the lab's redkeep, and
+// returns the split's description.
+func (l *Lab) reconnectPartition(ctx context.Context, cut, kept string) (string, error) {
+	if err := l.Reconnect(ctx, cut); err != nil {
+		return "", err
+	}
+	bin, err := l.S.executable()
+	if err != nil {
+		return "", err
+	}
+	var split string
+	err = waitFor(ctx, l.wait(), "a healthy pair or a split brain", func() (bool, error) {
+		if st, err := l.Status(ctx); err == nil && st.Healthy {
+			return true, nil
+		}
+		out, _ := exec.CommandContext(ctx, bin, "status", "--json", "-c", l.S.ConfigPath()).Output()
+		var v struct {
+			Reasons []struct{ Code, Text string } `json:"reasons"`
+		}
+		if json.Unmarshal(out, &v) != nil {
+			return false, nil
+		}
+		for _, r := range v.Reasons {
+			if r.Code == "split-brain" && strings.Contains(r.Text, "redkeep resolve") {
+				split = r.Text
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil || split == "" {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, bin, "resolve", "-c", l.S.ConfigPath(), "--keep", kept, "--yes").CombinedOutput()
+	if err != nil {
+		return split, fmt.Errorf("redkeep resolve --keep %s: %w\n%s", kept, err, out)
+	}
+	return split + "; resolved keeping " + kept + ": " + strings.TrimSpace(string(out)), nil
 }
 
 // splitOutages returns the longest finished outage that began before
@@ -237,6 +297,9 @@ func (r *CaseResult) Summary() string {
 	}
 	if len(r.TwoMasters) > 0 {
 		fmt.Fprintf(&b, "; two masters seen %d times", len(r.TwoMasters))
+	}
+	if r.Split != "" {
+		fmt.Fprintf(&b, "; %s", r.Split)
 	}
 	if r.Err != nil {
 		fmt.Fprintf(&b, "; error: %v", r.Err)

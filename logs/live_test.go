@@ -28,7 +28,7 @@ func TestRedisLogLive(t *testing.T) {
 	waitEvent(t, out, "sync finished", func(ev logs.Event) bool {
 		return ev.Kind == logs.KindRedisSync && ev.OK && ev.Message == "sync with master finished"
 	})
-	if err := b.Client().SlaveOf(context.Background(), "NO", "ONE").Err(); err != nil {
+	if err := b.Client().ReplicaOf(context.Background(), "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitEvent(t, out, "MASTER MODE", func(ev logs.Event) bool {

@@ -51,11 +51,7 @@ func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, 
 }
 
 func splitUnits(s string) []string {
-	var units []string
-	for _, u := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		units = append(units, u)
-	}
-	return units
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // FollowAll pumps every tail into out until ctx ends, then returns. A tail

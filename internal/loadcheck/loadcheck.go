@@ -8,6 +8,7 @@ package loadcheck
 
 import (
 	"context"
+	"net"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,6 +42,9 @@ type Options struct {
 	Timeout time.Duration
 	// Prefix starts every key (default "loadcheck:<start time>:").
 	Prefix string
+	// Dialer, when set, opens the client's connections (e.g. from inside
+	// a lab node's network namespace: a client on that side of a partition).
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Write is one acknowledged write.
@@ -100,7 +104,7 @@ func Start(ctx context.Context, opts Options) *Run {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Run{
 		opts:   opts,
-		client: NewClient(opts.Addr, opts.Timeout),
+		client: newClient(opts.Addr, opts.Timeout, opts.Dialer),
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
@@ -112,7 +116,12 @@ func Start(ctx context.Context, opts Options) *Run {
 // within timeout: no retries, one connection, no client-side pipelining,
 // so an acknowledgement means this one write was applied by the server.
 func NewClient(addr string, timeout time.Duration) *redis.Client {
+	return newClient(addr, timeout, nil)
+}
+
+func newClient(addr string, timeout time.Duration, dialer func(context.Context, string, string) (net.Conn, error)) *redis.Client {
 	return redis.NewClient(&redis.Options{
+		Dialer:                dialer,
 		Addr:                  addr,
 		Protocol:              2,
 		DialTimeout:           timeout,
@@ -158,7 +167,7 @@ func (r *Run) loop(ctx context.Context) {
 			// in the background, which would add up to a second of outage
 			// that is the client's, not the pair's.
 			r.client.Close()
-			r.client = NewClient(r.opts.Addr, r.opts.Timeout)
+			r.client = newClient(r.opts.Addr, r.opts.Timeout, r.opts.Dialer)
 		}
 	}
 }
