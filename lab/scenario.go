@@ -229,7 +229,13 @@ func (l *Lab) reconnectPartition(ctx context.Context, cut, kept string) (string,
 	if err != nil {
 		return split, fmt.Errorf("redkeep resolve --keep %s: %w\n%s", kept, err, out)
 	}
-	return split + "; resolved keeping " + kept + ": " + strings.TrimSpace(string(out)), nil
+	saved := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, " is saved on ") {
+			saved = ": " + strings.TrimSpace(line)
+		}
+	}
+	return split + "; resolved keeping " + kept + saved, nil
 }
 
 // splitOutages returns the longest finished outage that began before

@@ -46,7 +46,7 @@ func (s SplitSide) String() string {
 	case s.Tail.Clean():
 		return fmt.Sprintf("%s took no writes (%s of PINGs)", s.Node, FormatBytes(s.Bytes))
 	}
-	return fmt.Sprintf("%s took %d writes (%s)", s.Node, s.Tail.Writes, FormatBytes(s.Tail.WriteBytes))
+	return fmt.Sprintf("%s took %d %s (%s)", s.Node, s.Tail.Writes, plural(s.Tail.Writes, "write", "writes"), FormatBytes(s.Tail.WriteBytes))
 }
 
 // Real reports whether both sides took writes: neither can follow the other
@@ -137,4 +137,11 @@ func ReadSplitTails(ctx context.Context, snaps []Snapshot, read func(ctx context
 			}
 		}
 	}
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

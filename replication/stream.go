@@ -99,7 +99,11 @@ func (t Tail) String() string {
 	if t.Clean() {
 		return fmt.Sprintf("%d bytes past offset %d, no data changes (%d commands: PINGs and the like)", t.Bytes, t.Fork-1, t.Commands)
 	}
-	return fmt.Sprintf("%d bytes past offset %d with %d data-changing commands (%d bytes; first %s)", t.Bytes, t.Fork-1, t.Writes, t.WriteBytes, t.FirstWrite)
+	commands := "data-changing commands"
+	if t.Writes == 1 {
+		commands = "data-changing command"
+	}
+	return fmt.Sprintf("%d bytes past offset %d with %d %s (%d bytes; first %s)", t.Bytes, t.Fork-1, t.Writes, commands, t.WriteBytes, t.FirstWrite)
 }
 
 // harmless are the commands a master writes into its stream that change no
