@@ -53,7 +53,9 @@ func splitBrainAndResolve(t *testing.T, l *lab.Lab, cfg string) {
 		t.Fatal(err)
 	}
 	split := statusUntil(t, cfg, "split-brain", func(s statusJSON) bool {
-		return slices.ContainsFunc(s.Reasons, func(r reasonJSON) bool { return r.Code == nodes.ReasonSplitBrain && strings.Count(r.Text, " writes (") == 2 })
+		return slices.ContainsFunc(s.Reasons, func(r reasonJSON) bool {
+			return r.Code == nodes.ReasonSplitBrain && strings.Count(r.Text, " writes (") == 2
+		})
 	})
 	t.Logf("after the partition: %+v", split.Reasons)
 	// The hooks leave both sides alone: a few seconds later still split.

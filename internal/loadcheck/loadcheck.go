@@ -8,9 +8,9 @@ package loadcheck
 
 import (
 	"context"
-	"net"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"time"
