@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/redkeep/redkeep/actions"
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/tui"
 )
@@ -118,7 +118,7 @@ func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) err
 		return withCode(exitUnhealthy, err)
 	}
 	if !o.asJSON {
-		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), res.Method, res.PairState)
+		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), termsafe.Clean(res.Method), termsafe.Clean(res.PairState))
 	}
 	return nil
 }
@@ -137,9 +137,11 @@ func confirmTarget(in io.Reader, out io.Writer, plan actions.Plan) error {
 	return nil
 }
 
+// printPlan and printStep print what the nodes measured and said: text
+// cleaned for the terminal, or JSON lines keeping it exact (escaped).
 func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(map[string]any{"plan": p, "ok": p.OK()})
+		_ = termsafe.WriteJSON(w, map[string]any{"plan": p, "ok": p.OK()}, "")
 		return
 	}
 	from, to := p.From, p.To
@@ -161,21 +163,21 @@ func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 		if node == "" {
 			node = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, c.Name, node, c.Value, c.Threshold)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, termsafe.Clean(c.Name), termsafe.Clean(node), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold))
 	}
 	tw.Flush()
 }
 
 func printStep(w io.Writer, s actions.Step, asJSON bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(map[string]any{"step": s})
+		_ = termsafe.WriteJSON(w, map[string]any{"step": s}, "")
 		return
 	}
 	node := s.Node
 	if node == "" {
 		node = "-"
 	}
-	line := fmt.Sprintf("%s  %-9s %-3s %-7s %s", s.Time.Format("15:04:05.000"), s.Name, node, s.State, s.Detail)
+	line := fmt.Sprintf("%s  %-9s %-3s %-7s %s", s.Time.Format("15:04:05.000"), termsafe.Clean(s.Name), termsafe.Clean(node), termsafe.Clean(string(s.State)), termsafe.Clean(s.Detail))
 	fmt.Fprintln(w, strings.TrimRight(line, " "))
 }
 

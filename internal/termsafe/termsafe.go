@@ -48,3 +48,13 @@ func Clean(s string) string {
 	}
 	return b.String()
 }
+
+// CleanLines is Clean for text of several lines, such as an error that
+// joins several: each line is cleaned, the newlines between them stay.
+func CleanLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Clean(l)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -74,3 +74,15 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestCleanLines(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                        "plain",
+		"one\ntwo\n":                   "one\ntwo\n",
+		"a\x1b[2J\r\nb\u202e\tc\u2028": "a\uFFFD[2J \nb\uFFFD c ",
+	} {
+		if got := CleanLines(in); got != want {
+			t.Errorf("CleanLines(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
