@@ -45,6 +45,10 @@ through its own redkeep: writes are paused, the target catches up to the exact
 replication offset, the roles swap, the old master is drained so keepalived
 moves the VIP at once, and undrained as BACKUP. Finally the pair is verified.
 
+What the nodes report is printed cleaned for the terminal (control and format
+characters show as U+FFFD); --json carries it exactly, with those characters
+written as \uXXXX escapes.
+
 Exit codes: 0 done, 1 failed (the message says how the pair was left),
 2 usage or config error, 3 refused (nothing changed).`,
 		Args: cobra.NoArgs,
