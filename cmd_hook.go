@@ -13,6 +13,7 @@ import (
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/buildinfo"
+	"github.com/redkeep/redkeep/internal/termsafe"
 )
 
 // hookEnv is what every `redkeep hook` subcommand shares: the config, this
@@ -196,7 +197,7 @@ func newHookShowStateCmd(h *hookEnv) *cobra.Command {
 			ns := hooks.ReadNodeState(h.cfg, h.self, buildinfo.Version())
 			out := cmd.OutOrStdout()
 			if !asJSON {
-				fmt.Fprintln(out, ns)
+				fmt.Fprintln(out, termsafe.Clean(ns.String())) // the state file quotes what Redis said
 				return nil
 			}
 			enc := json.NewEncoder(out)

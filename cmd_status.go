@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
@@ -28,6 +28,11 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "One snapshot of both nodes and the pair's verdict (exit 0 healthy, 1 not)",
 		Long: `Probe both nodes at once over SSH (keepalived state, VIP, Redis replication)
 and print a table, or JSON with --json, followed by the pair's verdict.
+
+The table shows the nodes' text (INFO fields, errors, keepalived state)
+cleaned for the terminal: control and format characters, escape sequences
+among them, show as U+FFFD. --json carries that text exactly, for scripts,
+with every control and format character written as a \uXXXX escape.
 
 Exit codes: 0 healthy, 1 not healthy (each reason is printed), 2 usage or
 config error.`,
@@ -97,9 +102,16 @@ func writeStatusJSON(w io.Writer, snaps []nodes.Snapshot, v nodes.Verdict) error
 	for _, r := range v.Reasons {
 		s.Reasons = append(s.Reasons, reasonJSON{Code: r.Code, Text: r.Text})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	return termsafe.WriteJSON(w, s, "  ")
+}
+
+// writeRow writes one table row. Every cell is cleaned: most hold what
+// the nodes sent (their Redis INFO, keepalived state, version, errors).
+func writeRow(w io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = termsafe.Clean(c)
+	}
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
 }
 
 func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v nodes.Verdict) error {
@@ -110,7 +122,7 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSSH\tKEEPALIVED\tVIP\tREDIS\tOFFSET\tLINK\tLAG\tREDKEEP")
+	writeRow(tw, "NODE", "SSH", "KEEPALIVED", "VIP", "REDIS", "OFFSET", "LINK", "LAG", "REDKEEP")
 	for _, s := range snaps {
 		ka, vip, version := "?", "?", "?"
 		if s.Conn == nodes.ConnConnected && s.Keepalived.Err == "" {
@@ -139,7 +151,7 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 		} else if s.Conn == nodes.ConnConnected {
 			role = "down"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Node, s.Conn, ka, vip, role, offset, link, lag, version)
+		writeRow(tw, s.Node, string(s.Conn), ka, vip, role, offset, link, lag, version)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -149,9 +161,10 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 		_, err := fmt.Fprintf(w, "healthy: VIP %s on %s, master %s\n", cfg.VIPAddr(), v.VIPHolder, v.Master)
 		return err
 	}
+	// Node names come from the validated config; reasons quote the nodes.
 	fmt.Fprintf(w, "NOT HEALTHY (%d):\n", len(v.Reasons))
 	for _, r := range v.Reasons {
-		fmt.Fprintf(w, "  %-16s %s\n", r.Code, r.Text)
+		fmt.Fprintf(w, "  %-16s %s\n", r.Code, termsafe.Clean(r.Text))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/sshtest"
@@ -146,5 +147,65 @@ func TestStatusHealthyPair(t *testing.T) {
 	code, out = execRoot("status", "-c", cfg)
 	if code != exitUnhealthy || !strings.Contains(out, "vip-not-master") {
 		t.Errorf("exit %d, want 1 with vip-not-master\n%s", code, out)
+	}
+}
+
+// hostileHost is a master_host a replica may carry: REPLICAOF takes any
+// bytes, and INFO shows them back. An OSC 52 sequence (sets the operator's
+// clipboard), a right-to-left override, an 8-bit CSI and DEL.
+const hostileHost = "\x1b]52;c;SGVsbG8=\x07evil\u202e1.0.0.01\u009b31m\x7f"
+
+// termUnsafe reports the first byte sequence in out that a terminal would
+// act on rather than print: C0 controls other than newline, DEL, C1
+// controls, Unicode format characters (bidi overrides and the like).
+func termUnsafe(out string) (string, bool) {
+	for i, r := range out {
+		if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Sprintf("U+%04X at %d in %q", r, i, out[max(0, i-20):min(len(out), i+20)]), true
+		}
+	}
+	return "", false
+}
+
+// TestStatusHostileMasterHost: a replica whose master_host is an escape
+// sequence (set on a real redis-server) is reported as text, in the table
+// and in JSON; no control, escape or bidi character reaches the terminal.
+func TestStatusHostileMasterHost(t *testing.T) {
+	var srv [2]*sshtest.Server
+	var rs [2]*redistest.Server
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	for i := range 2 {
+		srv[i] = sshtest.Start(t)
+		rs[i] = redistest.Start(t)
+		srv[i].WriteKnownHosts(kh)
+	}
+	srv[1].Authorize(srv[0].ClientKey.PublicKey())
+	if err := rs[1].Client().Do(t.Context(), "REPLICAOF", hostileHost, "6379").Err(); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	cfg := statusConfig(t, [2]int{srv[0].Port, srv[1].Port}, [2]string{rs[0].Addr(), rs[1].Addr()}, srv[0].ClientKeyFile, kh, 0)
+
+	code, out := execRoot("status", "-c", cfg)
+	if code != exitUnhealthy || !strings.Contains(out, "link-down") {
+		t.Fatalf("exit %d, want %d with link-down\n%q", code, exitUnhealthy, out)
+	}
+	if what, bad := termUnsafe(out); bad {
+		t.Errorf("status printed %s", what)
+	}
+	if !strings.Contains(out, "\uFFFD]52;c;SGVsbG8=\uFFFDevil\uFFFD1.0.0.01\uFFFD31m\uFFFD:6379") {
+		t.Errorf("the master host is not shown as text:\n%s", out)
+	}
+
+	// JSON carries the exact bytes, escaped.
+	code, out = execRoot("status", "--json", "-c", cfg)
+	if what, bad := termUnsafe(out); bad {
+		t.Errorf("status --json printed %s", what)
+	}
+	var s statusJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil || code != exitUnhealthy {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
+	}
+	if got := s.Nodes[1].Redis.Info.MasterHost; got != hostileHost {
+		t.Errorf("JSON master_host = %q, want %q", got, hostileHost)
 	}
 }

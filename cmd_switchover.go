@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/redkeep/redkeep/actions"
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/tui"
 )
@@ -44,6 +44,10 @@ is refused, and nothing changes, unless all pass. Then, on the current master
 through its own redkeep: writes are paused, the target catches up to the exact
 replication offset, the roles swap, the old master is drained so keepalived
 moves the VIP at once, and undrained as BACKUP. Finally the pair is verified.
+
+What the nodes report is printed cleaned for the terminal (control and format
+characters show as U+FFFD); --json carries it exactly, with those characters
+written as \uXXXX escapes.
 
 Exit codes: 0 done, 1 failed (the message says how the pair was left),
 2 usage or config error, 3 refused (nothing changed).`,
@@ -118,7 +122,7 @@ func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) err
 		return withCode(exitUnhealthy, err)
 	}
 	if !o.asJSON {
-		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), res.Method, res.PairState)
+		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), termsafe.Clean(res.Method), termsafe.Clean(res.PairState))
 	}
 	return nil
 }
@@ -137,9 +141,11 @@ func confirmTarget(in io.Reader, out io.Writer, plan actions.Plan) error {
 	return nil
 }
 
+// printPlan and printStep print what the nodes measured and said: text
+// cleaned for the terminal, or JSON lines keeping it exact (escaped).
 func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(map[string]any{"plan": p, "ok": p.OK()})
+		_ = termsafe.WriteJSON(w, map[string]any{"plan": p, "ok": p.OK()}, "")
 		return
 	}
 	from, to := p.From, p.To
@@ -161,21 +167,21 @@ func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 		if node == "" {
 			node = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, c.Name, node, c.Value, c.Threshold)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, termsafe.Clean(c.Name), termsafe.Clean(node), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold))
 	}
 	tw.Flush()
 }
 
 func printStep(w io.Writer, s actions.Step, asJSON bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(map[string]any{"step": s})
+		_ = termsafe.WriteJSON(w, map[string]any{"step": s}, "")
 		return
 	}
 	node := s.Node
 	if node == "" {
 		node = "-"
 	}
-	line := fmt.Sprintf("%s  %-9s %-3s %-7s %s", s.Time.Format("15:04:05.000"), s.Name, node, s.State, s.Detail)
+	line := fmt.Sprintf("%s  %-9s %-3s %-7s %s", s.Time.Format("15:04:05.000"), termsafe.Clean(s.Name), termsafe.Clean(node), termsafe.Clean(string(s.State)), termsafe.Clean(s.Detail))
 	fmt.Fprintln(w, strings.TrimRight(line, " "))
 }
 

@@ -8,9 +8,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/redkeep/redkeep/internal/termsafe"
 )
 
 func main() {
@@ -26,9 +29,16 @@ func run(args []string) int {
 	}
 	code := exitCode(err)
 	if code != exitOK && !errors.Is(err, errSilent) {
-		fmt.Fprintln(os.Stderr, "redkeep:", err)
+		printError(os.Stderr, err)
 	}
 	return code
+}
+
+// printError prints a command's error. Errors quote what nodes sent (a
+// switchover's refusal quotes INFO fields, a failure the node's stderr),
+// so the text is cleaned for the terminal; joined errors keep their lines.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "redkeep:", termsafe.CleanLines(err.Error()))
 }
 
 // Exit codes, decided here and nowhere else.

@@ -15,35 +15,72 @@ import (
 )
 
 // HostKeyError is a host key redkeep refused: unknown to the known_hosts
-// files, or different from the key recorded there. It is never retried
-// silently and never accepted on the fly: the operator checks the
-// fingerprint out of band and updates known_hosts.
+// files, different from the key recorded there, marked @revoked, or of a
+// type known_hosts has no key of for the host (then the handshake stops
+// before any key is seen, and OfferedAlgos says what the node offers). It
+// is never retried silently and never accepted on the fly: the operator
+// checks the fingerprint out of band and updates known_hosts.
 type HostKeyError struct {
 	Addr        string // host:port as looked up in known_hosts
 	KnownHosts  []string
 	Fingerprint string // SHA256 fingerprint of the key the server offered
 	KeyType     string
 	Changed     bool   // the host is known with a different key
-	Where       string // file:line of the recorded key when Changed
-	Err         error
+	Revoked     bool   // the offered key is marked @revoked
+	Where       string // file:line of the recorded (or revoked) key
+	// KnownAlgos and OfferedAlgos are set when no key could be checked:
+	// known_hosts has keys of other types than the node offers.
+	KnownAlgos   []string
+	OfferedAlgos []string
+	Err          error
 }
 
 func (e *HostKeyError) Error() string {
-	host, port, _ := net.SplitHostPort(e.Addr)
 	file := "~/.ssh/known_hosts"
 	if len(e.KnownHosts) > 0 {
 		file = e.KnownHosts[0]
 	}
-	scan := fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, file)
-	if e.Changed {
+	switch {
+	case e.Revoked:
+		// Never advise adding it back: whoever holds a revoked key's
+		// private half can impersonate the node.
+		return fmt.Sprintf("host key for %s is REVOKED: it offers %s %s, which %s marks @revoked; refusing to connect. "+
+			"A revoked key is never trusted again: give the node a new host key on its console "+
+			"(remove /etc/ssh/ssh_host_%s_key*, run ssh-keygen -A, restart sshd), then check the new key's fingerprint there before recording it",
+			e.Addr, e.KeyType, e.Fingerprint, e.Where, keyFileType(e.KeyType))
+	case len(e.OfferedAlgos) > 0:
+		t := keyFileType(e.OfferedAlgos[0])
+		return fmt.Sprintf("host key for %s cannot be checked: %s records only %s for it, but it offers only %s. "+
+			"Either the node's host key was replaced by one of another type (treat that like a changed key: it may be a man-in-the-middle) "+
+			"or known_hosts lacks the node's %s key. Check it out of band: on the node's console, ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub; "+
+			"then record that key only if a scan shows the same fingerprint: %s",
+			e.Addr, strings.Join(e.KnownHosts, ", "), strings.Join(e.KnownAlgos, ", "), strings.Join(e.OfferedAlgos, ", "),
+			t, t, recordKey(e.Addr, t, "SHA256:<the fingerprint the console showed>", file))
+	case e.Changed:
 		return fmt.Sprintf("host key for %s CHANGED: it now offers %s %s but %s records a different key; "+
-			"this may be a man-in-the-middle or a reinstalled node. Check the fingerprint on the node "+
-			"(ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then remove the old line (ssh-keygen -R '%s' -f %s) and run: %s",
-			e.Addr, e.KeyType, e.Fingerprint, e.Where, keyFileType(e.KeyType), knownhosts.Normalize(e.Addr), file, scan)
+			"this may be a man-in-the-middle or a reinstalled node. Check it out of band: on the node's console, "+
+			"ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub must print %s. Only then remove the old line (ssh-keygen -R '%s' -f %s) and record the new key: %s",
+			e.Addr, e.KeyType, e.Fingerprint, e.Where, keyFileType(e.KeyType), e.Fingerprint, knownhosts.Normalize(e.Addr), file,
+			recordKey(e.Addr, keyFileType(e.KeyType), e.Fingerprint, file))
 	}
 	return fmt.Sprintf("host key for %s is unknown: it offers %s %s and %s has no entry for it. "+
-		"Check the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then run: %s",
-		e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.KnownHosts, ", "), keyFileType(e.KeyType), scan)
+		"Check it out of band before trusting it: on the node's console, ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub must print %s. "+
+		"Then record that key, and only that key: %s",
+		e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.KnownHosts, ", "), keyFileType(e.KeyType), e.Fingerprint,
+		recordKey(e.Addr, keyFileType(e.KeyType), e.Fingerprint, file))
+}
+
+// recordKey is the shell line that appends addr's host key of type
+// keyType to file only when its fingerprint is fp: one scan, checked, then
+// appended, so a second scan cannot bring a different key.
+func recordKey(addr, keyType, fp, file string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	typ := ""
+	if keyType != "*" {
+		typ = " -t " + keyType
+	}
+	return fmt.Sprintf(`k=$(ssh-keyscan -p %s%s %s 2>/dev/null) && echo "$k" | ssh-keygen -lf - | grep -qF '%s' && echo "$k" >> %s`,
+		port, typ, host, fp, file)
 }
 
 func (e *HostKeyError) Unwrap() error { return e.Err }
@@ -62,15 +99,15 @@ func keyFileType(t string) string {
 }
 
 // hostKeyCheck builds a strict host key callback from the target's
-// known_hosts files, and the key algorithms to ask for so the server offers
-// a key type known_hosts has (else a known host would look changed).
-func hostKeyCheck(t *Target) (ssh.HostKeyCallback, []string, error) {
-	var files []string
+// known_hosts files, the key algorithms to ask for so the server offers a
+// key type known_hosts has (else a known host would look changed), and the
+// files that exist.
+func hostKeyCheck(t *Target) (cb ssh.HostKeyCallback, algos, files []string, err error) {
 	for _, f := range t.KnownHosts {
 		if _, err := os.Stat(f); err == nil {
 			files = append(files, f)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("known_hosts %s: %w", f, err)
+			return nil, nil, nil, fmt.Errorf("known_hosts %s: %w", f, err)
 		}
 	}
 	if len(files) == 0 {
@@ -80,26 +117,31 @@ func hostKeyCheck(t *Target) (ssh.HostKeyCallback, []string, error) {
 			return &HostKeyError{Addr: hostname, KnownHosts: t.KnownHosts, Fingerprint: ssh.FingerprintSHA256(key),
 				KeyType: key.Type(), Err: errors.New("known_hosts file does not exist")}
 		}
-		return cb, nil, nil
+		return cb, nil, nil, nil
 	}
 	db, err := knownhosts.NewDB(files...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("known_hosts: %w", err)
+		return nil, nil, nil, fmt.Errorf("known_hosts: %w", err)
 	}
 	inner := db.HostKeyCallback()
-	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	cb = func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := inner(hostname, remote, key)
 		if err == nil {
 			return nil
 		}
 		he := &HostKeyError{Addr: hostname, KnownHosts: files, Fingerprint: ssh.FingerprintSHA256(key), KeyType: key.Type(), Err: err}
-		if knownhosts.IsHostKeyChanged(err) {
+		var re *xknownhosts.RevokedError
+		switch {
+		case errors.As(err, &re):
+			he.Revoked = true
+			he.Where = fmt.Sprintf("%s:%d", re.Revoked.Filename, re.Revoked.Line)
+		case knownhosts.IsHostKeyChanged(err):
 			he.Changed = true
 			he.Where = keyErrWhere(err)
 		}
 		return he
 	}
-	return cb, db.HostKeyAlgorithms(t.Addr()), nil
+	return cb, db.HostKeyAlgorithms(t.Addr()), files, nil
 }
 
 // authMethods returns the agent's keys and then the identity files'. An

@@ -298,7 +298,7 @@ func dialTarget(ctx context.Context, t *Target, timeout time.Duration) (*ssh.Cli
 
 // handshake runs the SSH handshake over raw within timeout.
 func handshake(ctx context.Context, raw net.Conn, t *Target, timeout time.Duration) (*ssh.Client, error) {
-	hostKey, algos, err := hostKeyCheck(t)
+	hostKey, algos, khFiles, err := hostKeyCheck(t)
 	if err != nil {
 		return nil, &ConnError{State: ConnHostKeyRefused, Err: fmt.Errorf("ssh %s: %w", t, err)}
 	}
@@ -333,6 +333,13 @@ func handshake(ctx context.Context, raw net.Conn, t *Target, timeout time.Durati
 		var he *HostKeyError
 		if errors.As(err, &he) {
 			return nil, &ConnError{State: ConnHostKeyRefused, Err: he}
+		}
+		// Asked only for the key types known_hosts has for the host, a
+		// node offering none of them fails here, before any key is seen.
+		var ane *ssh.AlgorithmNegotiationError
+		if errors.As(err, &ane) && ane.What == "host key" && len(algos) > 0 {
+			return nil, &ConnError{State: ConnHostKeyRefused, Err: &HostKeyError{Addr: t.Addr(), KnownHosts: khFiles,
+				KnownAlgos: ane.SupportedAlgorithms, OfferedAlgos: ane.RequestedAlgorithms, Err: err}}
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			msg := fmt.Sprintf("ssh %s: authentication failed as %s", t, t.User)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,6 +178,124 @@ func TestConnUnknownHostRefused(t *testing.T) {
 	}
 	if StateOf(err) != ConnHostKeyRefused {
 		t.Errorf("StateOf = %s", StateOf(err))
+	}
+}
+
+// TestConnUnknownHostAdvice: the advice for an unknown key has the
+// operator check the fingerprint shown on the node itself, and appends only
+// a scanned key whose fingerprint is that one.
+func TestConnUnknownHostAdvice(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t)
+	kh := knownHostsFor(t)
+	_, err := newTestConn(t, sshNode(t, srv, kh, "")).Run(ctxFor(t, 5*time.Second), "true")
+	fp := ssh.FingerprintSHA256(srv.HostKey)
+	msg := err.Error()
+	verify := strings.Index(msg, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")
+	scan := strings.Index(msg, "ssh-keyscan -p "+itoa(srv.Port)+" -t ed25519 127.0.0.1")
+	check := strings.Index(msg, "ssh-keygen -lf - | grep -qF '"+fp+"'")
+	appendAt := strings.Index(msg, ">> "+kh)
+	if verify < 0 || scan < 0 || check < 0 || appendAt < 0 || !(verify < scan && scan < check && check < appendAt) {
+		t.Fatalf("advice does not verify the fingerprint before appending the key (verify %d, scan %d, check %d, append %d):\n%s", verify, scan, check, appendAt, msg)
+	}
+
+	// The advice works as written: with another fingerprint it appends
+	// nothing, with the one shown the node is known and reachable.
+	line := msg[scan-len("k=$("):]
+	wrong := strings.Replace(line, fp, "SHA256:"+strings.Repeat("A", 43), 1)
+	if out, err := exec.Command("sh", "-c", wrong).CombinedOutput(); err == nil {
+		t.Errorf("the advice with a wrong fingerprint succeeded: %s", out)
+	}
+	if b, _ := os.ReadFile(kh); len(b) != 0 {
+		t.Errorf("the advice with a wrong fingerprint appended %q", b)
+	}
+	if out, err := exec.Command("sh", "-c", line).CombinedOutput(); err != nil {
+		t.Fatalf("the advice failed: %v %s\n%s", err, out, line)
+	}
+	if _, err := newTestConn(t, sshNode(t, srv, kh, "")).Run(ctxFor(t, 5*time.Second), "true"); err != nil {
+		t.Errorf("after following the advice: %v", err)
+	}
+}
+
+// TestConnRevokedHostKeyRefused: a key known_hosts marks @revoked is named
+// revoked, with where, and never comes with advice to add it again.
+func TestConnRevokedHostKeyRefused(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte("# retired\n@revoked "+srv.KnownHostsLine()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestConn(t, sshNode(t, srv, kh, ""))
+	_, err := c.Run(ctxFor(t, 5*time.Second), "true")
+	var he *HostKeyError
+	if !errors.As(err, &he) || !he.Revoked || he.Changed {
+		t.Fatalf("a revoked host key: err = %v; want a revoked-key HostKeyError", err)
+	}
+	for _, s := range []string{"REVOKED", ssh.FingerprintSHA256(srv.HostKey), kh + ":2"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+	for _, s := range []string{"unknown", "ssh-keyscan", ">>"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q says %q", err, s)
+		}
+	}
+	if st, _ := c.State(); st != ConnHostKeyRefused {
+		t.Errorf("State = %s, want %s", st, ConnHostKeyRefused)
+	}
+}
+
+// TestConnHostKeyAlgorithmMismatch: known_hosts has a key of one type for
+// the host and the node offers only another. The client asks only for the
+// known type (so the handshake fails in negotiation, before any key is
+// seen): that is a host key problem, not an unreachable node.
+func TestConnHostKeyAlgorithmMismatch(t *testing.T) {
+	t.Parallel()
+	rsaKnown := func(t *testing.T, srv *sshtest.Server) string {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		other := sshtest.Start(t)
+		other.NewRSAHostKey()
+		line := strings.Replace(other.KnownHostsLine(), itoa(other.Port), itoa(srv.Port), 1)
+		if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return kh
+	}
+	for _, tt := range []struct {
+		name          string
+		setup         func(t *testing.T, srv *sshtest.Server) string
+		known, offers string
+		keyType       string
+	}{
+		{"known ed25519, offers rsa", func(t *testing.T, srv *sshtest.Server) string {
+			kh := knownHostsFor(t, srv)
+			srv.NewRSAHostKey()
+			srv.Restart()
+			return kh
+		}, "ssh-ed25519", "rsa-sha2-512", "rsa"},
+		{"known rsa, offers ed25519", rsaKnown, "rsa-sha2-512", "ssh-ed25519", "ed25519"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := sshtest.Start(t)
+			kh := tt.setup(t, srv)
+			c := newTestConn(t, sshNode(t, srv, kh, ""))
+			_, err := c.Run(ctxFor(t, 5*time.Second), "true")
+			var he *HostKeyError
+			if !errors.As(err, &he) || len(he.OfferedAlgos) == 0 {
+				t.Fatalf("err = %v; want a HostKeyError naming the offered algorithms", err)
+			}
+			if st := StateOf(err); st != ConnHostKeyRefused {
+				t.Errorf("StateOf = %s, want %s", st, ConnHostKeyRefused)
+			}
+			for _, s := range []string{tt.known, tt.offers, kh, "ssh-keygen -lf /etc/ssh/ssh_host_" + tt.keyType + "_key.pub", "-t " + tt.keyType} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+		})
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/redkeep/redkeep/internal/termsafe"
 )
 
 // swPhase is where a switchover dialog stands.
@@ -94,7 +96,7 @@ func (m *Model) updateSwitchover(msg tea.Msg) tea.Cmd {
 		d.checks, d.err = msg.checks, msg.err
 		for i := range d.checks {
 			c := &d.checks[i]
-			c.Name, c.Value, c.Threshold = clean(c.Name), clean(c.Value), clean(c.Threshold)
+			c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
 		}
 		if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
 			d.phase = swRefused
@@ -117,7 +119,7 @@ func (m *Model) updateSwitchover(msg tea.Msg) tea.Cmd {
 		if d == nil || msg.id != d.id {
 			return nil
 		}
-		msg.step.Name, msg.step.Detail = clean(msg.step.Name), clean(msg.step.Detail)
+		msg.step.Name, msg.step.Detail = termsafe.Clean(msg.step.Name), termsafe.Clean(msg.step.Detail)
 		d.setStep(msg.step)
 		return waitStep(d.id, d.stream)
 	case switchoverEndedMsg:
@@ -149,7 +151,7 @@ func (d *switchoverDialog) setStep(s Step) {
 
 func (d *switchoverDialog) lastDetail() string {
 	if d.err != nil {
-		return clean(d.err.Error())
+		return termsafe.Clean(d.err.Error())
 	}
 	for i := len(d.steps) - 1; i >= 0; i-- {
 		if d.steps[i].State == StepFailed {
@@ -235,7 +237,7 @@ func (m *Model) switchoverView(w, h int) string {
 	switch d.phase {
 	case swRefused:
 		if d.err != nil {
-			b.WriteString(st.Bad.Render("preflight failed: "+clean(d.err.Error())) + "\n")
+			b.WriteString(st.Bad.Render("preflight failed: "+termsafe.Clean(d.err.Error())) + "\n")
 		} else {
 			b.WriteString(st.Bad.Render("refused: nothing was changed") + "\n")
 		}

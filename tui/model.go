@@ -19,6 +19,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/logs"
 	"github.com/redkeep/redkeep/nodes"
 )
@@ -421,5 +422,5 @@ func (m *Model) setFilter(f string) {
 // setStatus sets the footer's line; errors in it come from the nodes, so
 // it is cleaned like their logs.
 func (m *Model) setStatus(bad bool, format string, args ...any) {
-	m.status, m.statusBad = clean(fmt.Sprintf(format, args...)), bad
+	m.status, m.statusBad = termsafe.Clean(fmt.Sprintf(format, args...)), bad
 }

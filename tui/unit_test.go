@@ -255,23 +255,6 @@ func TestSameLook(t *testing.T) {
 	}
 }
 
-func TestClean(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":                "plain",
-		"tab\tand\nnewline\r":  "tab and newline ",
-		"\x1b[2Jcleared":       "\uFFFD[2Jcleared",
-		"bell\x07 del\x7f":     "bell\uFFFD del\uFFFD",
-		"c1 \u009b31m":         "c1 \uFFFD31m",
-		"bad utf8 \xff":        "bad utf8 \uFFFD",
-		"ünïcode ✓ 中文":         "ünïcode ✓ 中文",
-		"literal \uFFFD stays": "literal \uFFFD stays",
-	} {
-		if got := clean(in); got != want {
-			t.Errorf("clean(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestHostileLogLine: an escape sequence written to a node's syslog reaches
 // the screen as harmless text.
 func TestHostileLogLine(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -108,6 +109,29 @@ func (s *Server) NewHostKey() {
 	s.t.Helper()
 	signer, _ := s.newKeyFile("host_key")
 	s.HostKey = signer.PublicKey()
+}
+
+// NewRSAHostKey replaces the host key with a new RSA one (sshd offers only
+// that after the next Restart), for tests of nodes whose key type differs
+// from the one known_hosts records.
+func (s *Server) NewRSAHostKey() {
+	s.t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		s.t.Fatalf("sshtest: %v", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		s.t.Fatalf("sshtest: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "host_key"), pem.EncodeToMemory(block), 0o600); err != nil {
+		s.t.Fatalf("sshtest: %v", err)
+	}
+	pub, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		s.t.Fatalf("sshtest: %v", err)
+	}
+	s.HostKey = pub
 }
 
 // Authorize appends pub to the server's authorized keys.
