@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +9,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 )
 
@@ -97,7 +96,7 @@ func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
 	}
 	res, err := actions.Resolve(ctx, cfg, sn, plan, o.timeout)
 	if o.asJSON {
-		_ = json.NewEncoder(out).Encode(map[string]any{"result": res, "error": errString(err)})
+		_ = termsafe.WriteJSON(out, map[string]any{"result": res, "error": errString(err)}, "")
 	}
 	if errors.Is(err, actions.ErrResolveRefused) {
 		return withCode(exitRefused, err)
@@ -106,8 +105,8 @@ func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
 		return withCode(exitUnhealthy, err)
 	}
 	if !o.asJSON {
-		fmt.Fprintf(out, "%s's data set (%d keys, %s) is saved on %s in %s\n", plan.Lose, res.Node.Keys, actions.Bytes(res.Node.Bytes), plan.Lose, res.Node.RDB)
-		fmt.Fprintf(out, "%s now replicates from %s (writes paused on %s for %s); pair: %s\n", plan.Lose, plan.Keep, plan.Lose, res.Node.PausedFor.Round(time.Millisecond), res.PairState)
+		fmt.Fprintf(out, "%s's data set (%d keys, %s) is saved on %s in %s\n", plan.Lose, res.Node.Keys, actions.Bytes(res.Node.Bytes), plan.Lose, termsafe.Clean(res.Node.RDB))
+		fmt.Fprintf(out, "%s now replicates from %s (writes paused on %s for %s); pair: %s\n", plan.Lose, plan.Keep, plan.Lose, res.Node.PausedFor.Round(time.Millisecond), termsafe.Clean(res.PairState))
 	}
 	if !res.Healthy {
 		return withCode(exitUnhealthy, fmt.Errorf("resolve: done, but the pair is not healthy after %s: %s", o.timeout, res.PairState))
@@ -131,22 +130,9 @@ func confirmLoser(in io.Reader, out io.Writer, plan actions.ResolvePlan) error {
 
 func printResolvePlan(w io.Writer, p actions.ResolvePlan, asJSON bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(map[string]any{"plan": p, "ok": p.OK()})
+		_ = termsafe.WriteJSON(w, map[string]any{"plan": p, "ok": p.OK()}, "")
 		return
 	}
 	fmt.Fprintf(w, "preflight: resolve a split brain keeping %s's data\n", p.Keep)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  \tCHECK\tNODE\tVALUE\tREQUIRED")
-	for _, c := range p.Checks {
-		mark := "ok"
-		if !c.Pass {
-			mark = "FAIL"
-		}
-		node := c.Node
-		if node == "" {
-			node = "-"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", mark, c.Name, node, c.Value, c.Threshold)
-	}
-	tw.Flush()
+	printChecks(w, p.Checks)
 }

@@ -156,9 +156,15 @@ func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 		to = "?"
 	}
 	fmt.Fprintf(w, "preflight: switchover %s -> %s (max lag %s)\n", from, to, actions.Bytes(p.MaxLag))
+	printChecks(w, p.Checks)
+}
+
+// printChecks prints a preflight's checks as a table, the nodes' values
+// cleaned for the terminal.
+func printChecks(w io.Writer, checks []actions.Check) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  \tCHECK\tNODE\tVALUE\tREQUIRED")
-	for _, c := range p.Checks {
+	for _, c := range checks {
 		mark := "ok"
 		if !c.Pass {
 			mark = "FAIL"
