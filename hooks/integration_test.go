@@ -142,6 +142,8 @@ type result struct {
 	stdout  string
 	stderr  string
 	elapsed time.Duration
+	// maxRSS is the hook process's peak resident memory in bytes.
+	maxRSS int64
 }
 
 // hook runs `redkeep hook <args>` for node with its config, as keepalived would.
@@ -164,6 +166,9 @@ func (p *testPair) hook(t testing.TB, node string, args ...string) result {
 		r.code = ee.ExitCode()
 	default:
 		t.Fatalf("run redkeep %v: %v", argv, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss << 10 // Linux reports kilobytes
 	}
 	return r
 }

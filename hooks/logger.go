@@ -69,10 +69,11 @@ func (l *Logger) writeFile(line string) {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			l.fileErr = err
 		} else {
-			l.file, l.fileErr = os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			l.file, l.fileErr = openHookFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		}
 		if l.fileErr != nil {
-			fmt.Fprintf(os.Stderr, "redkeep: state log %s: %v\n", l.path, l.fileErr)
+			l.fileErr = fmt.Errorf("state log: %w", l.fileErr)
+			fmt.Fprintf(os.Stderr, "redkeep: %v\n", l.fileErr)
 		}
 	}
 	if l.file != nil {
