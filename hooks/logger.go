@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // StateLogTimeLayout is the redis-state log's timestamp: the origin
@@ -51,17 +53,54 @@ const (
 // Logf logs one step. role is the keepalived state being handled, in any
 // case ("MASTER", "check"); it is written lowercase in brackets.
 func (l *Logger) Logf(level Level, role, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	// One step is one line: the console parses the log line by line.
-	msg = strings.ReplaceAll(msg, "\n", " ")
-	line := fmt.Sprintf("%s|%d|state:[%s] %s\n", l.now().Format(StateLogTimeLayout), l.pid, strings.ToLower(role), msg)
+	msg := clean(fmt.Sprintf(format, args...))
+	role = clean(strings.ToLower(role))
+	line := fmt.Sprintf("%s|%d|state:[%s] %s\n", l.now().Format(StateLogTimeLayout), l.pid, role, msg)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.writeFile(line)
 	if l.Syslog {
-		l.writeSyslog(level, fmt.Sprintf("[%s] %s", strings.ToLower(role), msg))
+		l.writeSyslog(level, fmt.Sprintf("[%s] %s", role, msg))
 	}
+}
+
+// maxLogMessage caps one logged message: a line is one step, and a value
+// handed to a hook must not fill the disk one line at a time.
+const maxLogMessage = 4096
+
+// clean makes s one line of printable text. Hooks log values they were
+// handed (keepalived's arguments, Redis replies, file contents); none may
+// forge a line of the state log, which the console parses line by line, or
+// reach an operator's terminal as an escape sequence. Line breaks and tabs
+// become spaces; other control characters (C0, DEL, C1), bidirectional
+// formatting characters and invalid UTF-8 are dropped.
+func clean(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), maxLogMessage+utf8.UTFMax))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			r = ' '
+		case r == utf8.RuneError && size == 1, unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
+			continue
+		}
+		b.WriteRune(r)
+		if b.Len() > maxLogMessage {
+			break
+		}
+	}
+	c := b.String()
+	if len(c) > maxLogMessage {
+		n := maxLogMessage - len("...")
+		for !utf8.RuneStart(c[n]) {
+			n--
+		}
+		c = c[:n] + "..."
+	}
+	return c
 }
 
 func (l *Logger) writeFile(line string) {
