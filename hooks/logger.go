@@ -35,7 +35,8 @@ type Logger struct {
 	Syslog bool
 }
 
-// NewLogger returns a Logger appending to the state log at path.
+// NewLogger returns a Logger appending to the state log at path; with no
+// path it logs to syslog only.
 func NewLogger(path string) *Logger {
 	return &Logger{path: path, pid: os.Getpid(), now: time.Now, Syslog: true}
 }
@@ -104,6 +105,9 @@ func clean(s string) string {
 }
 
 func (l *Logger) writeFile(line string) {
+	if l.path == "" {
+		return
+	}
 	if l.file == nil && l.fileErr == nil {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			l.fileErr = err
