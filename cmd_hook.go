@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -18,6 +19,8 @@ import (
 
 // hookEnv is what every `redkeep hook` subcommand shares: the config, this
 // node, and the redis-state logger, set up once in PersistentPreRunE.
+// That is also where a hook running as root refuses a config or hooks
+// directory that someone else could change, once for every hook.
 type hookEnv struct {
 	g    *globalFlags
 	node string
@@ -36,10 +39,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 (drain, undrain, state). Every step is logged to hooks.state_log and syslog.`,
 		Args: cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Annotations[annHookEnv] == "" {
-				return nil
-			}
-			return h.setup()
+			return h.setup(cmd)
 		},
 		PersistentPostRun: func(*cobra.Command, []string) {
 			if h.log != nil {
@@ -60,37 +60,84 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 		newHookShowStateCmd(h),
 	)
 	for _, c := range cmd.Commands() {
-		markHookEnv(c)
+		annotate(c, annHookEnv)
 	}
-	// The switchover's node-local verbs load their config themselves.
-	cmd.AddCommand(newHookSwitchoverCmds(g)...)
-	cmd.AddCommand(newHookResolveCmd(g))
+	// The switchover's and resolve's node-local verbs take --node and log
+	// themselves.
+	cmd.AddCommand(newHookSwitchoverCmds(h)...)
+	cmd.AddCommand(newHookResolveCmd(h))
 	return cmd
 }
 
-// annHookEnv marks the subcommands that use hookEnv.
-const annHookEnv = "redkeep-hook-env"
+// Annotations of hook subcommands.
+const (
+	// annHookEnv: the subcommand uses hookEnv's node and logger.
+	annHookEnv = "redkeep-hook-env"
+	// annReadOnly: the subcommand changes nothing on the node, so root
+	// may run it whatever the ownership of the files it reads.
+	annReadOnly = "redkeep-hook-read-only"
+)
 
-func markHookEnv(c *cobra.Command) {
+func annotate(c *cobra.Command, ann string) {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
 	}
-	c.Annotations[annHookEnv] = "1"
+	c.Annotations[ann] = "1"
 }
 
-// setup loads the config and finds this node.
-func (h *hookEnv) setup() error {
-	cfg, err := h.g.loadConfig()
+// setup loads the config and, for the subcommands using hookEnv, finds
+// this node and opens the logger.
+//
+// As root, a hook that acts first refuses (exit 3) a config, password file
+// or hooks directory that someone other than root could change (DESIGN.md
+// rule 11): the config before it is read, the directories before any file
+// in them is. Without root there is nothing to defend: the hook has only
+// its user's rights, and reading the state (`hook state` over the
+// console's unprivileged SSH login) must keep working. Read-only
+// subcommands skip the check as root too; the files they read are opened
+// without following symlinks and capped in size either way.
+func (h *hookEnv) setup(cmd *cobra.Command) error {
+	path, err := config.Find(h.g.configPath)
 	if err != nil {
-		return err
+		return withCode(exitUsage, err)
+	}
+	guard := os.Geteuid() == 0 && cmd.Annotations[annReadOnly] == ""
+	if guard {
+		if err := hooks.TrustedConfig(path); err != nil {
+			return untrusted(cmd, err)
+		}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if guard {
+		if err := hooks.TrustedHookFiles(cfg); err != nil {
+			return untrusted(cmd, err)
+		}
+	}
+	h.cfg = cfg
+	if cmd.Annotations[annHookEnv] == "" {
+		return nil
 	}
 	self, err := cfg.LocalNode(h.node)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	h.cfg, h.self = cfg, self
+	h.self = self
 	h.log = hooks.NewLogger(cfg.Hooks.StateLog)
 	return nil
+}
+
+// untrusted refuses to run a hook, telling syslog as well as stderr:
+// keepalived drops the hooks' output, and the state log lives in the
+// directories that were just refused.
+func untrusted(cmd *cobra.Command, err error) error {
+	err = fmt.Errorf("refusing to run as root: %w", err)
+	l := hooks.NewLogger("")
+	l.Logf(hooks.Error, cmd.Name(), "%v", err)
+	l.Close()
+	return withCode(exitRefused, err)
 }
 
 func newHookCheckCmd(h *hookEnv) *cobra.Command {
@@ -206,5 +253,6 @@ func newHookShowStateCmd(h *hookEnv) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for the console")
+	annotate(cmd, annReadOnly)
 	return cmd
 }

@@ -15,24 +15,28 @@ import (
 
 // newHookResolveCmd is the node-local step of `redkeep resolve`, run over
 // SSH on the node whose data set is replaced. It prints one JSON object.
-func newHookResolveCmd(g *globalFlags) *cobra.Command {
+func newHookResolveCmd(h *hookEnv) *cobra.Command {
 	var node string
 	req := hooks.ResolveRequest{}
 	cmd := &cobra.Command{
 		Use:   "resolve-follow --keep NODE --local-replid ID --keep-replid ID",
 		Short: "Save this node's data set, then make its Redis the kept node's replica (JSON; used by `redkeep resolve`)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
+		// Usage errors are found in Args, before the hook setup looks at
+		// the node's files.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
 				return err
-			}
-			self, err := cfg.LocalNode(node)
-			if err != nil {
-				return withCode(exitUsage, err)
 			}
 			if req.Keep == "" || req.LocalReplID == "" || req.KeepReplID == "" {
 				return withCode(exitUsage, errors.New("resolve-follow: --keep, --local-replid and --keep-replid are required"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := h.cfg
+			self, err := cfg.LocalNode(node)
+			if err != nil {
+				return withCode(exitUsage, err)
 			}
 			// Like a switchover step, it finishes when the console's
 			// session dies: a half-done resolve is worse than a done one.

@@ -16,30 +16,34 @@ import (
 
 // newHookSwitchoverCmds are the node-local verbs a console's switchover runs
 // on each node over SSH. They print JSON for the console, not for people.
-func newHookSwitchoverCmds(g *globalFlags) []*cobra.Command {
-	return []*cobra.Command{newHookSwitchoverLockCmd(g), newHookSwitchoverRunCmd(g)}
+func newHookSwitchoverCmds(h *hookEnv) []*cobra.Command {
+	return []*cobra.Command{newHookSwitchoverLockCmd(h), newHookSwitchoverRunCmd(h)}
 }
 
-func newHookSwitchoverLockCmd(g *globalFlags) *cobra.Command {
+func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 	var node string
 	req := hooks.LockRequest{}
 	cmd := &cobra.Command{
 		Use:   "switchover-lock acquire|release|status",
 		Short: "Take, drop or show this node's switchover lock (JSON; used by `redkeep switchover`)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
+		// Usage errors are found in Args, before the hook setup looks at
+		// the node's files.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
 				return err
 			}
+			if args[0] != hooks.LockStatus && req.Owner == "" {
+				return withCode(exitUsage, errors.New("switchover-lock: --owner is required"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := h.cfg
 			self, err := cfg.LocalNode(node)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
 			req.Op = args[0]
-			if req.Op != hooks.LockStatus && req.Owner == "" {
-				return withCode(exitUsage, errors.New("switchover-lock: --owner is required"))
-			}
 			reply := hooks.HandleLock(cfg, self.Name, req, time.Now())
 			if err := json.NewEncoder(cmd.OutOrStdout()).Encode(reply); err != nil {
 				return withCode(exitUnhealthy, err)
@@ -60,24 +64,26 @@ func newHookSwitchoverLockCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func newHookSwitchoverRunCmd(g *globalFlags) *cobra.Command {
+func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 	var node string
 	o := hooks.SwitchoverOptions{}
 	cmd := &cobra.Command{
 		Use:   "switchover-run --to NODE --owner ID",
 		Short: "Run a switchover from this node, the current master (JSON lines; used by `redkeep switchover`)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
 				return err
-			}
-			self, err := cfg.LocalNode(node)
-			if err != nil {
-				return withCode(exitUsage, err)
 			}
 			if o.To == "" || o.Owner == "" {
 				return withCode(exitUsage, errors.New("switchover-run: --to and --owner are required"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := h.cfg
+			self, err := cfg.LocalNode(node)
+			if err != nil {
+				return withCode(exitUsage, err)
 			}
 			if o.Timeout <= 0 {
 				o.Timeout = cfg.Switchover.Timeout

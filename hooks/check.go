@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -211,7 +210,7 @@ func checkNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".c
 // note logs msg unless it is the same as the previous check's note.
 func (r *runner) note(level Level, msg string) {
 	path := checkNotePath(r.cfg)
-	if prev, err := os.ReadFile(path); err == nil && string(prev) == msg {
+	if prev, err := readHookFile(path); err == nil && string(prev) == msg {
 		return
 	}
 	r.logf(level, "%s", msg)
@@ -225,7 +224,7 @@ func (r *runner) checkResult(err error) error {
 		return err
 	}
 	path := checkNotePath(r.cfg)
-	if prev, rerr := os.ReadFile(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
+	if prev, rerr := readHookFile(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
 		r.note(Info, "check healthy again")
 	}
 	return nil

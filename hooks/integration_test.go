@@ -143,6 +143,8 @@ type result struct {
 	stdout  string
 	stderr  string
 	elapsed time.Duration
+	// maxRSS is the hook process's peak resident memory in bytes.
+	maxRSS int64
 }
 
 // hook runs `redkeep hook <args>` for node with its config, as keepalived would.
@@ -165,6 +167,9 @@ func (p *testPair) hook(t testing.TB, node string, args ...string) result {
 		r.code = ee.ExitCode()
 	default:
 		t.Fatalf("run redkeep %v: %v", argv, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss << 10 // Linux reports kilobytes
 	}
 	return r
 }
@@ -645,11 +650,35 @@ func TestNotifyArgumentsAndGroups(t *testing.T) {
 	t.Parallel()
 	a, b := redistest.Start(t), redistest.Start(t)
 	p := newPair(t, a, b, pairOpts{})
-	if r := p.hook(t, "a", "notify", "GROUP", "VG_1", "MASTER", "0"); r.code != 0 {
-		t.Fatalf("GROUP notify: exit %d\n%s", r.code, r.stderr)
+	// The config runs no sync group and one instance, VI_REDIS: a notify
+	// for anything else is refused, says why and changes nothing.
+	for _, args := range [][]string{
+		{"GROUP", "VG_1", "MASTER", "0"},
+		{"INSTANCE", "VI_OTHER", "MASTER", "150"},
+		// After `--`, as in the generated keepalived.conf, a name may start
+		// with a dash and is still just a name.
+		{"--", "INSTANCE", "-VI_REDIS", "MASTER", "150"},
+	} {
+		r := p.hook(t, "a", append([]string{"notify"}, args...)...)
+		name := args[len(args)-3]
+		if r.code != 3 || !strings.Contains(r.stderr, name) || !strings.Contains(r.stderr, "VI_REDIS") {
+			t.Errorf("notify %q: exit %d, want 3 (refused) naming %s and our instance VI_REDIS\n%s", args, r.code, name, r.stderr)
+		}
+		if !strings.Contains(p.log(t, "a"), name) {
+			t.Errorf("notify %q: the refusal is not in the state log:\n%s", args, p.log(t, "a"))
+		}
 	}
 	if _, ok, _ := hooks.ReadState(p.stateFile["a"]); ok {
-		t.Error("a GROUP notify changed the state file")
+		t.Error("a notify for another instance or a group changed the state file")
+	}
+	if r := p.hook(t, "a", "notify", "INSTANCE", strings.Repeat("V", 1000), "MASTER", "150"); r.code != 2 {
+		t.Errorf("a 1000-byte instance name: exit %d, want 2", r.code)
+	}
+	if r := p.hook(t, "a", "notify", "--", "INSTANCE", "VI_REDIS", "MASTER", "150"); r.code != 0 {
+		t.Errorf("notify after --: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if s := p.state(t, "a"); s.State != hooks.KAMaster {
+		t.Errorf("state after `notify -- INSTANCE VI_REDIS MASTER 150` = %+v", s)
 	}
 	if r := p.hook(t, "a", "notify", "INSTANCE", "VI_REDIS", "SLEEPING", "1"); r.code != 2 {
 		t.Errorf("bad state: exit %d, want 2", r.code)

@@ -52,7 +52,7 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) NodeSt
 		ns.HoldsVIP = held
 	}
 	ns.KeepalivedRunning = processRunning("/proc", "keepalived")
-	if b, err := os.ReadFile(cfg.Keepalived.TrackFile); err == nil {
+	if b, err := readHookFile(cfg.Keepalived.TrackFile); err == nil {
 		v := string(bytes.TrimSpace(b))
 		ns.Drained = v != "" && v != "0"
 	}

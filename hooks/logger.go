@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // StateLogTimeLayout is the redis-state log's timestamp: the origin
@@ -33,7 +35,8 @@ type Logger struct {
 	Syslog bool
 }
 
-// NewLogger returns a Logger appending to the state log at path.
+// NewLogger returns a Logger appending to the state log at path; with no
+// path it logs to syslog only.
 func NewLogger(path string) *Logger {
 	return &Logger{path: path, pid: os.Getpid(), now: time.Now, Syslog: true}
 }
@@ -51,28 +54,69 @@ const (
 // Logf logs one step. role is the keepalived state being handled, in any
 // case ("MASTER", "check"); it is written lowercase in brackets.
 func (l *Logger) Logf(level Level, role, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	// One step is one line: the console parses the log line by line.
-	msg = strings.ReplaceAll(msg, "\n", " ")
-	line := fmt.Sprintf("%s|%d|state:[%s] %s\n", l.now().Format(StateLogTimeLayout), l.pid, strings.ToLower(role), msg)
+	msg := clean(fmt.Sprintf(format, args...))
+	role = clean(strings.ToLower(role))
+	line := fmt.Sprintf("%s|%d|state:[%s] %s\n", l.now().Format(StateLogTimeLayout), l.pid, role, msg)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.writeFile(line)
 	if l.Syslog {
-		l.writeSyslog(level, fmt.Sprintf("[%s] %s", strings.ToLower(role), msg))
+		l.writeSyslog(level, fmt.Sprintf("[%s] %s", role, msg))
 	}
 }
 
+// maxLogMessage caps one logged message: a line is one step, and a value
+// handed to a hook must not fill the disk one line at a time.
+const maxLogMessage = 4096
+
+// clean makes s one line of printable text. Hooks log values they were
+// handed (keepalived's arguments, Redis replies, file contents); none may
+// forge a line of the state log, which the console parses line by line, or
+// reach an operator's terminal as an escape sequence. Line breaks and tabs
+// become spaces; other control characters (C0, DEL, C1), bidirectional
+// formatting characters and invalid UTF-8 are dropped.
+func clean(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), maxLogMessage+utf8.UTFMax))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			r = ' '
+		case r == utf8.RuneError && size == 1, unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
+			continue
+		}
+		b.WriteRune(r)
+		if b.Len() > maxLogMessage {
+			break
+		}
+	}
+	c := b.String()
+	if len(c) > maxLogMessage {
+		n := maxLogMessage - len("...")
+		for !utf8.RuneStart(c[n]) {
+			n--
+		}
+		c = c[:n] + "..."
+	}
+	return c
+}
+
 func (l *Logger) writeFile(line string) {
+	if l.path == "" {
+		return
+	}
 	if l.file == nil && l.fileErr == nil {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			l.fileErr = err
 		} else {
-			l.file, l.fileErr = os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			l.file, l.fileErr = openHookFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		}
 		if l.fileErr != nil {
-			fmt.Fprintf(os.Stderr, "redkeep: state log %s: %v\n", l.path, l.fileErr)
+			l.fileErr = fmt.Errorf("state log: %w", l.fileErr)
+			fmt.Fprintf(os.Stderr, "redkeep: %v\n", l.fileErr)
 		}
 	}
 	if l.file != nil {

@@ -20,11 +20,25 @@ type NotifyArgs struct {
 	Priority int
 }
 
+// maxNotifyArg caps each notify argument. keepalived's own are short (an
+// instance name, a state, a number); anything longer was not written by it.
+const maxNotifyArg = 128
+
 // ParseNotifyArgs parses keepalived's generic notify arguments. The priority
-// is optional (older keepalived versions do not pass it).
+// is optional (older keepalived versions do not pass it). The hooks run as
+// root and log what they are given, so the arguments are capped in number
+// and length, and the name must be printable text.
 func ParseNotifyArgs(args []string) (NotifyArgs, error) {
 	if len(args) < 3 || len(args) > 4 {
 		return NotifyArgs{}, fmt.Errorf("want <INSTANCE|GROUP> <NAME> <STATE> [PRIORITY], got %d arguments", len(args))
+	}
+	for i, what := range []string{"first argument", "name", "state", "priority"}[:len(args)] {
+		if len(args[i]) > maxNotifyArg {
+			return NotifyArgs{}, fmt.Errorf("%s is %d bytes, more than keepalived passes (%d)", what, len(args[i]), maxNotifyArg)
+		}
+	}
+	if clean(args[1]) != args[1] {
+		return NotifyArgs{}, fmt.Errorf("name %q holds a control character or invalid UTF-8", truncate(args[1]))
 	}
 	n := NotifyArgs{Kind: strings.ToUpper(args[0]), Name: args[1], State: strings.ToUpper(args[2])}
 	switch n.Kind {
@@ -64,9 +78,9 @@ func NotifyBudget(cfg *config.Config) time.Duration {
 // and any other error when a step failed.
 func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, n NotifyArgs) error {
 	role := strings.ToLower(n.State)
-	if n.Kind == "GROUP" {
-		log.Logf(Info, role, "keepalived sync group %s is %s: redkeep acts on instances only, ignored", n.Name, n.State)
-		return nil
+	if err := ours(cfg, n); err != nil {
+		log.Logf(Error, role, "%v", err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, NotifyBudget(cfg))
 	defer cancel()
@@ -114,6 +128,21 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	plan := Decide(facts)
 	r.logf(Info, "plan: %s", plan)
 	return r.finish(r.execute(ctx, plan, facts))
+}
+
+// ours refuses a notify for anything but this pair's VRRP instance
+// (keepalived.instance): a notify line copied into another instance, or a
+// sync group's, must not move this pair's Redis roles. The generated
+// keepalived.conf defines no sync group, so no group is ours.
+func ours(cfg *config.Config, n NotifyArgs) error {
+	want := cfg.Keepalived.Instance
+	switch {
+	case n.Kind == "GROUP":
+		return refuse("keepalived sync group %q is %s: redkeep runs no sync group and acts on its instance %q only; nothing done", n.Name, n.State, want)
+	case n.Name != want:
+		return refuse("keepalived instance %q is %s: not this pair's instance %q (keepalived.instance); nothing done", n.Name, n.State, want)
+	}
+	return nil
 }
 
 // finish logs the outcome, records it in the state file (unless a newer

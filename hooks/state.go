@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -82,9 +80,11 @@ func ParseState(data []byte) (State, error) {
 }
 
 // ReadState reads the state file at path. A missing file is not an error:
-// it returns ok=false (no notify has run on this node yet).
+// it returns ok=false (no notify has run on this node yet). Anything but a
+// small regular file at path is (readHookFile): the check must answer in
+// time whatever sits there.
 func ReadState(path string) (s State, ok bool, err error) {
-	data, err := os.ReadFile(path)
+	data, err := readHookFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, false, nil
 	}
@@ -107,35 +107,6 @@ func writeState(path string, s State) error {
 	}
 	data = append(data, '\n')
 	return writeFileAtomic(path, data)
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, creating the directory if needed.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // truncate keeps messages about garbage short.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -101,6 +103,10 @@ func TestParseNotifyArgs(t *testing.T) {
 		{[]string{"INSTANCE", "VI_REDIS", "SLEEPING", "150"}, NotifyArgs{}, `state "SLEEPING"`},
 		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "high"}, NotifyArgs{}, `priority "high"`},
 		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "300"}, NotifyArgs{}, `priority "300"`},
+		{[]string{"INSTANCE", strings.Repeat("V", 200), "MASTER", "150"}, NotifyArgs{}, "name is 200 bytes"},
+		{[]string{"INSTANCE", "VI\x1b[2J", "MASTER", "150"}, NotifyArgs{}, "control character"},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", strings.Repeat("1", 300)}, NotifyArgs{}, "priority is 300 bytes"},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150", "x", "y", "z"}, NotifyArgs{}, "got 7 arguments"},
 	}
 	for _, tt := range tests {
 		got, err := ParseNotifyArgs(tt.args)
@@ -134,6 +140,29 @@ func FuzzParseNotifyArgs(f *testing.F) {
 		if n.Priority < 0 || n.Priority > 255 {
 			t.Fatalf("accepted priority %d", n.Priority)
 		}
+		if len(n.Name) > maxNotifyArg || clean(n.Name) != n.Name {
+			t.Fatalf("accepted name %q", n.Name)
+		}
+	})
+}
+
+func FuzzClean(f *testing.F) {
+	f.Add("plain text")
+	f.Add(strings.Repeat("é\n", maxLogMessage))
+	f.Add("a\rb\nc\x00d\x1b[31me\x7ff\u0085g\u009bh\xffi\xc3j\u2028k\u202el\tm")
+	f.Fuzz(func(t *testing.T, s string) {
+		c := clean(s)
+		if !utf8.ValidString(c) || len(c) > maxLogMessage {
+			t.Fatalf("clean(%q) = %q: invalid UTF-8 or too long", s, c)
+		}
+		for _, r := range c {
+			if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+				t.Fatalf("clean(%q) = %q holds %U", s, c, r)
+			}
+		}
+		if clean(c) != c {
+			t.Fatalf("clean is not idempotent on %q", s)
+		}
 	})
 }
 
@@ -164,6 +193,45 @@ func TestLoggerLayout(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[0], "2026-11-26:00:11:55.123|") || !strings.HasSuffix(lines[0], "|state:[master] promoted: offset 42") {
 		t.Errorf("first line = %q", lines[0])
+	}
+}
+
+// TestLoggerStripsControlCharacters: a hook logs values it was handed
+// (keepalived's arguments, Redis replies, file contents); none of them may
+// forge a line in the state log or reach a terminal as an escape sequence.
+func TestLoggerStripsControlCharacters(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "redis-state.log")
+	l := NewLogger(path)
+	l.Syslog = false
+	l.now = func() time.Time { return time.Date(2026, 11, 26, 0, 11, 55, 123000000, time.Local) }
+	hostile := "a\rb\nc\x00d\x1b[31me\x7ff\u0085g\u009bh\xffi\xc3j\u2028k\u202el\tm"
+	l.Logf(Info, "check\x1b]0;x\a", "value %s end", hostile)
+	l.Logf(Info, "check", "%s", strings.Repeat("\n", 1<<20))
+	l.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want exactly two lines, got %d:\n%q", len(lines), b)
+	}
+	if n := len(lines[1]); n > 2*maxLogMessage {
+		t.Errorf("a 1 MB message made a %d-byte line", n)
+	}
+	line := lines[0]
+	if !utf8.ValidString(line) {
+		t.Errorf("line is not valid UTF-8: %q", line)
+	}
+	for _, r := range line {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u202e' {
+			t.Errorf("line holds %U: %q", r, line)
+		}
+	}
+	// Line-like controls become spaces, other controls and invalid bytes go.
+	if want := "|state:[check]0;x] value a b cd[31mef ghij kl m end"; !strings.HasPrefix(line, "2026-11-26:00:11:55.123|") || !strings.HasSuffix(line, want) {
+		t.Errorf("line = %q\nwant suffix %q", line, want)
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -86,17 +84,11 @@ func (v TrackFileVIP) Drain() error { return writeTrackFile(v.TrackFile, "1\n") 
 func (v TrackFileVIP) Undrain() error { return writeTrackFile(v.TrackFile, "0\n") }
 
 // writeTrackFile replaces the file atomically, so keepalived never reads a
-// half-written number.
+// half-written number, and through a fresh temporary file, never through a
+// symlink planted at a fixed one.
 func writeTrackFile(path, content string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("track file %s: %w", path, err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("track file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("track file %s: %w", path, err)
+	if err := writeFileAtomic(path, []byte(content)); err != nil {
+		return fmt.Errorf("track file: %w", err)
 	}
 	return nil
 }

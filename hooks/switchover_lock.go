@@ -58,9 +58,9 @@ func withLockFile(path string, fn func(f *os.File) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("switchover lock %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openHookFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("switchover lock %s: %w", path, err)
+		return fmt.Errorf("switchover lock: %w", err)
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
@@ -74,9 +74,9 @@ func readLock(f *os.File, path string) (*SwitchoverLock, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("switchover lock %s: %w", path, err)
 	}
-	data, err := io.ReadAll(f)
+	data, err := readCapped(f, path)
 	if err != nil {
-		return nil, fmt.Errorf("switchover lock %s: %w", path, err)
+		return nil, fmt.Errorf("switchover lock: %w", err)
 	}
 	if len(data) == 0 {
 		return nil, nil
@@ -156,12 +156,12 @@ func ReleaseSwitchoverLock(path, owner string) error {
 // ReadSwitchoverLock returns the lock at path when it is held at now, nil
 // when the node has none (no file, empty, or expired).
 func ReadSwitchoverLock(path string, now time.Time) (*SwitchoverLock, error) {
-	f, err := os.Open(path)
+	f, err := openHookFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("switchover lock %s: %w", path, err)
+		return nil, fmt.Errorf("switchover lock: %w", err)
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
