@@ -61,10 +61,6 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 // errNotImplemented is what commands that later work fills in return.
 var errNotImplemented = errors.New("not implemented yet")
 
-func notImplemented(what string) error {
-	return withCode(exitUsage, fmt.Errorf("%s: %w", what, errNotImplemented))
-}
-
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
