@@ -1,11 +1,15 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -65,7 +69,16 @@ func TestLoadBad(t *testing.T) {
 		"both-password-sources": {":7:", "redis", "not both"},
 		"missing-interface":     {":3:", "nodes[0].keepalived.interface", "required"},
 		"not-yaml":              {"not-yaml.yaml"},
-		"empty":                 {"empty.yaml", "empty"},
+		// Values that reach keepalived.conf or a shell on the node.
+		"interface-injection":  {":5:", "nodes[0].keepalived.interface", "control character U+000A"},
+		"interface-name":       {":4:", "nodes[1].keepalived.interface", "not a network interface name"},
+		"script-user":          {":7:", "keepalived.script_user", "control character U+000A"},
+		"redkeep-path-quote":   {":7:", "nodes[1].redkeep", "without whitespace, quotes"},
+		"config-path-relative": {":3:", "nodes[0].config_path", "absolute path"},
+		"track-file-space":     {":7:", "keepalived.track_file", "without whitespace, quotes"},
+		"host-zone":            {":4:", "nodes[1].host", "has an IPv6 zone"},
+		"control-character":    {":8:", "console.journal_unit", "control character U+001B"},
+		"empty":                {"empty.yaml", "empty"},
 	}
 	entries, err := os.ReadDir("testdata/bad")
 	if err != nil {
@@ -161,4 +174,141 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a config with %d nodes", len(c.Nodes))
 		}
 	})
+}
+
+// withValue returns testdata/good.yaml with the field at path (dotted, with
+// [i] indexes, as errors name fields) set to val.
+func withValue(t *testing.T, path string, val any) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var cur any = doc
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		idx := -1
+		if j := strings.IndexByte(p, '['); j >= 0 {
+			idx, _ = strconv.Atoi(strings.Trim(p[j:], "[]"))
+			p = p[:j]
+		}
+		m := cur.(map[string]any)
+		last := i == len(parts)-1
+		switch {
+		case idx >= 0:
+			cur = m[p].([]any)[idx]
+		case last:
+			m[p] = val
+		default:
+			if m[p] == nil {
+				m[p] = map[string]any{}
+			}
+			cur = m[p]
+		}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Every value that reaches keepalived.conf, a shell on a node or a log is
+// held to a strict pattern; want "" means the value is accepted.
+func TestFieldValues(t *testing.T) {
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("a", n-len(prefix)) }
+	const notPath = "without whitespace, quotes"
+	cases := []struct {
+		path string
+		val  any
+		want string
+	}{
+		{"nodes[0].keepalived.interface", "enp0s31f6", ""},
+		{"nodes[0].keepalived.interface", "bond0.100", ""},
+		{"nodes[0].keepalived.interface", "br-lan_2", ""},
+		{"nodes[0].keepalived.interface", long("e", 15), ""},
+		{"nodes[0].keepalived.interface", long("e", 16), "not a network interface name"},
+		{"nodes[0].keepalived.interface", "eth0/1", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "eth0:1", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "eth0 ", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "..", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "-eth0", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "eth0#", "not a network interface name"},
+		{"nodes[0].keepalived.interface", "eth\t0", "control character U+0009"},
+		{"keepalived.script_user", "keepalived_script", ""},
+		{"keepalived.script_user", "svc.redkeep-1", ""},
+		{"keepalived.script_user", long("u", 32), ""},
+		{"keepalived.script_user", long("u", 33), "not a user name"},
+		{"keepalived.script_user", "root nobody", "not a user name"},
+		{"keepalived.script_user", "-root", "not a user name"},
+		{"keepalived.script_user", "root;id", "not a user name"},
+		{"nodes[1].ssh.user", "redkeep", ""},
+		{"nodes[1].ssh.user", "red keep", "not a user name"},
+		{"nodes[0].redkeep", "/opt/redkeep-1.2/bin/redkeep", ""},
+		{"nodes[0].redkeep", long("/", 4096), ""},
+		{"nodes[0].redkeep", long("/", 4097), "at most 4096"},
+		{"nodes[0].redkeep", "bin/redkeep", "absolute path"},
+		{"nodes[0].redkeep", "/opt/red keep", notPath},
+		{"nodes[0].redkeep", "/opt/red'keep", notPath},
+		{"nodes[0].redkeep", `/opt/red"keep`, notPath},
+		{"nodes[0].redkeep", `/opt/red\keep`, notPath},
+		{"nodes[0].redkeep", "/opt/$HOME", notPath},
+		{"nodes[0].redkeep", "/opt/red\u00a0keep", "non-printable character U+00A0"},
+		{"nodes[1].config_path", "/etc/redkeep/pair-1.yaml", ""},
+		{"nodes[1].config_path", "/etc/red keep.yaml", notPath},
+		{"keepalived.track_file", "drain", "absolute path"},
+		{"hooks.state_file", "/var/lib/x y", notPath},
+		{"hooks.state_log", "/var/log/x'y", notPath},
+		{"hooks.lock_file", "lock", "absolute path"},
+		{"console.syslog", "/var/log/messages", ""},
+		{"console.syslog", "/var/log/sys log", notPath},
+		{"redis.password_file", "/etc/redkeep/pw", ""},
+		{"redis.password_file", "pw", "absolute path"},
+		{"keepalived.instance", "VI_REDIS-1.a", ""},
+		{"keepalived.instance", long("V", 255), ""},
+		{"keepalived.instance", long("V", 256), "not a vrrp_instance name"},
+		{"keepalived.instance", "VI REDIS", "not a vrrp_instance name"},
+		{"keepalived.instance", "-VI", "not a vrrp_instance name"},
+		{"nodes[0].host", "fe80::11%eth0", "has an IPv6 zone"},
+		{"nodes[0].ssh.host", "redis-a.example.com", ""},
+		{"nodes[0].ssh.host", "2001:db8::11", ""},
+		{"nodes[0].ssh.host", "-oProxyCommand=sh", "not a host name"},
+		{"nodes[0].ssh.host", "redis a", "not a host name"},
+		{"nodes[0].ssh.host", long("h", 254), "not a host name"},
+		{"nodes[0].redis.addr", "localhost:6379", ""},
+		{"nodes[0].redis.addr", "[::1]:6379", ""},
+		{"nodes[0].redis.addr", "local host:6379", "not host:port"},
+		{"nodes[0].redis.peer_addr", "-x:6379", "not host:port"},
+		{"nodes[0].redis.peer_addr", "[fe80::1%eth0 x]:6379", "not host:port"},
+		{"redis.username", "app-user", ""},
+		{"redis.username", "app user", "not a Redis user name"},
+		{"redis.password_env", "REDKEEP_PW", ""},
+		{"redis.password_env", "1PW", "not an environment variable name"},
+		{"redis.password_env", "PW-X", "not an environment variable name"},
+		{"console.journal_unit", "keepalived, redis-server@6379.service", ""},
+		{"console.journal_unit", "keepalived;reboot", "not a list of systemd unit names"},
+		{"nodes[0].ssh.known_hosts", "~/.ssh/known hosts", ""},
+		{"nodes[0].ssh.known_hosts", "~/.ssh/known_hosts\x1b[2J", "control character U+001B"},
+		{"nodes[0].ssh.identity_files", []string{"~/.ssh/id", "~/.ssh/id\n"}, "nodes[0].ssh.identity_files[1]: contains control character U+000A"},
+		{"redis.username", "ab\u202ecd", "non-printable character U+202E"},
+		{"redis.username", long("u", 256), "at most 255"},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s=%.20q", tc.path, fmt.Sprint(tc.val)), func(t *testing.T) {
+			_, err := Parse(withValue(t, tc.path, tc.val), "t.yaml")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want == "":
+			case err == nil:
+				t.Fatalf("accepted, want an error containing %q", tc.want)
+			case !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error lacks %q or %q:\n%v", tc.path, tc.want, err)
+			}
+		})
+	}
 }
