@@ -68,7 +68,7 @@ func TestLoadBad(t *testing.T) {
 		"deadline-too-long":     {":7:", "keepalived.check.deadline", "shorter than the check interval"},
 		"both-password-sources": {":7:", "redis", "not both"},
 		"missing-interface":     {":3:", "nodes[0].keepalived.interface", "required"},
-		"not-yaml":              {"not-yaml.yaml"},
+		"not-yaml":              {":2:", "did not find expected ',' or ']'"},
 		// Values that reach keepalived.conf or a shell on the node.
 		"interface-injection":  {":5:", "nodes[0].keepalived.interface", "control character U+000A"},
 		"interface-name":       {":4:", "nodes[1].keepalived.interface", "not a network interface name"},
@@ -78,6 +78,7 @@ func TestLoadBad(t *testing.T) {
 		"track-file-space":     {":7:", "keepalived.track_file", "without whitespace, quotes"},
 		"host-zone":            {":4:", "nodes[1].host", "has an IPv6 zone"},
 		"control-character":    {":8:", "console.journal_unit", "control character U+001B"},
+		"two-documents":        {":7:", "a second YAML document"},
 		"empty":                {"empty.yaml", "empty"},
 	}
 	entries, err := os.ReadDir("testdata/bad")
@@ -172,6 +173,13 @@ func FuzzParse(f *testing.F) {
 		c, err := Parse(data, "fuzz.yaml")
 		if err == nil && len(c.Nodes) != 2 {
 			t.Fatalf("accepted a config with %d nodes", len(c.Nodes))
+		}
+		if err != nil {
+			for i, l := range strings.Split(err.Error(), "\n") {
+				if i > MaxPrinted || !strings.HasPrefix(l, "fuzz.yaml") && i < MaxPrinted {
+					t.Fatalf("error line %d %q: want at most %d lines, each naming the file:\n%v", i+1, l, MaxPrinted, err)
+				}
+			}
 		}
 	})
 }
@@ -310,5 +318,125 @@ func TestFieldValues(t *testing.T) {
 				t.Fatalf("error lacks %q or %q:\n%v", tc.path, tc.want, err)
 			}
 		})
+	}
+}
+
+// Everything the config holds is bounded: the file's size, the number of
+// errors printed, and the work done on a node list that is not a pair.
+func TestBounds(t *testing.T) {
+	good, err := os.ReadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("file size", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "big.yaml")
+		padded := append(good, "# "+strings.Repeat("x", MaxFileSize)+"\n"...)
+		if err := os.WriteFile(path, padded, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, "/dev/zero"} {
+			_, err := Load(p)
+			if err == nil || !strings.Contains(err.Error(), p+": file is larger than 1 MiB") {
+				t.Errorf("Load(%s) = %v, want it refused as larger than 1 MiB", p, err)
+			}
+		}
+		if _, err := Parse(padded, "big.yaml"); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+			t.Errorf("Parse of %d bytes = %v", len(padded), err)
+		}
+	})
+	t.Run("errors printed", func(t *testing.T) {
+		var b strings.Builder
+		b.Write(good)
+		for i := range 30 {
+			fmt.Fprintf(&b, "unknown_%d: x\n", i)
+		}
+		_, err := Parse([]byte(b.String()), "many.yaml")
+		if err == nil {
+			t.Fatal("accepted 30 unknown keys")
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != MaxPrinted+1 || lines[MaxPrinted] != "... and 10 more errors" {
+			t.Errorf("%d lines, want the first %d errors and a count of the rest:\n%s", len(lines), MaxPrinted, err)
+		}
+		if !strings.HasPrefix(lines[0], "many.yaml:11: ") {
+			t.Errorf("first error %q, want the first unknown key's line", lines[0])
+		}
+	})
+	// yaml.v3 checks a mapping's keys for duplicates pairwise: 100,000
+	// unknown keys (they fit in 1 MiB) took a minute.
+	t.Run("keys in one mapping", func(t *testing.T) {
+		var b strings.Builder
+		b.Write(good)
+		b.WriteString("console:\n")
+		for i := range 5000 {
+			fmt.Fprintf(&b, "  k%d: 1\n", i)
+		}
+		_, err := Parse([]byte(b.String()), "keys.yaml")
+		if err == nil || !strings.Contains(err.Error(), "keys.yaml:11: console: 5000 keys in one mapping, at most 64") {
+			t.Errorf("want the mapping refused by its size:\n%v", err)
+		}
+	})
+	// 200,000 nodes fit in 1 MiB: once printed 1,000,000 errors.
+	t.Run("200000 nodes", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("vip: 198.51.100.100/24\nkeepalived: {virtual_router_id: 51}\nnodes:\n")
+		for range 200000 {
+			b.WriteString("- {}\n")
+		}
+		if b.Len() > MaxFileSize {
+			t.Fatalf("test config is %d bytes", b.Len())
+		}
+		_, err := Parse([]byte(b.String()), "nodes.yaml")
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		msg := err.Error()
+		if n := strings.Count(msg, "\n") + 1; n > MaxPrinted+1 {
+			t.Errorf("%d lines of errors, want at most %d", n, MaxPrinted+1)
+		}
+		if !strings.Contains(msg, "nodes.yaml:3: nodes: a pair has exactly two nodes, found 200000") {
+			t.Errorf("no node count error:\n%s", msg)
+		}
+		if strings.Contains(msg, "nodes[2]") {
+			t.Errorf("validated nodes past the pair:\n%s", msg)
+		}
+	})
+}
+
+// Every error of the YAML parser that has a place names its line: yaml.v3
+// leaves out line 1, reports its parser's errors 0-based, and gives none for
+// bad bytes and unknown aliases.
+func TestYAMLErrorLines(t *testing.T) {
+	cases := []struct {
+		in   string
+		line int
+		want string
+	}{
+		{"vip: a: b\n", 1, "mapping values are not allowed"},
+		{"vip: x\nkeepalived: a: b\n", 2, "mapping values are not allowed"},
+		{"vip: x\nnodes: [1\nkeepalived: {}\n", 2, "did not find expected ',' or ']'"},
+		{"%YAML 1.1\n%YAML 1.1\n---\nvip: x\n", 2, "duplicate %YAML directive"},
+		{"vip: x\n...\nnodes: []\n", 3, "did not find expected <document start>"},
+		{"- a\n- b\nvip: x\n", 3, "did not find expected '-' indicator"},
+		{"vip: x\nnodes: \x01\n", 2, "control character U+0001"},
+		{"vip: x\n\nnodes: \u0085\n", 3, "control character U+0085"},
+		{"vip: x\nnodes: \xff\n", 2, "not valid UTF-8"},
+		{"vip: &v x\nnodes: [1]\nconsole: {syslog: *w}\n", 3, "unknown anchor 'w'"},
+		{"vip: x\n\tnodes: 2\n", 2, "tab character"},
+		{"vip: a\nvip: b\n", 2, `mapping key "vip" already defined at line 1`},
+		{"keepalived:\n  virtual_router_id: abc\n", 2, "cannot unmarshal"},
+		{"vip: x\nnodes:\n - name: [1]\n", 3, "cannot unmarshal !!seq into string"},
+		{"vip: x\nconsole:\n  colour: 1\n", 3, `unknown field "colour" in console`},
+		{"vip: x\n---\nvip: y\n", 2, "a second YAML document"},
+		// The parser's messages quote values: they stay one line, escaped.
+		{"vip: x\nkeepalived: {virtual_router_id: \"1\\n\\e[2J\"}\n", 2, "cannot unmarshal !!str `1\\n\\x1b[2J` into int"},
+		{"vip: x\n\"a\\nb\": 1\n", 2, `unknown field "a\nb" in the top level`},
+	}
+	for _, tc := range cases {
+		_, err := Parse([]byte(tc.in), "f.yaml")
+		want := fmt.Sprintf("f.yaml:%d: ", tc.line)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Parse(%q) = %v\nwant %q...%q", tc.in, err, want, tc.want)
+		}
 	}
 }

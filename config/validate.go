@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,6 +201,57 @@ func lineOf(root *yaml.Node, path ...any) int {
 	return line
 }
 
+func nodeCountMsg(n int) string { return fmt.Sprintf("a pair has exactly two nodes, found %d", n) }
+
+// maxKeys bounds a mapping's keys: the schema's largest has 8, and yaml.v3
+// checks a mapping's keys for duplicates pairwise (100,000 unknown keys,
+// which fit in the file, took a minute to refuse).
+const maxKeys = 64
+
+// checkShape refuses, before the document is decoded, what would make
+// decoding it costly: an oversized mapping, and a node list longer than a
+// pair (200,000 nodes fit in the file), which is refused by its length alone
+// rather than node by node.
+func checkShape(root *yaml.Node, file string) Errors {
+	var errs Errors
+	// line is where the value at path is named: its key's line.
+	var walk func(n *yaml.Node, path []any, line int)
+	walk = func(n *yaml.Node, path []any, line int) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for i, c := range n.Content {
+				if n.Kind == yaml.SequenceNode {
+					walk(c, append(path[:len(path):len(path)], i), c.Line)
+				} else {
+					walk(c, path, c.Line)
+				}
+			}
+		case yaml.MappingNode:
+			if k := len(n.Content) / 2; k > maxKeys {
+				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d keys in one mapping, at most %d", k, maxKeys)})
+				return
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i], n.Content[i+1]
+				p := append(path[:len(path):len(path)], key.Value)
+				if len(path) == 0 && key.Value == "nodes" {
+					list := val
+					if list.Kind == yaml.AliasNode && list.Alias != nil {
+						list = list.Alias
+					}
+					if list.Kind == yaml.SequenceNode && len(list.Content) > 2 {
+						errs = append(errs, &Error{File: file, Line: key.Line, Field: "nodes", Msg: nodeCountMsg(len(list.Content))})
+						continue
+					}
+				}
+				walk(val, p, key.Line)
+			}
+		}
+	}
+	walk(root, nil, root.Line)
+	return errs
+}
+
 func (c *Config) validate(root *yaml.Node) Errors {
 	v := &validator{file: c.Path, root: root, bad: map[string]bool{}}
 	v.checkStrings(reflect.ValueOf(c).Elem(), nil)
@@ -213,7 +265,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 
 	if len(c.Nodes) != 2 {
-		v.fail(fmt.Sprintf("a pair has exactly two nodes, found %d", len(c.Nodes)), "nodes")
+		v.fail(nodeCountMsg(len(c.Nodes)), "nodes")
 	}
 	seen := map[string]int{}
 	hosts := map[string]int{}
@@ -252,7 +304,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 				}
 			}
 		}
-		if !validHost(n.SSH.Host) {
+		if n.SSH.Host != "" && !validHost(n.SSH.Host) {
 			v.fail(fmt.Sprintf("%s is not a host name, address or ~/.ssh/config alias", show(n.SSH.Host)), "nodes", i, "ssh", "host")
 		}
 		if n.SSH.User != "" {
@@ -352,6 +404,8 @@ func (c *Config) validate(root *yaml.Node) Errors {
 			break
 		}
 	}
+	// In file order, so the first errors printed are the first in the file.
+	slices.SortStableFunc(v.errs, func(a, b *Error) int { return a.Line - b.Line })
 	return v.errs
 }
 
