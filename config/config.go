@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -283,7 +284,7 @@ func Parse(data []byte, file string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, data, err)
+		return nil, yamlError(file, data, root, err)
 	}
 	c.Path = file
 	c.applyDefaults()
@@ -301,12 +302,12 @@ func parseDocument(data []byte, file string) (*yaml.Node, error) {
 	if err := dec.Decode(&root); errors.Is(err, io.EOF) {
 		return nil, nil
 	} else if err != nil {
-		return nil, yamlError(file, data, err)
+		return nil, yamlError(file, data, nil, err)
 	}
 	if err := dec.Decode(&next); errors.Is(err, io.EOF) {
 		return &root, nil
 	} else if err != nil {
-		return nil, yamlError(file, data, err)
+		return nil, yamlError(file, data, nil, err)
 	}
 	return nil, Errors{{File: file, Line: next.Line, Msg: "a second YAML document starts here; a config is one document"}}
 }
@@ -332,17 +333,23 @@ func checkText(data []byte) *Error {
 	return nil
 }
 
-// yamlError turns yaml.v3's "yaml: line N: msg" errors into located Errors.
-func yamlError(file string, data []byte, err error) error {
+// yamlError turns yaml.v3's "yaml: line N: msg" errors into located Errors;
+// root, when the document parsed, names their fields.
+func yamlError(file string, data []byte, root *yaml.Node, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var errs Errors
-		for _, m := range te.Errors {
-			errs = append(errs, lineMsg(file, data, m))
+		for i, m := range te.Errors {
+			// Naming a field searches the document: only for those printed.
+			r := root
+			if i >= MaxPrinted {
+				r = nil
+			}
+			errs = append(errs, lineMsg(file, data, r, m))
 		}
 		return errs
 	}
-	return Errors{lineMsg(file, data, strings.TrimPrefix(err.Error(), "yaml: "))}
+	return Errors{lineMsg(file, data, root, strings.TrimPrefix(err.Error(), "yaml: "))}
 }
 
 // parserProblems are yaml.v3's parser errors, whose line it reports 0-based
@@ -365,7 +372,7 @@ var parserProblems = map[string]bool{
 // it reports without a line.
 var aliasRE = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)' (?:referenced|value contains itself)$`)
 
-func lineMsg(file string, data []byte, m string) *Error {
+func lineMsg(file string, data []byte, root *yaml.Node, m string) *Error {
 	var line int
 	if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
 		if i := strings.Index(m, ":"); i >= 0 {
@@ -383,7 +390,91 @@ func lineMsg(file string, data []byte, m string) *Error {
 		// A scanner or parser error on the first line: yaml.v3 leaves line 0 out.
 		line = 1
 	}
-	return &Error{File: file, Line: line, Msg: friendlier(m)}
+	return &Error{File: file, Line: line, Field: fieldOf(root, line, m), Msg: friendlier(m)}
+}
+
+// fieldOf names the field that yaml.v3's error m on line is about, found in
+// the document by the line and by what the error quotes: the key of an
+// unknown or duplicate field, the tag and value of a mistyped one. "" when
+// there is no document or no such field.
+func fieldOf(root *yaml.Node, line int, m string) string {
+	if root == nil || line == 0 {
+		return ""
+	}
+	var match func(key, val *yaml.Node) bool
+	keyIs := func(name string) func(key, val *yaml.Node) bool {
+		return func(key, _ *yaml.Node) bool { return key != nil && key.Line == line && key.Value == name }
+	}
+	if rest, ok := strings.CutPrefix(m, "field "); ok {
+		if i := strings.LastIndex(rest, " not found in type "); i >= 0 {
+			match = keyIs(rest[:i])
+		}
+	} else if rest, ok := strings.CutPrefix(m, "mapping key "); ok {
+		if i := strings.LastIndex(rest, " already defined"); i >= 0 {
+			if name, err := strconv.Unquote(rest[:i]); err == nil {
+				match = keyIs(name)
+			}
+		}
+	} else if rest, ok := strings.CutPrefix(m, "cannot unmarshal "); ok {
+		// "!!str `abc` into int", "!!seq into string"; yaml.v3 shortens
+		// values longer than 10 to 7 and "...".
+		tag, rest, _ := strings.Cut(rest, " ")
+		value, quoted := "", strings.HasPrefix(rest, "`")
+		if quoted {
+			value, _, _ = strings.Cut(rest[1:], "` into ")
+		}
+		match = func(_, val *yaml.Node) bool {
+			if val.Line != line || val.ShortTag() != tag {
+				return false
+			}
+			if short, ok := strings.CutSuffix(value, "..."); ok && len(val.Value) > 10 {
+				return strings.HasPrefix(val.Value, short)
+			}
+			return !quoted || val.Value == value
+		}
+	}
+	if match == nil {
+		return ""
+	}
+	// The deepest match: a list that starts on the line of its first item's
+	// mistyped value is not what the error is about. Nodes come in line
+	// order, so the search stops past the line; path is one shared stack.
+	var found, path []any
+	var walk func(n *yaml.Node)
+	try := func(key, val *yaml.Node) {
+		if match(key, val) && (found == nil || len(path) > len(found)) {
+			found = slices.Clone(path)
+		}
+		walk(val)
+	}
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content) && n.Content[i].Line <= line; i += 2 {
+				path = append(path, n.Content[i].Value)
+				try(n.Content[i], n.Content[i+1])
+				path = path[:len(path)-1]
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if c.Line > line {
+					break
+				}
+				path = append(path, i)
+				try(nil, c)
+				path = path[:len(path)-1]
+			}
+		}
+	}
+	walk(root)
+	if found == nil {
+		return ""
+	}
+	return fieldName(found)
 }
 
 // escapeControls escapes non-printable characters, such as those of the

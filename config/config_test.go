@@ -52,7 +52,7 @@ func TestLoadBad(t *testing.T) {
 	// Each bad config must be refused with a message naming the file, the
 	// line and what is wrong.
 	cases := map[string][]string{
-		"unknown-key":           {":6:", `unknown field "colour" in a node`},
+		"unknown-key":           {":6:", `nodes[0].colour: unknown field "colour" in a node`},
 		"one-node":              {":2:", "nodes", "exactly two nodes, found 1"},
 		"three-nodes":           {":2:", "exactly two nodes, found 3"},
 		"duplicate-name":        {":4:", "nodes[1].name", `duplicate node name "a"`},
@@ -61,8 +61,8 @@ func TestLoadBad(t *testing.T) {
 		"vip-outside-subnet":    {":4:", "nodes[1].host", "outside the VIP's subnet 198.51.100.0/24"},
 		"same-priority":         {":4:", "nodes[1].keepalived.priority", "equals nodes[0]'s"},
 		"router-id-range":       {":6:", "keepalived.virtual_router_id", "1-255"},
-		"inline-password":       {":8:", `unknown field "password" in redis`, "password_file"},
-		"bad-duration":          {":7:", `"soon" is not a duration`},
+		"inline-password":       {":8:", `redis.password: unknown field "password" in redis`, "password_file"},
+		"bad-duration":          {":7:", `keepalived.advert_int: "soon" is not a duration`},
 		"host-not-ip":           {":3:", "nodes[0].host", "not an IP address"},
 		"bad-redis-addr":        {":5:", "nodes[0].redis.addr", "not host:port"},
 		"deadline-too-long":     {":7:", "keepalived.check.deadline", "shorter than the check interval"},
@@ -376,6 +376,18 @@ func TestBounds(t *testing.T) {
 			t.Errorf("want the mapping refused by its size:\n%v", err)
 		}
 	})
+	t.Run("items in one list", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("vip: 198.51.100.100/24\nnodes:\n - name: a\n   ssh:\n     identity_files: [")
+		for range 5000 {
+			b.WriteString("[1],")
+		}
+		b.WriteString("]\n")
+		_, err := Parse([]byte(b.String()), "list.yaml")
+		if err == nil || !strings.Contains(err.Error(), "list.yaml:5: nodes[0].ssh.identity_files: 5000 items in one list, at most 64") {
+			t.Errorf("want the list refused by its size:\n%v", err)
+		}
+	})
 	// 200,000 nodes fit in 1 MiB: once printed 1,000,000 errors.
 	t.Run("200000 nodes", func(t *testing.T) {
 		var b strings.Builder
@@ -423,10 +435,12 @@ func TestYAMLErrorLines(t *testing.T) {
 		{"vip: x\nnodes: \xff\n", 2, "not valid UTF-8"},
 		{"vip: &v x\nnodes: [1]\nconsole: {syslog: *w}\n", 3, "unknown anchor 'w'"},
 		{"vip: x\n\tnodes: 2\n", 2, "tab character"},
-		{"vip: a\nvip: b\n", 2, `mapping key "vip" already defined at line 1`},
-		{"keepalived:\n  virtual_router_id: abc\n", 2, "cannot unmarshal"},
-		{"vip: x\nnodes:\n - name: [1]\n", 3, "cannot unmarshal !!seq into string"},
-		{"vip: x\nconsole:\n  colour: 1\n", 3, `unknown field "colour" in console`},
+		{"vip: a\nvip: b\n", 2, `vip: mapping key "vip" already defined at line 1`},
+		{"keepalived:\n  virtual_router_id: abc\n", 2, "keepalived.virtual_router_id: cannot unmarshal"},
+		{"vip: x\nnodes:\n - name: [1]\n", 3, "nodes[0].name: cannot unmarshal !!seq into string"},
+		{"vip: x\nnodes:\n - {name: a, host: b}\n - {name: b, ssh: {port: 22, host: [x]}}\n", 4, "nodes[1].ssh.host: cannot unmarshal !!seq into string"},
+		{"vip: x\nnodes: [{keepalived: {priority: 99999999999999999999}}]\n", 2, "nodes[0].keepalived.priority: cannot unmarshal !!float `9999999...` into int"},
+		{"vip: x\nconsole:\n  colour: 1\n", 3, `console.colour: unknown field "colour" in console`},
 		{"vip: x\n---\nvip: y\n", 2, "a second YAML document"},
 		// The parser's messages quote values: they stay one line, escaped.
 		{"vip: x\nkeepalived: {virtual_router_id: \"1\\n\\e[2J\"}\n", 2, "cannot unmarshal !!str `1\\n\\x1b[2J` into int"},

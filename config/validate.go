@@ -205,13 +205,17 @@ func nodeCountMsg(n int) string { return fmt.Sprintf("a pair has exactly two nod
 
 // maxKeys bounds a mapping's keys: the schema's largest has 8, and yaml.v3
 // checks a mapping's keys for duplicates pairwise (100,000 unknown keys,
-// which fit in the file, took a minute to refuse).
-const maxKeys = 64
+// which fit in the file, took a minute to refuse). maxItems bounds a list
+// (identity_files; nodes has its own bound, a pair).
+const (
+	maxKeys  = 64
+	maxItems = 64
+)
 
 // checkShape refuses, before the document is decoded, what would make
-// decoding it costly: an oversized mapping, and a node list longer than a
-// pair (200,000 nodes fit in the file), which is refused by its length alone
-// rather than node by node.
+// decoding it costly: an oversized mapping or list, and a node list longer
+// than a pair (200,000 nodes fit in the file), which is refused by its length
+// alone rather than node by node.
 func checkShape(root *yaml.Node, file string) Errors {
 	var errs Errors
 	// line is where the value at path is named: its key's line.
@@ -219,6 +223,10 @@ func checkShape(root *yaml.Node, file string) Errors {
 	walk = func(n *yaml.Node, path []any, line int) {
 		switch n.Kind {
 		case yaml.DocumentNode, yaml.SequenceNode:
+			if n.Kind == yaml.SequenceNode && len(n.Content) > maxItems {
+				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d items in one list, at most %d", len(n.Content), maxItems)})
+				return
+			}
 			for i, c := range n.Content {
 				if n.Kind == yaml.SequenceNode {
 					walk(c, append(path[:len(path):len(path)], i), c.Line)
