@@ -38,7 +38,17 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 			if cmd.Annotations[annHookEnv] == "" {
 				return nil
 			}
-			return h.setup()
+			if err := h.setup(); err != nil {
+				return err
+			}
+			// keepalived drops the hooks' stderr: config warnings go to their
+			// log, except from the check, which runs every second.
+			if cmd.Name() != "check" {
+				for _, w := range h.cfg.Warnings {
+					h.log.Logf(hooks.Warn, "config", "warning: %s", w)
+				}
+			}
+			return nil
 		},
 		PersistentPostRun: func(*cobra.Command, []string) {
 			if h.log != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,38 @@ hooks: {state_file: `+dir+`/state.json, state_log: `+dir+`/state.log, lock_file:
 		if code != exitUsage || !strings.Contains(out, `state "BOGUS"`) {
 			t.Errorf("instance %q: exit %d, want %d with the state refused:\n%s", name, code, exitUsage, out)
 		}
+	}
+}
+
+// Config warnings reach the operator: on stderr from every command, and in
+// the hook log from the hooks, whose stderr keepalived drops.
+func TestConfigWarnings(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "redis.pass")
+	must(t, os.WriteFile(pw, []byte("s3cret\n"), 0o644))
+	cfg := filepath.Join(dir, "config.yaml")
+	stateLog := filepath.Join(dir, "state.log")
+	must(t, os.WriteFile(cfg, []byte(`vip: 198.51.100.100/24
+nodes:
+  - {name: a, host: 198.51.100.11, keepalived: {priority: 150, interface: eth0}}
+  - {name: b, host: 198.51.100.12, keepalived: {priority: 100, interface: eth0}}
+keepalived: {virtual_router_id: 51, track_file: `+dir+`/drain}
+redis: {password_file: `+pw+`}
+hooks: {state_file: `+dir+`/state.json, state_log: `+stateLog+`, lock_file: `+dir+`/hook.lock}
+`), 0o600))
+	want := cfg + ":6: redis.password_file: " + strconv.Quote(pw) + " is readable by group or others (mode 0644)"
+
+	code, out := execRoot("-c", cfg, "keepalived-conf", "--node", "a")
+	if code != exitOK || !strings.Contains(out, "redkeep: warning: "+want) {
+		t.Errorf("keepalived-conf: exit %d, want 0 and the warning %q:\n%s", code, want, out)
+	}
+	code, out = execRoot("-c", cfg, "hook", "drain", "--node", "a")
+	if code != exitOK {
+		t.Fatalf("hook drain: exit %d\n%s", code, out)
+	}
+	log, err := os.ReadFile(stateLog)
+	must(t, err)
+	if !strings.Contains(string(log), "state:[config] warning: "+want) {
+		t.Errorf("hook log lacks the warning %q:\n%s", want, log)
 	}
 }

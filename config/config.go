@@ -35,6 +35,10 @@ type Config struct {
 
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string `yaml:"-"`
+	// Warnings are problems that do not stop the config from loading,
+	// located like errors: commands print them to stderr, and the hooks,
+	// whose stderr keepalived drops, log them.
+	Warnings []*Error `yaml:"-"`
 }
 
 // Node is one host of the pair.

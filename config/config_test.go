@@ -454,3 +454,56 @@ func TestYAMLErrorLines(t *testing.T) {
 		}
 	}
 }
+
+// A password file others can read is worth a warning, not a refusal: the
+// config still loads, and Warnings names the file, line and field.
+func TestPasswordFileWarning(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "redis.pass")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	cfg := append(base, "redis:\n  password_file: "+pw+"\n"...)
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o600, ""},
+		{0o400, ""},
+		{0o640, "readable by group or others (mode 0640)"},
+		{0o604, "readable by group or others (mode 0604)"},
+	} {
+		if err := os.Chmod(pw, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatalf("mode %o: %v", tc.mode, err)
+		}
+		var got []string
+		for _, w := range c.Warnings {
+			got = append(got, w.Error())
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("mode %o: warnings %q, want none", tc.mode, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], path+":12: redis.password_file: ") || !strings.Contains(got[0], tc.want)):
+			t.Errorf("mode %o: warnings %q, want one at %s:12 saying %q", tc.mode, got, path, tc.want)
+		}
+	}
+	// The console's machine need not have the nodes' password file.
+	if err := os.Remove(pw); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(path); err != nil || len(c.Warnings) != 0 {
+		t.Errorf("missing password file: %v, warnings %v", err, c.Warnings)
+	}
+}

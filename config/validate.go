@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -376,6 +377,11 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 	if r.PasswordFile != "" {
 		v.absPath(r.PasswordFile, "redis", "password_file")
+		// Only where the file is: the console's machine need not have it.
+		if fi, err := os.Stat(r.PasswordFile); err == nil && fi.Mode().Perm()&0o044 != 0 && !v.bad["redis.password_file"] {
+			c.Warnings = append(c.Warnings, &Error{File: v.file, Line: lineOf(root, "redis", "password_file"), Field: "redis.password_file",
+				Msg: fmt.Sprintf("%s is readable by group or others (mode %04o); chmod 600 it", show(r.PasswordFile), fi.Mode().Perm())})
+		}
 	}
 	if r.PasswordEnv != "" {
 		v.match(envRE, r.PasswordEnv, "an environment variable name (letters, digits, '_', not starting with a digit)", "redis", "password_env")
