@@ -121,9 +121,10 @@ func show(s string) string {
 	return strconv.Quote(s)
 }
 
-// absPath requires p to be an absolute path that stays one token in
-// keepalived.conf and one word in a shell: no whitespace, quotes, '$' or
-// backslashes (control characters are refused for every value).
+// absPath requires p to be an absolute path that keepalived.conf and the
+// shell commands run on the nodes can quote as one token: no whitespace,
+// quotes, '$' or backslashes (control characters are refused for every
+// value).
 func (v *validator) absPath(p string, path ...any) {
 	switch {
 	case !strings.HasPrefix(p, "/"):
