@@ -42,8 +42,9 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			// keepalived drops the hooks' stderr: config warnings go to their
-			// log, except from the check, which runs every second.
-			if cmd.Name() != "check" {
+			// log, except from the check (every second) and state (every
+			// console poll), which would flood it.
+			if n := cmd.Name(); n != "check" && n != "state" {
 				for _, w := range h.cfg.Warnings {
 					h.log.Logf(hooks.Warn, "config", "warning: %s", w)
 				}

@@ -78,4 +78,13 @@ hooks: {state_file: `+dir+`/state.json, state_log: `+stateLog+`, lock_file: `+di
 	if !strings.Contains(string(log), "state:[config] warning: "+want) {
 		t.Errorf("hook log lacks the warning %q:\n%s", want, log)
 	}
+	// The console runs `hook state` at every poll: it would flood the log.
+	if code, out = execRoot("-c", cfg, "hook", "state", "--json", "--node", "a"); code != exitOK {
+		t.Fatalf("hook state: exit %d\n%s", code, out)
+	}
+	after, err := os.ReadFile(stateLog)
+	must(t, err)
+	if len(after) != len(log) {
+		t.Errorf("hook state logged:\n%s", after[len(log):])
+	}
 }
