@@ -39,7 +39,18 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 (drain, undrain, state). Every step is logged to hooks.state_log and syslog.`,
 		Args: cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return h.setup(cmd)
+			if err := h.setup(cmd); err != nil {
+				return err
+			}
+			// keepalived drops the hooks' stderr: config warnings go to their
+			// log, except from the check (every second) and state (every
+			// console poll), which would flood it.
+			if n := cmd.Name(); h.log != nil && n != "check" && n != "state" {
+				for _, w := range h.cfg.Warnings {
+					h.log.Logf(hooks.Warn, "config", "warning: %s", w)
+				}
+			}
+			return nil
 		},
 		PersistentPostRun: func(*cobra.Command, []string) {
 			if h.log != nil {

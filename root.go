@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,8 @@ import (
 // globalFlags are the flags every command shares.
 type globalFlags struct {
 	configPath string
+	// stderr is where config warnings go: the root command's error stream.
+	stderr func() io.Writer
 }
 
 func newRootCmd() *cobra.Command {
@@ -23,6 +26,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 	}
+	g.stderr = root.ErrOrStderr
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: $REDKEEP_CONFIG, ./config.yaml, /etc/redkeep/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err))
@@ -54,6 +58,9 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(g.stderr(), "redkeep: warning:", w)
 	}
 	return cfg, nil
 }

@@ -11,8 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -30,6 +35,10 @@ type Config struct {
 
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string `yaml:"-"`
+	// Warnings are problems that do not stop the config from loading,
+	// located like errors: commands print them to stderr, and the hooks,
+	// whose stderr keepalived drops, log them.
+	Warnings []*Error `yaml:"-"`
 }
 
 // Node is one host of the pair.
@@ -164,6 +173,15 @@ const (
 	DefaultSSHPort      = 22
 )
 
+// Bounds on reading a config: the hooks run as root on every node, so no
+// file makes them allocate or print without bound.
+const (
+	// MaxFileSize is the largest config file read (1 MiB).
+	MaxFileSize = 1 << 20
+	// MaxPrinted is how many errors an Errors prints; the rest are counted.
+	MaxPrinted = 20
+)
+
 // Error is a config problem, located in the file.
 type Error struct {
 	File  string // config file, "" if unknown
@@ -175,7 +193,7 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
-		b.WriteString(e.File)
+		b.WriteString(escapeControls(e.File))
 	} else {
 		b.WriteString("config")
 	}
@@ -183,19 +201,27 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ":%d", e.Line)
 	}
 	if e.Field != "" {
-		fmt.Fprintf(&b, ": %s", e.Field)
+		fmt.Fprintf(&b, ": %s", escapeControls(e.Field))
 	}
-	fmt.Fprintf(&b, ": %s", e.Msg)
+	fmt.Fprintf(&b, ": %s", escapeControls(e.Msg))
 	return b.String()
 }
 
 // Errors is every problem found in one config.
 type Errors []*Error
 
+// Error prints the first MaxPrinted errors, one a line, and counts the rest.
 func (es Errors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
+	n := min(len(es), MaxPrinted)
+	msgs := make([]string, n, n+1)
+	for i, e := range es[:n] {
 		msgs[i] = e.Error()
+	}
+	switch more := len(es) - n; {
+	case more == 1:
+		msgs = append(msgs, "... and 1 more error")
+	case more > 1:
+		msgs = append(msgs, fmt.Sprintf("... and %d more errors", more))
 	}
 	return strings.Join(msgs, "\n")
 }
@@ -220,9 +246,15 @@ func Find(explicit string) (string, error) {
 	return "", fmt.Errorf("%w: pass --config, set $REDKEEP_CONFIG, or create ./config.yaml or %s", ErrNotFound, DefaultRemoteConfig)
 }
 
-// Load reads, defaults and validates the config at path.
+// Load reads, defaults and validates the config at path. It reads at most
+// MaxFileSize bytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -235,48 +267,267 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes, defaults and validates config bytes; file names the source in errors.
 func Parse(data []byte, file string) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: file, Msg: "file is larger than 1 MiB; a pair's config is a few hundred lines"}}
 	}
-	if root.Kind == 0 {
+	if e := checkText(data); e != nil {
+		e.File = file
+		return nil, Errors{e}
+	}
+	root, err := parseDocument(data, file)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil {
 		return nil, Errors{{File: file, Msg: "file is empty"}}
+	}
+	if errs := checkShape(root, file); errs != nil {
+		return nil, errs
 	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, root, err)
 	}
 	c.Path = file
 	c.applyDefaults()
-	if errs := c.validate(&root); len(errs) > 0 {
+	if errs := c.validate(root); len(errs) > 0 {
 		return nil, errs
 	}
 	return &c, nil
 }
 
-// yamlError turns yaml.v3's "yaml: line N: msg" errors into located Errors.
-func yamlError(file string, err error) error {
+// parseDocument parses the one YAML document in data; nil if there is none.
+// A second document is refused: it would be silently ignored otherwise.
+func parseDocument(data []byte, file string) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root, next yaml.Node
+	if err := dec.Decode(&root); errors.Is(err, io.EOF) {
+		return nil, nil
+	} else if err != nil {
+		return nil, yamlError(file, data, nil, err)
+	}
+	if err := dec.Decode(&next); errors.Is(err, io.EOF) {
+		return &root, nil
+	} else if err != nil {
+		return nil, yamlError(file, data, nil, err)
+	}
+	return nil, Errors{{File: file, Line: next.Line, Msg: "a second YAML document starts here; a config is one document"}}
+}
+
+// checkText refuses bytes that are not text: invalid UTF-8 and control
+// characters other than tab and line ends, located by line (yaml.v3 reports
+// them without one).
+func checkText(data []byte) *Error {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return &Error{Line: line, Msg: "the file is not valid UTF-8 text"}
+		case r == '\n':
+			line++
+		case r == '\t' || r == '\r':
+		case unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF:
+			return &Error{Line: line, Msg: fmt.Sprintf("control character U+%04X is not allowed in a config file", r)}
+		}
+		i += size
+	}
+	return nil
+}
+
+// yamlError turns yaml.v3's "yaml: line N: msg" errors into located Errors;
+// root, when the document parsed, names their fields.
+func yamlError(file string, data []byte, root *yaml.Node, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var errs Errors
-		for _, m := range te.Errors {
-			errs = append(errs, lineMsg(file, m))
+		for i, m := range te.Errors {
+			// Naming a field searches the document: only for those printed.
+			r := root
+			if i >= MaxPrinted {
+				r = nil
+			}
+			errs = append(errs, lineMsg(file, data, r, m))
 		}
 		return errs
 	}
-	return Errors{lineMsg(file, strings.TrimPrefix(err.Error(), "yaml: "))}
+	return Errors{lineMsg(file, data, root, strings.TrimPrefix(err.Error(), "yaml: "))}
 }
 
-func lineMsg(file, m string) *Error {
+// parserProblems are yaml.v3's parser errors, whose line it reports 0-based
+// (its scanner errors and type errors are 1-based).
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// aliasRE finds the anchor named in yaml.v3's errors about an alias, which
+// it reports without a line.
+var aliasRE = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)' (?:referenced|value contains itself)$`)
+
+func lineMsg(file string, data []byte, root *yaml.Node, m string) *Error {
 	var line int
 	if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
 		if i := strings.Index(m, ":"); i >= 0 {
 			m = strings.TrimSpace(m[i+1:])
 		}
 	}
-	return &Error{File: file, Line: line, Msg: friendlier(m)}
+	switch {
+	case parserProblems[m]:
+		// 0-based, and left out when 0: line 1.
+		line++
+	case line > 0:
+	case aliasRE.MatchString(m):
+		line = aliasLine(data, aliasRE.FindStringSubmatch(m)[1])
+	case !unlocated(m):
+		// A scanner or parser error on the first line: yaml.v3 leaves line 0 out.
+		line = 1
+	}
+	return &Error{File: file, Line: line, Field: fieldOf(root, line, m), Msg: friendlier(m)}
+}
+
+// fieldOf names the field that yaml.v3's error m on line is about, found in
+// the document by the line and by what the error quotes: the key of an
+// unknown or duplicate field, the tag and value of a mistyped one. "" when
+// there is no document or no such field.
+func fieldOf(root *yaml.Node, line int, m string) string {
+	if root == nil || line == 0 {
+		return ""
+	}
+	var match func(key, val *yaml.Node) bool
+	keyIs := func(name string) func(key, val *yaml.Node) bool {
+		return func(key, _ *yaml.Node) bool { return key != nil && key.Line == line && key.Value == name }
+	}
+	if rest, ok := strings.CutPrefix(m, "field "); ok {
+		if i := strings.LastIndex(rest, " not found in type "); i >= 0 {
+			match = keyIs(rest[:i])
+		}
+	} else if rest, ok := strings.CutPrefix(m, "mapping key "); ok {
+		if i := strings.LastIndex(rest, " already defined"); i >= 0 {
+			if name, err := strconv.Unquote(rest[:i]); err == nil {
+				match = keyIs(name)
+			}
+		}
+	} else if rest, ok := strings.CutPrefix(m, "cannot unmarshal "); ok {
+		// "!!str `abc` into int", "!!seq into string"; yaml.v3 shortens
+		// values longer than 10 to 7 and "...".
+		tag, rest, _ := strings.Cut(rest, " ")
+		value, quoted := "", strings.HasPrefix(rest, "`")
+		if quoted {
+			value, _, _ = strings.Cut(rest[1:], "` into ")
+		}
+		match = func(_, val *yaml.Node) bool {
+			if val.Line != line || val.ShortTag() != tag {
+				return false
+			}
+			if short, ok := strings.CutSuffix(value, "..."); ok && len(val.Value) > 10 {
+				return strings.HasPrefix(val.Value, short)
+			}
+			return !quoted || val.Value == value
+		}
+	}
+	if match == nil {
+		return ""
+	}
+	// The deepest match: a list that starts on the line of its first item's
+	// mistyped value is not what the error is about. Nodes come in line
+	// order, so the search stops past the line; path is one shared stack.
+	var found, path []any
+	var walk func(n *yaml.Node)
+	try := func(key, val *yaml.Node) {
+		if match(key, val) && (found == nil || len(path) > len(found)) {
+			found = slices.Clone(path)
+		}
+		walk(val)
+	}
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content) && n.Content[i].Line <= line; i += 2 {
+				path = append(path, n.Content[i].Value)
+				try(n.Content[i], n.Content[i+1])
+				path = path[:len(path)-1]
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if c.Line > line {
+					break
+				}
+				path = append(path, i)
+				try(nil, c)
+				path = path[:len(path)-1]
+			}
+		}
+	}
+	walk(root)
+	if found == nil {
+		return ""
+	}
+	return fieldName(found)
+}
+
+// escapeControls escapes non-printable characters, such as those of the
+// values yaml.v3 quotes in its messages: an error stays one line, and a
+// terminal printing it runs no escape sequence.
+func escapeControls(m string) string {
+	if strings.IndexFunc(m, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return m
+	}
+	var b strings.Builder
+	for _, r := range m {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// unlocated tells yaml.v3's errors that have no line (about the input's
+// bytes, aliases, or the document as a whole) from its scanner and parser
+// errors, which leave out only line 1.
+func unlocated(m string) bool {
+	for _, p := range []string{
+		// reader (checkText refuses their causes first)
+		"control characters are not allowed", "invalid leading UTF-8 octet", "incomplete UTF-8 octet sequence",
+		"invalid trailing UTF-8 octet", "invalid Unicode character", "input error",
+		// decoder
+		"unknown anchor", "anchor '", "document contains excessive aliasing", "!!binary value", "map merge requires",
+		"invalid map key", "invalid array", "attempted to go past", "cannot decode node",
+	} {
+		if strings.HasPrefix(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// aliasLine is the line of the first use of alias *name in data, 0 if none.
+func aliasLine(data []byte, name string) int {
+	re := regexp.MustCompile(`\*` + regexp.QuoteMeta(name) + `(?:$|[\s,\]}])`)
+	for i, l := range strings.Split(string(data), "\n") {
+		if re.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // sections names the struct types of the schema as a reader of the YAML sees them.
@@ -288,8 +539,9 @@ var sections = map[string]string{
 
 // friendlier rewrites yaml.v3's Go-flavoured messages in the config's terms.
 func friendlier(m string) string {
-	var field, typ string
-	if n, _ := fmt.Sscanf(m, "field %s not found in type config.%s", &field, &typ); n == 2 {
+	if rest, ok := strings.CutPrefix(m, "field "); ok && strings.Contains(rest, " not found in type config.") {
+		i := strings.LastIndex(rest, " not found in type config.")
+		field, typ := rest[:i], rest[i+len(" not found in type config."):]
 		msg := fmt.Sprintf("unknown field %q in %s", field, sections[typ])
 		if typ == "Redis" && strings.Contains(field, "pass") {
 			msg += " (secrets never go in config.yaml: use password_file or password_env)"

@@ -4,26 +4,149 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+// Bounds on the config's values. The hooks run as root under keepalived, and
+// values end up in keepalived.conf and in shell commands on the nodes: each
+// is held to a pattern that cannot break out of its token there.
+const (
+	// MaxValueLen bounds any string in the config (PATH_MAX).
+	MaxValueLen = 4096
+	// maxNameLen bounds names: the VRRP instance, a Redis user, an
+	// environment variable, a systemd unit.
+	maxNameLen = 255
+)
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+	// ifNameRE is what the kernel allows in an interface name (1-15 bytes,
+	// no '/', ':' or whitespace, not "." or "..") narrowed to characters no
+	// parser treats specially.
+	ifNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`)
+	// userRE is a POSIX portable user name, at most 32 (useradd's limit).
+	userRE     = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$`)
+	instanceRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
+	// hostRE is a DNS name or an ~/.ssh/config alias (253: a DNS name's limit).
+	hostRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$`)
+	envRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+	unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.@-]{1,255}$`)
+)
 
 // validator collects located errors while checking a decoded config.
 type validator struct {
 	file string
 	root *yaml.Node
 	errs Errors
+	// bad holds the fields already refused for their characters or length:
+	// one error per field is enough, and no other check sees such a value.
+	bad map[string]bool
 }
 
 // fail records msg for the field at path (keys and slice indexes).
 func (v *validator) fail(msg string, path ...any) {
-	v.errs = append(v.errs, &Error{File: v.file, Line: lineOf(v.root, path...), Field: fieldName(path), Msg: msg})
+	field := fieldName(path)
+	if v.bad[field] {
+		return
+	}
+	v.errs = append(v.errs, &Error{File: v.file, Line: lineOf(v.root, path...), Field: field, Msg: msg})
+}
+
+// checkStrings refuses, in every string of the config whatever its field,
+// anything that is not printable UTF-8 (control characters included) and
+// anything longer than MaxValueLen. val is walked by its yaml tags.
+func (v *validator) checkStrings(val reflect.Value, path []any) {
+	switch val.Kind() {
+	case reflect.Struct:
+		t := val.Type()
+		for i := range t.NumField() {
+			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			v.checkStrings(val.Field(i), append(path[:len(path):len(path)], tag))
+		}
+	case reflect.Slice:
+		for i := range val.Len() {
+			v.checkStrings(val.Index(i), append(path[:len(path):len(path)], i))
+		}
+	case reflect.String:
+		if msg := unprintable(val.String()); msg != "" {
+			v.fail(msg, path...)
+			v.bad[fieldName(path)] = true
+		}
+	}
+}
+
+// unprintable says what is wrong with s as a config value, "" if nothing.
+func unprintable(s string) string {
+	if len(s) > MaxValueLen {
+		return fmt.Sprintf("%s is %d bytes long, at most %d", show(s), len(s), MaxValueLen)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Sprintf("%s is not valid UTF-8", show(s))
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return fmt.Sprintf("contains control character U+%04X", r)
+		case !unicode.IsPrint(r):
+			return fmt.Sprintf("contains non-printable character U+%04X", r)
+		}
+	}
+	return ""
+}
+
+// show quotes a value for an error message, shortened: a message is one line
+// of reasonable length whatever the value.
+func show(s string) string {
+	const maxShown = 64
+	if len(s) > maxShown {
+		for i := range s {
+			if i > maxShown-3 {
+				return strconv.Quote(s[:i]) + "..."
+			}
+		}
+	}
+	return strconv.Quote(s)
+}
+
+// absPath requires p to be an absolute path that keepalived.conf and the
+// shell commands run on the nodes can quote as one token: no whitespace,
+// quotes, '$' or backslashes (control characters are refused for every
+// value).
+func (v *validator) absPath(p string, path ...any) {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		v.fail(fmt.Sprintf("%s must be an absolute path", show(p)), path...)
+	case strings.IndexFunc(p, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("'\"`\\$", r) }) >= 0:
+		v.fail(fmt.Sprintf("%s must be an absolute path without whitespace, quotes, '$' or backslashes", show(p)), path...)
+	}
+}
+
+// validHost accepts an IP address (a zone only if it is an interface name),
+// a DNS name or an ~/.ssh/config alias.
+func validHost(h string) bool {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Zone() == "" || ifNameRE.MatchString(a.Zone())
+	}
+	return hostRE.MatchString(h)
+}
+
+func (v *validator) match(re *regexp.Regexp, s, what string, path ...any) {
+	if !re.MatchString(s) {
+		v.fail(fmt.Sprintf("%s is not %s", show(s), what), path...)
+	}
 }
 
 func fieldName(path []any) string {
@@ -80,8 +203,68 @@ func lineOf(root *yaml.Node, path ...any) int {
 	return line
 }
 
+func nodeCountMsg(n int) string { return fmt.Sprintf("a pair has exactly two nodes, found %d", n) }
+
+// maxKeys bounds a mapping's keys: the schema's largest has 8, and yaml.v3
+// checks a mapping's keys for duplicates pairwise (100,000 unknown keys,
+// which fit in the file, took a minute to refuse). maxItems bounds a list
+// (identity_files; nodes has its own bound, a pair).
+const (
+	maxKeys  = 64
+	maxItems = 64
+)
+
+// checkShape refuses, before the document is decoded, what would make
+// decoding it costly: an oversized mapping or list, and a node list longer
+// than a pair (200,000 nodes fit in the file), which is refused by its length
+// alone rather than node by node.
+func checkShape(root *yaml.Node, file string) Errors {
+	var errs Errors
+	// line is where the value at path is named: its key's line.
+	var walk func(n *yaml.Node, path []any, line int)
+	walk = func(n *yaml.Node, path []any, line int) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			if n.Kind == yaml.SequenceNode && len(n.Content) > maxItems {
+				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d items in one list, at most %d", len(n.Content), maxItems)})
+				return
+			}
+			for i, c := range n.Content {
+				if n.Kind == yaml.SequenceNode {
+					walk(c, append(path[:len(path):len(path)], i), c.Line)
+				} else {
+					walk(c, path, c.Line)
+				}
+			}
+		case yaml.MappingNode:
+			if k := len(n.Content) / 2; k > maxKeys {
+				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d keys in one mapping, at most %d", k, maxKeys)})
+				return
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i], n.Content[i+1]
+				p := append(path[:len(path):len(path)], key.Value)
+				if len(path) == 0 && key.Value == "nodes" {
+					list := val
+					if list.Kind == yaml.AliasNode && list.Alias != nil {
+						list = list.Alias
+					}
+					if list.Kind == yaml.SequenceNode && len(list.Content) > 2 {
+						errs = append(errs, &Error{File: file, Line: key.Line, Field: "nodes", Msg: nodeCountMsg(len(list.Content))})
+						continue
+					}
+				}
+				walk(val, p, key.Line)
+			}
+		}
+	}
+	walk(root, nil, root.Line)
+	return errs
+}
+
 func (c *Config) validate(root *yaml.Node) Errors {
-	v := &validator{file: c.Path, root: root}
+	v := &validator{file: c.Path, root: root, bad: map[string]bool{}}
+	v.checkStrings(reflect.ValueOf(c).Elem(), nil)
 
 	vip, vipErr := netip.ParsePrefix(c.VIP)
 	switch {
@@ -92,7 +275,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 
 	if len(c.Nodes) != 2 {
-		v.fail(fmt.Sprintf("a pair has exactly two nodes, found %d", len(c.Nodes)), "nodes")
+		v.fail(nodeCountMsg(len(c.Nodes)), "nodes")
 	}
 	seen := map[string]int{}
 	hosts := map[string]int{}
@@ -114,7 +297,9 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		case n.Host == "":
 			v.fail("required: the node's IP address on the pair's network", "nodes", i, "host")
 		case hostErr != nil:
-			v.fail(fmt.Sprintf("%q is not an IP address (keepalived and replication need one; put a DNS name or ssh alias in ssh.host)", n.Host), "nodes", i, "host")
+			v.fail(fmt.Sprintf("%s is not an IP address (keepalived and replication need one; put a DNS name or ssh alias in ssh.host)", show(n.Host)), "nodes", i, "host")
+		case host.Zone() != "":
+			v.fail(fmt.Sprintf("%s has an IPv6 zone; write the address alone (the interface is keepalived.interface)", show(n.Host)), "nodes", i, "host")
 		default:
 			if j, dup := hosts[n.Host]; dup {
 				v.fail(fmt.Sprintf("duplicate host %s (also nodes[%d])", n.Host, j), "nodes", i, "host")
@@ -128,6 +313,12 @@ func (c *Config) validate(root *yaml.Node) Errors {
 					v.fail(fmt.Sprintf("host %s is the VIP itself", n.Host), "nodes", i, "host")
 				}
 			}
+		}
+		if n.SSH.Host != "" && !validHost(n.SSH.Host) {
+			v.fail(fmt.Sprintf("%s is not a host name, address or ~/.ssh/config alias", show(n.SSH.Host)), "nodes", i, "ssh", "host")
+		}
+		if n.SSH.User != "" {
+			v.match(userRE, n.SSH.User, "a user name (letters, digits, '.', '_', '-', not starting with '-', at most 32)", "nodes", i, "ssh", "user")
 		}
 		if n.SSH.Port < 0 || n.SSH.Port > 65535 {
 			v.fail(fmt.Sprintf("port %d is out of range 1-65535", n.SSH.Port), "nodes", i, "ssh", "port")
@@ -148,16 +339,19 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 		if n.Keepalived.Interface == "" {
 			v.fail("required: the network interface that carries the VIP, e.g. eth0", "nodes", i, "keepalived", "interface")
+		} else {
+			v.match(ifNameRE, n.Keepalived.Interface, "a network interface name (letters, digits, '.', '_', '-', at most 15)", "nodes", i, "keepalived", "interface")
 		}
+		v.absPath(n.Redkeep, "nodes", i, "redkeep")
+		v.absPath(n.ConfigPath, "nodes", i, "config_path")
 	}
 
 	k := c.Keepalived
 	if k.VirtualRouterID < 1 || k.VirtualRouterID > 255 {
 		v.fail(fmt.Sprintf("virtual_router_id must be 1-255 and unique on the network, got %d", k.VirtualRouterID), "keepalived", "virtual_router_id")
 	}
-	if !regexp.MustCompile(`^[A-Za-z0-9_.-]+$`).MatchString(k.Instance) {
-		v.fail(fmt.Sprintf("%q is not a valid vrrp_instance name", k.Instance), "keepalived", "instance")
-	}
+	v.match(instanceRE, k.Instance, "a vrrp_instance name (letters, digits, '.', '_', '-', at most 255)", "keepalived", "instance")
+	v.match(userRE, k.ScriptUser, "a user name (letters, digits, '.', '_', '-', not starting with '-', at most 32)", "keepalived", "script_user")
 	if k.AdvertInt < 10*time.Millisecond || k.AdvertInt > 255*time.Second {
 		v.fail(fmt.Sprintf("advert_int %s is out of range 10ms-255s", k.AdvertInt), "keepalived", "advert_int")
 	}
@@ -173,22 +367,32 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	if k.Check.Deadline <= 0 || k.Check.Deadline >= k.Check.Interval {
 		v.fail(fmt.Sprintf("deadline %s must be positive and shorter than the check interval %s", k.Check.Deadline, k.Check.Interval), "keepalived", "check", "deadline")
 	}
-	if !strings.HasPrefix(k.TrackFile, "/") {
-		v.fail(fmt.Sprintf("%q must be an absolute path", k.TrackFile), "keepalived", "track_file")
-	}
+	v.absPath(k.TrackFile, "keepalived", "track_file")
 
 	r := c.Redis
 	if r.PasswordFile != "" && r.PasswordEnv != "" {
 		v.fail("set password_file or password_env, not both", "redis")
+	}
+	if r.Username != "" && (len(r.Username) > maxNameLen || strings.IndexFunc(r.Username, unicode.IsSpace) >= 0) {
+		v.fail(fmt.Sprintf("%s is not a Redis user name (no whitespace, at most %d)", show(r.Username), maxNameLen), "redis", "username")
+	}
+	if r.PasswordFile != "" {
+		v.absPath(r.PasswordFile, "redis", "password_file")
+		// Only where the file is: the console's machine need not have it.
+		if fi, err := os.Stat(r.PasswordFile); err == nil && fi.Mode().Perm()&0o044 != 0 && !v.bad["redis.password_file"] {
+			c.Warnings = append(c.Warnings, &Error{File: v.file, Line: lineOf(root, "redis", "password_file"), Field: "redis.password_file",
+				Msg: fmt.Sprintf("%s is readable by group or others (mode %04o); chmod 600 it", show(r.PasswordFile), fi.Mode().Perm())})
+		}
+	}
+	if r.PasswordEnv != "" {
+		v.match(envRE, r.PasswordEnv, "an environment variable name (letters, digits, '_', not starting with a digit)", "redis", "password_env")
 	}
 
 	for _, f := range []struct {
 		val  string
 		name string
 	}{{c.Hooks.StateFile, "state_file"}, {c.Hooks.StateLog, "state_log"}, {c.Hooks.LockFile, "lock_file"}} {
-		if !strings.HasPrefix(f.val, "/") {
-			v.fail(fmt.Sprintf("%q must be an absolute path", f.val), "hooks", f.name)
-		}
+		v.absPath(f.val, "hooks", f.name)
 	}
 	if c.Hooks.SyncTimeout < 0 {
 		v.fail("must not be negative", "hooks", "sync_timeout")
@@ -208,6 +412,15 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	if c.Console.PollInterval < 50*time.Millisecond {
 		v.fail(fmt.Sprintf("poll_interval %s is below 50ms", c.Console.PollInterval), "console", "poll_interval")
 	}
+	v.absPath(c.Console.Syslog, "console", "syslog")
+	for _, u := range strings.FieldsFunc(c.Console.JournalUnit, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !unitRE.MatchString(u) {
+			v.fail(fmt.Sprintf("%s is not a list of systemd unit names (comma-separated; %s is not one)", show(c.Console.JournalUnit), show(u)), "console", "journal_unit")
+			break
+		}
+	}
+	// In file order, so the first errors printed are the first in the file.
+	slices.SortStableFunc(v.errs, func(a, b *Error) int { return a.Line - b.Line })
 	return v.errs
 }
 
@@ -217,11 +430,11 @@ func checkAddr(v *validator, addr string, path ...any) {
 		return
 	}
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		v.fail(fmt.Sprintf("%q is not host:port", addr), path...)
+	if err != nil || !validHost(host) {
+		v.fail(fmt.Sprintf("%s is not host:port", show(addr)), path...)
 		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		v.fail(fmt.Sprintf("%q has a bad port (1-65535)", addr), path...)
+		v.fail(fmt.Sprintf("%s has a bad port (1-65535)", show(addr)), path...)
 	}
 }

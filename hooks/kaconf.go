@@ -28,7 +28,11 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 		return "", err
 	}
 	k := cfg.Keepalived
-	hook := fmt.Sprintf("%s hook %%s --config %s --node %s", n.Redkeep, n.ConfigPath, n.Name)
+	// keepalived splits a script string at unquoted spaces and drops single
+	// quotes: the paths are quoted for it (config validation keeps quotes and
+	// whitespace out of them). The notify's options end with "--", since
+	// keepalived appends INSTANCE <name> <STATE> <priority> to it.
+	hook := fmt.Sprintf("'%s' hook %%s --config '%s' --node %s", n.Redkeep, n.ConfigPath, n.Name)
 	data := map[string]any{
 		"Node":      n,
 		"Peer":      peer,
@@ -40,7 +44,7 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 		// shorter, so keepalived never has to kill the check.
 		"Timeout": int(math.Ceil(k.Check.Deadline.Seconds())),
 		"Check":   quote(fmt.Sprintf(hook, "check")),
-		"Notify":  quote(fmt.Sprintf(hook, "notify")),
+		"Notify":  quote(fmt.Sprintf(hook, "notify") + " --"),
 		"Track":   quote(k.TrackFile),
 	}
 	var b strings.Builder
