@@ -19,6 +19,7 @@ import (
 
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/redistest"
+	"github.com/redkeep/redkeep/internal/vrrptest"
 	"github.com/redkeep/redkeep/replication"
 )
 
@@ -27,6 +28,7 @@ import (
 var redkeepBin string
 
 func TestMain(m *testing.M) {
+	vrrptest.Main()
 	os.Exit(buildAndRun(m))
 }
 

@@ -233,16 +233,21 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 }
 
 // keepalivedRunning prints yes when a keepalived runs in this network
-// namespace. Zombies do not count (a SIGKILLed keepalived lingers as one
-// until reaped), nor do keepalived processes of other network namespaces
-// (lab nodes share one PID namespace). When another user's process cannot
-// be inspected, it counts.
+// namespace, as hooks.ReadNodeState decides it. Zombies do not count (a
+// SIGKILLed keepalived lingers as one until reaped), nor do keepalived
+// processes of other network namespaces (lab nodes share one PID
+// namespace). A keepalived whose namespace an unprivileged user cannot read
+// counts when this namespace has a VRRP socket (IP protocol 112, or 51 for
+// AH) open, which /proc/net/raw shows to everyone.
 const keepalivedRunning = `me=$(readlink /proc/self/ns/net); r=no
 for p in $(pgrep -x keepalived 2>/dev/null); do
   read -r _ _ st _ < /proc/$p/stat 2>/dev/null || continue
   [ "$st" = Z ] && continue
-  ns=$(readlink /proc/$p/ns/net 2>/dev/null) || { r=yes; break; }
-  [ "$ns" = "$me" ] && { r=yes; break; }
+  if ns=$(readlink /proc/$p/ns/net 2>/dev/null); then
+    [ "$ns" = "$me" ] && { r=yes; break; }
+  elif grep -qE '^ *[0-9]+: [0-9A-Fa-f]+:00(70|33) ' /proc/net/raw /proc/net/raw6 2>/dev/null; then
+    r=yes; break
+  fi
 done
 echo $r`
 
