@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 )
@@ -105,7 +106,7 @@ func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
 		return withCode(exitUnhealthy, err)
 	}
 	if !o.asJSON {
-		fmt.Fprintf(out, "%s's data set (%d keys, %s) is saved on %s in %s\n", plan.Lose, res.Node.Keys, actions.Bytes(res.Node.Bytes), plan.Lose, termsafe.Clean(res.Node.RDB))
+		fmt.Fprintf(out, "%s's data set (%d keys, %s) is saved on %s in %s\n", plan.Lose, res.Node.Keys, human.Bytes(res.Node.Bytes), plan.Lose, termsafe.Clean(res.Node.RDB))
 		fmt.Fprintf(out, "%s now replicates from %s (writes paused on %s for %s); pair: %s\n", plan.Lose, plan.Keep, plan.Lose, res.Node.PausedFor.Round(time.Millisecond), termsafe.Clean(res.PairState))
 	}
 	if !res.Healthy {

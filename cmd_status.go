@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
@@ -144,7 +145,7 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 				link = replicaLink(in)
 				if master != nil {
 					if n, ok := replication.Lag(in, *master); ok {
-						lag = nodes.FormatBytes(n)
+						lag = human.Bytes(n)
 					}
 				}
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redkeep/redkeep/actions"
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/internal/termsafe"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/tui"
@@ -155,7 +156,7 @@ func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 	if to == "" {
 		to = "?"
 	}
-	fmt.Fprintf(w, "preflight: switchover %s -> %s (max lag %s)\n", from, to, actions.Bytes(p.MaxLag))
+	fmt.Fprintf(w, "preflight: switchover %s -> %s (max lag %s)\n", from, to, human.Bytes(p.MaxLag))
 	printChecks(w, p.Checks)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
@@ -249,7 +250,7 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 	rep := Check{Name: CheckReplicaOf, Node: target, Value: "unknown", Threshold: "replica of the master"}
 	link := Check{Name: CheckLink, Node: target, Value: "unknown", Threshold: "up"}
 	sync := Check{Name: CheckSyncing, Node: target, Value: "unknown", Threshold: "idle"}
-	lag := Check{Name: CheckLag, Node: target, Value: "unknown", Threshold: "<= " + Bytes(maxLag)}
+	lag := Check{Name: CheckLag, Node: target, Value: "unknown", Threshold: "<= " + human.Bytes(maxLag)}
 	out := func() []Check { return []Check{rep, link, sync, lag} }
 	if from == "" || target == "" {
 		return out()
@@ -264,7 +265,7 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 		tn, _ := cfg.Node(target)
 		if r, ok := replicaEntry(master.Redis.Info, tn.Redis.PeerAddr); ok {
 			n := max(master.Redis.Info.MasterReplOffset-r.Offset, 0)
-			lag.Value = fmt.Sprintf("%s by the master's view (last ack %d s ago)", Bytes(n), r.Lag)
+			lag.Value = fmt.Sprintf("%s by the master's view (last ack %d s ago)", human.Bytes(n), r.Lag)
 		}
 		return out()
 	}
@@ -298,7 +299,7 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 		sync.Value, sync.Pass = "idle", true
 	}
 	if n, ok := replication.Lag(ti, master.Redis.Info); ok {
-		lag.Value, lag.Pass = Bytes(n), n <= maxLag && ti.LinkUp
+		lag.Value, lag.Pass = human.Bytes(n), n <= maxLag && ti.LinkUp
 		if !ti.LinkUp {
 			lag.Value += " (link down: the master's offset moves on unseen)"
 		}
@@ -329,17 +330,4 @@ func listOrNone(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-// Bytes formats a byte count for operators: exact below 1 KiB, else with
-// one decimal in KiB or MiB.
-func Bytes(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
 }

@@ -224,14 +224,6 @@ func render(p Plan) string {
 	return b.String()
 }
 
-func TestBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 1 << 20: "1.0 MiB", 5 << 20: "5.0 MiB"} {
-		if got := Bytes(n); got != want {
-			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestPreflightLagFromMastersView(t *testing.T) {
 	f := healthy()
 	f.Snapshots[0].Redis.Info.Replicas = []replication.Replica{{IP: "198.51.100.12", Port: 6379, State: "online", Offset: 7_000, Lag: 4}}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
@@ -105,7 +106,7 @@ func ResolvePreflight(ctx context.Context, cfg *config.Config, n Nodes, keep str
 	} else {
 		add(CheckBothWrote, "", "no: "+p.Split, "yes (otherwise the side without writes rejoins by itself)", false)
 	}
-	lost := fmt.Sprintf("%d keys; %s past the fork", p.LoseKeys, Bytes(p.LoseBytes))
+	lost := fmt.Sprintf("%d keys; %s past the fork", p.LoseKeys, human.Bytes(p.LoseBytes))
 	if p.LoseWrites >= 0 {
 		lost += fmt.Sprintf(" with %d writes", p.LoseWrites)
 	}
@@ -176,7 +177,7 @@ func Resolve(ctx context.Context, cfg *config.Config, n Nodes, plan ResolvePlan,
 	}
 	if jerr := json.Unmarshal(out, &reply); jerr != nil {
 		if err == nil {
-			err = fmt.Errorf("unreadable reply: %v: %s", jerr, truncate(out))
+			err = fmt.Errorf("unreadable reply: %v: %s", jerr, human.Abbrev(strings.TrimSpace(string(out)), 200))
 		}
 		return res, fmt.Errorf("resolve on %s failed: %w; pair: unknown, the node's redis-state log says what was done", plan.Lose, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/shell"
 	"github.com/redkeep/redkeep/nodes"
 )
 
@@ -81,23 +82,12 @@ func (s *SSHNodes) command(node string, args []string) (string, *nodes.Conn, err
 	if c == nil {
 		return "", nil, fmt.Errorf("no connection to node %s", node)
 	}
-	parts := []string{shellQuote(n.Redkeep)}
+	parts := []string{shell.Quote(n.Redkeep)}
 	for _, a := range args {
-		parts = append(parts, shellQuote(a))
+		parts = append(parts, shell.Quote(a))
 	}
-	parts = append(parts, "--config", shellQuote(n.ConfigPath), "--node", shellQuote(n.Name))
+	parts = append(parts, "--config", shell.Quote(n.ConfigPath), "--node", shell.Quote(n.Name))
 	return strings.Join(parts, " "), c, nil
-}
-
-// shellQuote quotes s for a POSIX shell (the SSH user's login shell runs
-// the command line).
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Redkeep runs the node's redkeep with args and returns its stdout.

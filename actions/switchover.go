@@ -16,6 +16,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
@@ -211,7 +212,7 @@ func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (ho
 	var reply hooks.LockReply
 	if jerr := json.Unmarshal(out, &reply); jerr != nil {
 		if err == nil {
-			err = fmt.Errorf("switchover-lock %s on %s: unreadable reply %q: %w", op, node, truncate(out), jerr)
+			err = fmt.Errorf("switchover-lock %s on %s: unreadable reply %q: %w", op, node, human.Abbrev(strings.TrimSpace(string(out)), 200), jerr)
 		}
 		return reply, err
 	}
@@ -219,14 +220,6 @@ func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (ho
 		return reply, fmt.Errorf("switchover-lock %s on %s: %s", op, node, reply.Error)
 	}
 	return reply, err
-}
-
-func truncate(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }
 
 // DryRun runs the preflight only: it changes nothing.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // NotifyArgs is one keepalived notify call: keepalived's generic `notify`
@@ -38,25 +39,25 @@ func ParseNotifyArgs(args []string) (NotifyArgs, error) {
 		}
 	}
 	if clean(args[1]) != args[1] {
-		return NotifyArgs{}, fmt.Errorf("name %q holds a control character or invalid UTF-8", truncate(args[1]))
+		return NotifyArgs{}, fmt.Errorf("name %q holds a control character or invalid UTF-8", human.Abbrev(args[1], 40))
 	}
 	n := NotifyArgs{Kind: strings.ToUpper(args[0]), Name: args[1], State: strings.ToUpper(args[2])}
 	switch n.Kind {
 	case "INSTANCE", "GROUP":
 	default:
-		return NotifyArgs{}, fmt.Errorf("first argument %q: want INSTANCE or GROUP", truncate(args[0]))
+		return NotifyArgs{}, fmt.Errorf("first argument %q: want INSTANCE or GROUP", human.Abbrev(args[0], 40))
 	}
 	switch n.State {
 	case KAMaster, KABackup, KAFault, KAStop:
 	case KADeleted:
 		n.State = KAStop
 	default:
-		return NotifyArgs{}, fmt.Errorf("state %q: want MASTER, BACKUP, FAULT, STOP or DELETED", truncate(args[2]))
+		return NotifyArgs{}, fmt.Errorf("state %q: want MASTER, BACKUP, FAULT, STOP or DELETED", human.Abbrev(args[2], 40))
 	}
 	if len(args) == 4 {
 		p, err := strconv.Atoi(args[3])
 		if err != nil || p < 0 || p > 255 {
-			return NotifyArgs{}, fmt.Errorf("priority %q: want a number 0-255", truncate(args[3]))
+			return NotifyArgs{}, fmt.Errorf("priority %q: want a number 0-255", human.Abbrev(args[3], 40))
 		}
 		n.Priority = p
 	}

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // Results a hook records in the state file's last_result.
@@ -69,12 +70,12 @@ func ParseState(data []byte) (State, error) {
 	switch s.State {
 	case KAMaster, KABackup, KAFault, KAStop:
 	default:
-		return State{}, fmt.Errorf("parse state file: unknown state %q", truncate(s.State))
+		return State{}, fmt.Errorf("parse state file: unknown state %q", human.Abbrev(s.State, 40))
 	}
 	switch s.LastResult {
 	case ResultRunning, ResultOK, ResultRefused, ResultFailed, "":
 	default:
-		return State{}, fmt.Errorf("parse state file: unknown last_result %q", truncate(s.LastResult))
+		return State{}, fmt.Errorf("parse state file: unknown last_result %q", human.Abbrev(s.LastResult, 40))
 	}
 	return s, nil
 }
@@ -107,14 +108,4 @@ func writeState(path string, s State) error {
 	}
 	data = append(data, '\n')
 	return writeFileAtomic(path, data)
-}
-
-// truncate keeps messages about garbage short.
-func truncate(s string) string {
-	const max = 40
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // journalEntry is the part of `journalctl -o json` output redkeep reads.
@@ -50,7 +52,7 @@ func parseJournal(line string, ev *Event, loc *time.Location, read time.Time) {
 	if n, ok := atoi(pid); ok {
 		ev.PID = n
 	}
-	msg = truncateUTF8(strings.TrimRight(msg, "\r\n"), MaxParseBytes)
+	msg = human.Truncate(strings.TrimRight(msg, "\r\n"), MaxParseBytes)
 	ev.Message = msg
 	classify(ev.Program, msg, ev, loc)
 	// The journal's own priority: err and worse are errors, warning a

@@ -3,7 +3,8 @@ package logs
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // MaxParseBytes bounds the part of a line the parsers look at. Longer lines
@@ -43,8 +44,8 @@ func (p *Parser) Parse(line string) Event {
 // timestamp are stamped with read.
 func (p *Parser) ParseAt(line string, read time.Time) Event {
 	line = strings.TrimRight(line, "\r\n")
-	full := truncateUTF8(line, MaxJournalBytes)
-	line = truncateUTF8(line, MaxParseBytes)
+	full := human.Truncate(line, MaxJournalBytes)
+	line = human.Truncate(line, MaxParseBytes)
 	ev := Event{
 		Node:    p.Node,
 		Source:  p.Source,
@@ -130,17 +131,6 @@ func classify(program, msg string, ev *Event, loc *time.Location) {
 			parseRedisLine(msg, ev, loc)
 		}
 	}
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a rune.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // atoi parses a non-negative decimal that fits comfortably in an int; ok is

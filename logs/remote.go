@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/shell"
 )
 
 // Streamer runs a command on a node and returns its standard output. The
@@ -60,7 +62,7 @@ const noteMark = "\x1e"
 // first says on stdout (as a note line) when the file is missing or
 // unreadable; tail -F then waits for it.
 func TailCommand(path string, n int) string {
-	q := shellQuote(path)
+	q := shell.Quote(path)
 	return "if [ ! -e " + q + " ]; then printf '\\036%s does not exist yet; waiting for it\\n' " + q +
 		"; elif [ ! -r " + q + " ]; then printf '\\036%s is not readable by this user\\n' " + q +
 		"; fi; exec tail -n " + strconv.Itoa(max(n, 0)) + " -F -- " + q
@@ -132,10 +134,10 @@ func JournalCommand(units []string, n int, cursor string) string {
 	var b strings.Builder
 	b.WriteString("exec journalctl -f -q --no-pager -o json")
 	for _, u := range units {
-		b.WriteString(" -u " + shellQuote(u))
+		b.WriteString(" -u " + shell.Quote(u))
 	}
 	if cursor != "" {
-		b.WriteString(" --after-cursor=" + shellQuote(cursor))
+		b.WriteString(" --after-cursor=" + shell.Quote(cursor))
 	} else {
 		b.WriteString(" -n " + strconv.Itoa(max(n, 0)))
 	}
@@ -354,9 +356,4 @@ collect:
 		}
 	}
 	return true
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

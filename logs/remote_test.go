@@ -202,9 +202,9 @@ func TestJournalResumesAfterCursor(t *testing.T) {
 		strings.TrimSuffix(entry("s=1;i=3", "three"), "\n"),
 		"notice:reconnecting")
 	want := []string{
-		"exec journalctl -f -q --no-pager -o json -u 'keepalived' -u 'redis-server' -n 50",
-		"exec journalctl -f -q --no-pager -o json -u 'keepalived' -u 'redis-server' --after-cursor='s=1;i=2'",
-		"exec journalctl -f -q --no-pager -o json -u 'keepalived' -u 'redis-server' --after-cursor='s=1;i=3'",
+		"exec journalctl -f -q --no-pager -o json -u keepalived -u redis-server -n 50",
+		"exec journalctl -f -q --no-pager -o json -u keepalived -u redis-server --after-cursor='s=1;i=2'",
+		"exec journalctl -f -q --no-pager -o json -u keepalived -u redis-server --after-cursor='s=1;i=3'",
 	}
 	var cmds []string
 	for range want {
@@ -228,7 +228,7 @@ func TestTailCommandQuoting(t *testing.T) {
 	if !strings.HasSuffix(got, `; exec tail -n 5 -F -- '/var/log/it'\''s'`) {
 		t.Errorf("TailCommand = %q", got)
 	}
-	if got := TailCommand("-x", -1); !strings.HasSuffix(got, "exec tail -n 0 -F -- '-x'") {
+	if got := TailCommand("-x", -1); !strings.HasSuffix(got, "exec tail -n 0 -F -- -x") {
 		t.Errorf("TailCommand = %q", got)
 	}
 }

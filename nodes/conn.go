@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/shell"
 )
 
 // Options tune the SSH transport. Zero values take the defaults.
@@ -561,12 +562,12 @@ func (c *Conn) Stream(ctx context.Context, cmd string) (io.ReadCloser, error) {
 // stdin is /dev/null, as with `ssh -n`.
 func streamWrapper(cmd string) string {
 	script := `exec 3<&0 </dev/null
-setsid sh -c ` + shellQuote(cmd) + ` 3<&- &
+setsid sh -c ` + shell.Quote(cmd) + ` 3<&- &
 p=$!
 { cat >/dev/null; kill -TERM -$p $p; } <&3 >/dev/null 2>&1 &
 exec 3<&-
 wait $p`
-	return "sh -c " + shellQuote(script)
+	return "sh -c " + shell.Quote(script)
 }
 
 type stream struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/shell"
 	"github.com/redkeep/redkeep/replication"
 )
 
@@ -209,7 +210,7 @@ func (p *Prober) probeFacts(ctx context.Context, snap *Snapshot) {
 func fastFactsCommand(cfg *config.Config) string {
 	return strings.Join([]string{
 		"echo '" + fastMarker + "'",
-		"echo '#state'; cat " + shellQuote(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
+		"echo '#state'; cat " + shell.Quote(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
 		"echo '#addr'; ip -o addr show 2>/dev/null",
 		"true",
 	}, "\n")
@@ -220,7 +221,7 @@ func fastFactsCommand(cfg *config.Config) string {
 // one source of truth), else the same facts read with standard tools, so a
 // plain node still shows what it can.
 func factsCommand(cfg *config.Config, n *config.Node) string {
-	q := shellQuote
+	q := shell.Quote
 	return strings.Join([]string{
 		fmt.Sprintf("if [ -x %s ]; then exec %s hook state --json --config %s --node %s; fi", q(n.Redkeep), q(n.Redkeep), q(n.ConfigPath), q(n.Name)),
 		"echo '" + plainMarker + "'",
@@ -335,14 +336,4 @@ func abbrev(b []byte) string {
 		return s[:max] + "..."
 	}
 	return s
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/replication"
 )
 
@@ -42,11 +43,11 @@ func (s SplitSide) String() string {
 	case s.Bytes == 0:
 		return s.Node + " took no writes"
 	case s.Tail == nil:
-		return fmt.Sprintf("%s has %s of history past it (not read: may be writes)", s.Node, FormatBytes(s.Bytes))
+		return fmt.Sprintf("%s has %s of history past it (not read: may be writes)", s.Node, human.Bytes(s.Bytes))
 	case s.Tail.Clean():
-		return fmt.Sprintf("%s took no writes (%s of PINGs)", s.Node, FormatBytes(s.Bytes))
+		return fmt.Sprintf("%s took no writes (%s of PINGs)", s.Node, human.Bytes(s.Bytes))
 	}
-	return fmt.Sprintf("%s took %d %s (%s)", s.Node, s.Tail.Writes, plural(s.Tail.Writes, "write", "writes"), FormatBytes(s.Tail.WriteBytes))
+	return fmt.Sprintf("%s took %d %s (%s)", s.Node, s.Tail.Writes, plural(s.Tail.Writes, "write", "writes"), human.Bytes(s.Tail.WriteBytes))
 }
 
 // Real reports whether both sides took writes: neither can follow the other

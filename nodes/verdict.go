@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/replication"
 )
 
@@ -149,7 +150,7 @@ func Judge(snaps []Snapshot, t Thresholds) Verdict {
 			add(ReasonLinkDown, "%s's replication link to %s is down%s", s.Node, from, since)
 		case masterInfo != nil:
 			if lag, ok := replication.Lag(in, *masterInfo); ok && lag > t.LagWarn {
-				add(ReasonLag, "%s is %s behind %s (warn above %s)", s.Node, FormatBytes(lag), v.Master, FormatBytes(t.LagWarn))
+				add(ReasonLag, "%s is %s behind %s (warn above %s)", s.Node, human.Bytes(lag), v.Master, human.Bytes(t.LagWarn))
 			}
 		}
 	}
@@ -221,20 +222,4 @@ func versions(snaps []Snapshot) string {
 		return ""
 	}
 	return strings.Join(parts, ", ")
-}
-
-// FormatBytes is n in B, KiB, MiB or GiB with one decimal, for messages.
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB"} {
-		f /= unit
-		if f < unit && f > -unit {
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
-	}
-	return fmt.Sprintf("%.1f TiB", f/unit)
 }

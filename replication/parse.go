@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // ParseInfo parses the text of an INFO reply (any mix of the server,
@@ -22,7 +24,7 @@ func ParseInfo(text string) (Info, error) {
 		}
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
-			return Info{}, fmt.Errorf("parse INFO: line %d: %q is not key:value", i+1, truncate(line))
+			return Info{}, fmt.Errorf("parse INFO: line %d: %q is not key:value", i+1, human.Abbrev(line, 60))
 		}
 		if key == "role" {
 			sawRole = true
@@ -110,13 +112,13 @@ func parseRole(v string) (Role, error) {
 	case "slave", "replica":
 		return RoleReplica, nil
 	}
-	return RoleUnknown, fmt.Errorf("unknown role %q", truncate(v))
+	return RoleUnknown, fmt.Errorf("unknown role %q", human.Abbrev(v, 60))
 }
 
 func parseInt(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", truncate(v))
+		return 0, fmt.Errorf("%q is not an integer", human.Abbrev(v, 60))
 	}
 	return n, nil
 }
@@ -124,7 +126,7 @@ func parseInt(v string) (int64, error) {
 func parsePort(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > 65535 {
-		return 0, fmt.Errorf("%q is not a port", truncate(v))
+		return 0, fmt.Errorf("%q is not a port", human.Abbrev(v, 60))
 	}
 	return n, nil
 }
@@ -188,15 +190,6 @@ func parseKeyspace(v string) (int64, error) {
 		return 0, fmt.Errorf("keys: negative count %d", n)
 	}
 	return n, nil
-}
-
-// truncate keeps error messages short when fed garbage.
-func truncate(s string) string {
-	const max = 60
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
 }
 
 // ParseRole parses a ROLE reply as go-redis returns it ([]any of strings,

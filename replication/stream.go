@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/human"
 )
 
 // Where two histories part, and what one server wrote after that, is read
@@ -181,7 +183,7 @@ func ReadTail(ctx context.Context, conn net.Conn, auth Auth, in Info, d Divergen
 		return t, s.fail(err)
 	}
 	if !strings.HasPrefix(reply, "+CONTINUE") {
-		return t, s.fail(fmt.Errorf("%w: PSYNC %s %d answered %q", ErrNotInBacklog, short(d.ReplID), d.Fork, truncate(reply)))
+		return t, s.fail(fmt.Errorf("%w: PSYNC %s %d answered %q", ErrNotInBacklog, short(d.ReplID), d.Fork, human.Abbrev(reply, 60)))
 	}
 	for t.Bytes < want {
 		name, n, err := s.readCommand()
@@ -229,7 +231,7 @@ func DumpRDB(ctx context.Context, conn net.Conn, auth Auth, w io.Writer, limit i
 	}
 	f := strings.Fields(reply)
 	if len(f) != 3 || f[0] != "+FULLRESYNC" {
-		return snap, s.fail(fmt.Errorf("PSYNC ? -1 answered %q, want +FULLRESYNC", truncate(reply)))
+		return snap, s.fail(fmt.Errorf("PSYNC ? -1 answered %q, want +FULLRESYNC", human.Abbrev(reply, 60)))
 	}
 	snap.ReplID = f[1]
 	if snap.Offset, err = parseInt(f[2]); err != nil {
@@ -246,20 +248,20 @@ func DumpRDB(ctx context.Context, conn net.Conn, auth Auth, w io.Writer, limit i
 	case strings.HasPrefix(header, "$EOF:"):
 		mark := []byte(header[len("$EOF:"):])
 		if len(mark) != 40 {
-			return snap, fmt.Errorf("RDB header %q: want a 40-byte end mark", truncate(header))
+			return snap, fmt.Errorf("RDB header %q: want a 40-byte end mark", human.Abbrev(header, 60))
 		}
 		snap.Bytes, err = copyUntilMark(s.r, w, mark, limit)
 	case strings.HasPrefix(header, "$"):
 		var n int64
 		if n, err = parseInt(header[1:]); err != nil || n < 0 {
-			return snap, fmt.Errorf("RDB header %q: not a length", truncate(header))
+			return snap, fmt.Errorf("RDB header %q: not a length", human.Abbrev(header, 60))
 		}
 		if n > limit {
 			return snap, fmt.Errorf("the RDB is %d bytes, over the limit of %d", n, limit)
 		}
 		snap.Bytes, err = io.CopyN(w, s.r, n)
 	default:
-		return snap, fmt.Errorf("RDB header %q: want $<length> or $EOF:<mark>", truncate(header))
+		return snap, fmt.Errorf("RDB header %q: want $<length> or $EOF:<mark>", human.Abbrev(header, 60))
 	}
 	if err != nil {
 		return snap, s.fail(fmt.Errorf("copying the RDB after %d bytes: %w", snap.Bytes, err))
@@ -348,7 +350,7 @@ func (s *session) handshake(auth Auth, capa ...string) error {
 		if reply, err := s.command(args...); err != nil {
 			return err
 		} else if reply != "+OK" {
-			return fmt.Errorf("AUTH: %s", truncate(reply))
+			return fmt.Errorf("AUTH: %s", human.Abbrev(reply, 60))
 		}
 	}
 	args := []string{"REPLCONF"}
@@ -358,7 +360,7 @@ func (s *session) handshake(auth Auth, capa ...string) error {
 	if reply, err := s.command(args...); err != nil {
 		return err
 	} else if reply != "+OK" {
-		return fmt.Errorf("REPLCONF: %s", truncate(reply))
+		return fmt.Errorf("REPLCONF: %s", human.Abbrev(reply, 60))
 	}
 	return nil
 }
@@ -379,7 +381,7 @@ func (s *session) command(args ...string) (string, error) {
 		return "", fmt.Errorf("%s: %w", args[0], err)
 	}
 	if strings.HasPrefix(reply, "-") {
-		return "", fmt.Errorf("%s: %s", args[0], truncate(reply[1:]))
+		return "", fmt.Errorf("%s: %s", args[0], human.Abbrev(reply[1:], 60))
 	}
 	return reply, nil
 }
@@ -416,11 +418,11 @@ func (s *session) readCommand() (name string, n int64, err error) {
 	}
 	n = int64(len(head)) + 2
 	if !strings.HasPrefix(head, "*") {
-		return "", n, fmt.Errorf("want a command array, got %q", truncate(head))
+		return "", n, fmt.Errorf("want a command array, got %q", human.Abbrev(head, 60))
 	}
 	argc, err := parseInt(head[1:])
 	if err != nil || argc < 1 || argc > maxArgs {
-		return "", n, fmt.Errorf("bad argument count %q", truncate(head))
+		return "", n, fmt.Errorf("bad argument count %q", human.Abbrev(head, 60))
 	}
 	for i := int64(0); i < argc; i++ {
 		h, err := s.line()
@@ -430,7 +432,7 @@ func (s *session) readCommand() (name string, n int64, err error) {
 		n += int64(len(h)) + 2
 		size, err := parseInt(strings.TrimPrefix(h, "$"))
 		if !strings.HasPrefix(h, "$") || err != nil || size < 0 || size > maxBulk {
-			return "", n, fmt.Errorf("bad bulk header %q", truncate(h))
+			return "", n, fmt.Errorf("bad bulk header %q", human.Abbrev(h, 60))
 		}
 		if i == 0 {
 			k := min(size, nameBytes)

@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 )
@@ -304,7 +305,7 @@ func lagText(st *Styles, s nodes.Snapshot, peer *nodes.Snapshot, lagWarn int64) 
 	case lag > lagWarn/2:
 		style = st.Warn
 	}
-	return style.Render(bytesText(lag)) + " · " + secs + " " + style.Render(bar(lag, lagWarn, 6))
+	return style.Render(human.Bytes(lag)) + " · " + secs + " " + style.Render(bar(lag, lagWarn, 6))
 }
 
 // bar is a small gauge of v against max, in cells of eighths.
@@ -349,18 +350,6 @@ func hookText(st *Styles, k nodes.Keepalived) string {
 		txt += st.Dim.Render(" @" + k.Since.Format("15:04:05"))
 	}
 	return txt
-}
-
-func bytesText(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
 func count(n int64) string {
