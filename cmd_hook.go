@@ -100,7 +100,7 @@ func annotate(c *cobra.Command, ann string) {
 // this node and opens the logger.
 //
 // As root, a hook that acts first refuses (exit 3) a config, password file
-// or hooks directory that someone other than root could change (DESIGN.md
+// or hooks directory that someone other than root could change (docs/safety.md
 // rule 11): the config before it is read, the directories before any file
 // in them is. Without root there is nothing to defend: the hook has only
 // its user's rights, and reading the state (`hook state` over the

@@ -84,7 +84,7 @@ func TestCheckAnswersWhateverIsAtItsPaths(t *testing.T) {
 
 // TestRootHooksRefuseFilesOthersCanChange: as root, every hook that acts
 // refuses a config or hooks directory that someone other than root could
-// change (DESIGN.md rule 11), saying which and why; reading the state
+// change (docs/safety.md rule 11), saying which and why; reading the state
 // stays possible, for root and for an unprivileged user.
 func TestRootHooksRefuseFilesOthersCanChange(t *testing.T) {
 	if os.Geteuid() != 0 {

@@ -12,7 +12,7 @@ import (
 
 // KeepalivedConf renders the keepalived.conf for node.
 //
-// The design (DESIGN.md rule 6): both nodes start as BACKUP with nopreempt, so
+// The design (docs/safety.md rule 6): both nodes start as BACKUP with nopreempt, so
 // a recovered node never takes the VIP back by itself. Health is tracked with
 // weight 0, so a failing `redkeep hook check` or a non-zero drain track file
 // puts the instance in FAULT: keepalived then sends a priority-0 advert and the

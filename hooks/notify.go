@@ -72,7 +72,7 @@ func NotifyBudget(cfg *config.Config) time.Duration {
 	return 2*cfg.Hooks.SyncTimeout + 12*cfg.Hooks.RedisTimeout + vipGrace
 }
 
-// Notify handles one keepalived state change on node self (DESIGN.md rules
+// Notify handles one keepalived state change on node self (docs/safety.md rules
 // 1-5): it records the new state, takes the node's transition lock and runs
 // Decide's plan. It returns nil when the plan succeeded or a newer notify
 // overtook it, an error wrapping ErrRefused when a safety rule stopped it,

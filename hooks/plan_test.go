@@ -113,7 +113,7 @@ func actionsString(p Plan) string {
 // decisionTable is every keepalived state x local Redis x peer Redis the
 // hooks decide over (FAULT and STOP decide like BACKUP; checked below), with
 // the steps and the recorded result. Each row was reviewed against
-// DESIGN.md's rules; the invariants test below re-derives the safety of
+// docs/safety.md's rules; the invariants test below re-derives the safety of
 // every plan independently.
 var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"MASTER", "down", "down", "-", "failed"},

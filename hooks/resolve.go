@@ -48,7 +48,7 @@ type ResolveResult struct {
 // maxRDB bounds the saved copy: far above any Redis a pair like this runs.
 const maxRDB = 1 << 40
 
-// Resolve ends a split brain on the losing node (DESIGN.md rule 10): under
+// Resolve ends a split brain on the losing node (docs/safety.md rule 10): under
 // the transition lock, with local writes paused, it saves local Redis's
 // whole data set as an RDB file beside the hooks' state file, named with
 // the time and the replid, then makes local Redis the kept node's replica

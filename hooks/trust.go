@@ -12,7 +12,7 @@ import (
 	"github.com/redkeep/redkeep/config"
 )
 
-// The hooks run as root under keepalived (DESIGN.md rule 11): they refuse
+// The hooks run as root under keepalived (docs/safety.md rule 11): they refuse
 // a config, and directories for their files, that anyone but root could
 // change. Otherwise whoever can write there chooses what root reads,
 // truncates or renames over.

@@ -7,7 +7,7 @@ import (
 )
 
 // The baseline is the origin document's setup, rewritten by us from its
-// description (../shared/seed/SUMMARY.md), so that `redkeep lab bench` can
+// description (docs/origin.md), so that `redkeep lab bench` can
 // measure what redkeep improves: both nodes BACKUP, a with priority 200 and
 // nopreempt, b with 190, advert_int 5, a PING check every 2 s with weight -20,
 // and notify scripts that SLAVEOF and sleep for fixed times.

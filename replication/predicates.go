@@ -78,7 +78,7 @@ func Lag(replica, master Info) (bytes int64, ok bool) {
 }
 
 // SafeToReplicateFrom reports whether making local (the follower) a replica
-// of peer (the source) cannot lose local's data (DESIGN.md rule 2). The
+// of peer (the source) cannot lose local's data (docs/safety.md rule 2). The
 // reason calls them follower and source, since callers ask both ways round. A replica discards its data set for
 // its master's, so that is only safe when local has nothing to lose, or when
 // peer's history contains all of local's:
