@@ -1,0 +1,27 @@
+// Package hooks is redkeep on the node: what keepalived runs as root, and
+// the few verbs the console runs there over SSH.
+//
+// keepalived calls three entry points (the lines `redkeep keepalived-conf`
+// renders, see KeepalivedConf):
+//
+//   - Check, the vrrp_script: exit 0 while this node's Redis is fit to hold
+//     the VIP, bounded by a deadline so keepalived never waits on it.
+//   - Notify, for every state change (MASTER, BACKUP, FAULT, STOP): it reads
+//     both Redis servers, asks Decide for a Plan (pure logic, table-tested in
+//     plan_test.go) and runs it with the transition lock held (runner.go),
+//     stopping when a newer state has overtaken it.
+//   - The track file (Drain, Undrain): a planned switchover puts the old
+//     master in FAULT through it.
+//
+// The console's verbs: ReadNodeState (`hook state`, read-only, fine for an
+// unprivileged user), the switchover's node side (NewSwitchover, the
+// switchover lock) and Resolve, which ends a split brain after saving the
+// losing side's data set.
+//
+// Everything here keeps the safety rules of docs/safety.md: offsets, never
+// sleeps, decide which Redis leads (replication.CaughtUp and friends); a
+// node never follows a peer that would wipe its data; one transition at a
+// time; every step is logged (Logger, the state file). Running as root, the
+// package trusts no file others can change (trust.go) and opens its own
+// files without following symlinks or blocking (safefile.go).
+package hooks
