@@ -1,8 +1,8 @@
 // Package hooks is redkeep on the node: what keepalived runs as root, and
 // the few verbs the console runs there over SSH.
 //
-// keepalived calls three entry points (the lines `redkeep keepalived-conf`
-// renders, see KeepalivedConf):
+// keepalived runs two of its entry points and reads a third (the lines
+// `redkeep keepalived-conf` renders, see KeepalivedConf):
 //
 //   - Check, the vrrp_script: exit 0 while this node's Redis is fit to hold
 //     the VIP, bounded by a deadline so keepalived never waits on it.
@@ -10,8 +10,8 @@
 //     both Redis servers, asks Decide for a Plan (pure logic, table-tested in
 //     plan_test.go) and runs it with the transition lock held (runner.go),
 //     stopping when a newer state has overtaken it.
-//   - The track file (Drain, Undrain): a planned switchover puts the old
-//     master in FAULT through it.
+//   - The track file, which keepalived watches: Drain and Undrain write it,
+//     and a planned switchover puts the old master in FAULT through it.
 //
 // The console's verbs: ReadNodeState (`hook state`, read-only, fine for an
 // unprivileged user), the switchover's node side (NewSwitchover, the
