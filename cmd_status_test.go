@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/sshtest"
+	"github.com/redkeep/redkeep/internal/testport"
 )
 
 // execRoot runs the command line as main does, capturing its output.
@@ -62,15 +62,6 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func statusClosedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	p := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return p
-}
-
 func TestStatusExitCodes(t *testing.T) {
 	t.Run("bad config", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "config.yaml")
@@ -97,7 +88,7 @@ func TestStatusExitCodes(t *testing.T) {
 	t.Run("nodes unreachable", func(t *testing.T) {
 		kh := filepath.Join(t.TempDir(), "known_hosts")
 		must(t, os.WriteFile(kh, nil, 0o600))
-		cfg := statusConfig(t, [2]int{statusClosedPort(t), statusClosedPort(t)}, [2]string{"127.0.0.1:1", "127.0.0.1:2"}, "/nonexistent-key", kh, 0)
+		cfg := statusConfig(t, [2]int{testport.Free(t), testport.Free(t)}, [2]string{"127.0.0.1:1", "127.0.0.1:2"}, "/nonexistent-key", kh, 0)
 		code, out := execRoot("status", "-c", cfg)
 		if code != exitUnhealthy || !strings.Contains(out, "NOT HEALTHY") || strings.Count(out, "unreachable") < 4 {
 			t.Errorf("exit %d, want %d\n%s", code, exitUnhealthy, out)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,19 +13,8 @@ import (
 	"github.com/redkeep/redkeep/actions"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/sshtest"
+	"github.com/redkeep/redkeep/internal/testport"
 )
-
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
 
 // TestSwitchoverExitCodes runs the command through run(), as main does:
 // usage errors exit 2, a pair it cannot reach is refused with 3 and
@@ -45,7 +33,7 @@ nodes:
     ssh: {host: 127.0.0.1, port: %d, user: nobody, known_hosts: %s/known_hosts, identity_files: [%s/none]}
     keepalived: {priority: 100, interface: lo}
 keepalived: {virtual_router_id: 51}
-`, closedPort(t), dir, dir, closedPort(t), dir, dir)
+`, testport.Free(t), dir, dir, testport.Free(t), dir, dir)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
+	"github.com/redkeep/redkeep/internal/testport"
 )
 
 // startTimeout bounds how long Start waits for a new server to answer PING.
@@ -92,7 +93,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// redis-server binds it; try a few ports before giving up.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := testport.Pick()
 		if err != nil {
 			t.Fatalf("redistest: find a free port: %v", err)
 		}
@@ -103,15 +104,6 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Fatalf("redistest: start redis-server: %v", lastErr)
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // start launches redis-server in a fresh directory on s.port and waits for PING.

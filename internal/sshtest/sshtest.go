@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkeep/redkeep/internal/testport"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -89,7 +90,7 @@ func Start(t testing.TB) *Server {
 
 	var lastErr error
 	for range 5 {
-		s.Port = freePort(t)
+		s.Port = testport.Free(t)
 		if lastErr = s.start(); lastErr == nil {
 			return s
 		}
@@ -437,14 +438,4 @@ func NewKey(t testing.TB, passphrase []byte) (ssh.Signer, []byte) {
 		t.Fatalf("sshtest: %v", err)
 	}
 	return signer, pem.EncodeToMemory(block)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("sshtest: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
