@@ -15,6 +15,7 @@ import (
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/buildinfo"
 	"github.com/redkeep/redkeep/internal/termsafe"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // hookEnv is what every `redkeep hook` subcommand shares: the config, this
@@ -62,10 +63,10 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 	cmd.AddCommand(
 		newHookCheckCmd(h),
 		newHookNotifyCmd(h),
-		newHookStateCmd(h, hooks.KAMaster),
-		newHookStateCmd(h, hooks.KABackup),
-		newHookStateCmd(h, hooks.KAFault),
-		newHookStateCmd(h, hooks.KAStop),
+		newHookStateCmd(h, wire.KAMaster),
+		newHookStateCmd(h, wire.KABackup),
+		newHookStateCmd(h, wire.KAFault),
+		newHookStateCmd(h, wire.KAStop),
 		newHookDrainCmd(h, true),
 		newHookDrainCmd(h, false),
 		newHookShowStateCmd(h),

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // newHookResolveCmd is the node-local step of `redkeep resolve`, run over
@@ -47,7 +48,7 @@ func newHookResolveCmd(h *hookEnv) *cobra.Command {
 			defer log.Close()
 			res, err := hooks.Resolve(ctx, cfg, self, log, req)
 			_ = json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
-				hooks.ResolveResult
+				wire.ResolveResult
 				Error string `json:"error,omitempty"`
 			}{res, errString(err)})
 			switch {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // newHookSwitchoverCmds are the node-local verbs a console's switchover runs
@@ -32,7 +33,7 @@ func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
 				return err
 			}
-			if args[0] != hooks.LockStatus && req.Owner == "" {
+			if args[0] != wire.LockStatus && req.Owner == "" {
 				return withCode(exitUsage, errors.New("switchover-lock: --owner is required"))
 			}
 			return nil
@@ -110,13 +111,13 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			log := hooks.NewLogger(cfg.Hooks.StateLog)
 			defer log.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			emit := func(st hooks.SwitchoverStep) {
+			emit := func(st wire.SwitchoverStep) {
 				level := hooks.Info
 				msg := fmt.Sprintf("%s %s", st.Step, st.State)
 				if st.Detail != "" {
 					msg += ": " + st.Detail
 				}
-				if st.State == hooks.StateFailed {
+				if st.State == wire.StateFailed {
 					level = hooks.Error
 					if st.PairState != "" {
 						msg += "; pair left " + st.PairState
@@ -135,7 +136,7 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			switch {
 			case err == nil:
 				return nil
-			case errors.As(err, &f) && f.Step == hooks.StepCheck && f.PairState == "unchanged":
+			case errors.As(err, &f) && f.Step == wire.StepCheck && f.PairState == "unchanged":
 				return withCode(exitRefused, err)
 			default:
 				return withCode(exitUnhealthy, err)
@@ -149,6 +150,6 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 	f.Int64Var(&o.MaxLag, "max-lag", 0, "refuse above this many bytes of lag (default: switchover.max_lag)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "longest write pause (default: switchover.timeout)")
 	f.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "longest wait for the VIP to move (default: 3 x advert_int + 2s)")
-	f.StringVar(&o.Method, "method", hooks.MethodAuto, "Redis step: auto, failover or pause")
+	f.StringVar(&o.Method, "method", wire.MethodAuto, "Redis step: auto, failover or pause")
 	return cmd
 }

@@ -11,10 +11,10 @@ import (
 	"strings"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Check is one preflight check: what was measured, what it must be, and
@@ -75,7 +75,7 @@ type Facts struct {
 	Snapshots []nodes.Snapshot
 	// Locks maps a node to its held switchover lock; a node absent from
 	// the map has none.
-	Locks map[string]*hooks.SwitchoverLock
+	Locks map[string]*wire.SwitchoverLock
 	// LockErrs maps a node to why its lock could not be read.
 	LockErrs map[string]string
 }
@@ -131,7 +131,7 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 			if v == "" {
 				v = "unknown"
 			}
-			add(Check{Name: CheckRedisVer, Node: n.Name, Value: v, Threshold: ">= 6.2 (CLIENT PAUSE WRITE, FAILOVER)", Pass: hooks.SupportsSwitchover(s.Redis.Info.Version)})
+			add(Check{Name: CheckRedisVer, Node: n.Name, Value: v, Threshold: ">= 6.2 (CLIENT PAUSE WRITE, FAILOVER)", Pass: replication.SupportsSwitchover(s.Redis.Info.Version)})
 		}
 		ka := Check{Name: CheckKeepalived, Node: n.Name, Value: "running", Threshold: "running", Pass: s.Keepalived.Running}
 		switch {

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 const pairYAML = `vip: 198.51.100.100/24
@@ -170,7 +170,7 @@ func TestPreflight(t *testing.T) {
 		}, fail: []string{CheckVIPOnMaster, CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "masters: a, b"},
 		{name: "switchover in progress", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
-			f.Locks = map[string]*hooks.SwitchoverLock{"b": {Owner: "bob@ops:99", From: "a", To: "b", PID: 99, Expires: now.Add(time.Minute)}}
+			f.Locks = map[string]*wire.SwitchoverLock{"b": {Owner: "bob@ops:99", From: "a", To: "b", PID: 99, Expires: now.Add(time.Minute)}}
 			return f
 		}, fail: []string{CheckNoOperation + "@b"}, value: "bob@ops:99"},
 		{name: "lock unreadable", maxLag: 1 << 20, facts: func() Facts {

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Resolve checks, stable for scripts and tests.
@@ -150,8 +150,8 @@ func failedChecks(checks []Check) string {
 
 // ResolveResult is a finished resolution.
 type ResolveResult struct {
-	Plan ResolvePlan         `json:"plan"`
-	Node hooks.ResolveResult `json:"saved"`
+	Plan ResolvePlan        `json:"plan"`
+	Node wire.ResolveResult `json:"saved"`
 	// Healthy is whether the pair was healthy when Resolve returned, and
 	// PairState a line on it.
 	Healthy   bool          `json:"healthy"`
@@ -172,7 +172,7 @@ func Resolve(ctx context.Context, cfg *config.Config, n Nodes, plan ResolvePlan,
 	out, err := n.Redkeep(ctx, plan.Lose, "hook", "resolve-follow", "--keep", plan.Keep,
 		"--local-replid", plan.LoseReplID, "--keep-replid", plan.KeepReplID)
 	var reply struct {
-		hooks.ResolveResult
+		wire.ResolveResult
 		Error string `json:"error"`
 	}
 	if jerr := json.Unmarshal(out, &reply); jerr != nil {

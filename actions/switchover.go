@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Nodes is how a switchover reaches the pair: a snapshot of each node, and
@@ -45,7 +45,7 @@ const (
 	StepFailed  StepState = "failed"
 )
 
-// Console-side steps; the node-local ones are hooks.Step*.
+// Console-side steps; the node-local ones are wire.Step*.
 const (
 	StepPreflight = "preflight"
 	StepLock      = "lock"
@@ -70,7 +70,7 @@ type Options struct {
 	MaxLag int64
 	// Timeout bounds the whole switchover.
 	Timeout time.Duration
-	// Method is the Redis step's method (hooks.Method*); "" is auto.
+	// Method is the Redis step's method (wire.Method*); "" is auto.
 	Method string
 	// Owner names the switchover in the lock both nodes hold; default
 	// user@host:pid.
@@ -85,7 +85,7 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 		o.Timeout = cfg.Switchover.Timeout
 	}
 	if o.Method == "" {
-		o.Method = hooks.MethodAuto
+		o.Method = wire.MethodAuto
 	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()
@@ -156,7 +156,7 @@ type Result struct {
 // Gather collects the facts a preflight decides over: one snapshot per node
 // and each node's switchover lock.
 func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
-	f := Facts{Locks: map[string]*hooks.SwitchoverLock{}, LockErrs: map[string]string{}}
+	f := Facts{Locks: map[string]*wire.SwitchoverLock{}, LockErrs: map[string]string{}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wg.Add(1)
@@ -168,7 +168,7 @@ func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reply, err := lockCall(ctx, n, node, hooks.LockStatus)
+			reply, err := lockCall(ctx, n, node, wire.LockStatus)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -185,13 +185,13 @@ func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
 
 type nodeReply struct {
 	node  string
-	reply hooks.LockReply
+	reply wire.LockReply
 	err   error
 }
 
 // onEach runs fn for every node at once: one slow node does not hold up the
 // other, and the lock is taken on both within one round trip.
-func onEach(names []string, fn func(node string) (hooks.LockReply, error)) []nodeReply {
+func onEach(names []string, fn func(node string) (wire.LockReply, error)) []nodeReply {
 	out := make([]nodeReply, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
@@ -207,9 +207,9 @@ func onEach(names []string, fn func(node string) (hooks.LockReply, error)) []nod
 }
 
 // lockCall runs `redkeep hook switchover-lock OP` on node.
-func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (hooks.LockReply, error) {
+func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (wire.LockReply, error) {
 	out, err := n.Redkeep(ctx, node, append([]string{"hook", "switchover-lock", op}, args...)...)
-	var reply hooks.LockReply
+	var reply wire.LockReply
 	if jerr := json.Unmarshal(out, &reply); jerr != nil {
 		if err == nil {
 			err = fmt.Errorf("switchover-lock %s on %s: unreadable reply %q: %w", op, node, human.Abbrev(strings.TrimSpace(string(out)), 200), jerr)
@@ -268,8 +268,8 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 		defer rcancel()
 		report(StepUnlock, "", StepRunning, "")
 		var errs []string
-		for _, r := range onEach(locked, func(node string) (hooks.LockReply, error) {
-			return lockCall(rctx, n, node, hooks.LockRelease, "--owner", o.Owner)
+		for _, r := range onEach(locked, func(node string) (wire.LockReply, error) {
+			return lockCall(rctx, n, node, wire.LockRelease, "--owner", o.Owner)
 		}) {
 			if r.err != nil {
 				errs = append(errs, r.err.Error())
@@ -281,8 +281,8 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 			report(StepUnlock, "", StepDone, "")
 		}
 	}
-	acquired := onEach([]string{plan.From, plan.To}, func(node string) (hooks.LockReply, error) {
-		return lockCall(ctx, n, node, hooks.LockAcquire, lockArgs...)
+	acquired := onEach([]string{plan.From, plan.To}, func(node string) (wire.LockReply, error) {
+		return lockCall(ctx, n, node, wire.LockAcquire, lockArgs...)
 	})
 	var refusedBy []Check
 	var lockErr error
@@ -327,15 +327,15 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	// When the node reported its own end (done or failed), the pair has
 	// settled; when the stream broke, the node may still be finishing.
 	var notStarted *notStartedError
-	settled := runErr == nil && (last.State == hooks.StateDone || last.State == hooks.StateFailed) || errors.As(runErr, &notStarted)
+	settled := runErr == nil && (last.State == wire.StateDone || last.State == wire.StateFailed) || errors.As(runErr, &notStarted)
 	state, ok := confirm(ctx, cfg, n, plan.To, settled, vipTimeout+10*time.Second)
 	res.PairState = state
 	res.Took = time.Since(start)
 	switch {
-	case runErr == nil && last.State == hooks.StateDone && last.Step == hooks.StepVerify && ok:
+	case runErr == nil && last.State == wire.StateDone && last.Step == wire.StepVerify && ok:
 		report(StepConfirm, "", StepDone, state)
 		return res, nil
-	case runErr == nil && last.State == hooks.StateFailed && last.Step == hooks.StepCheck && last.PairState == "unchanged":
+	case runErr == nil && last.State == wire.StateFailed && last.Step == wire.StepCheck && last.PairState == "unchanged":
 		// The node's own check refused: the facts changed since preflight.
 		report(StepConfirm, "", StepDone, state)
 		plan.Checks = append(plan.Checks, Check{Name: "check on " + plan.From, Node: plan.From, Value: last.Detail, Threshold: "passes"})
@@ -346,7 +346,7 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	err := runErr
 	step := last.Step
 	if err == nil {
-		if last.State == hooks.StateFailed {
+		if last.State == wire.StateFailed {
 			err = errors.New(last.Detail)
 		} else {
 			err = fmt.Errorf("the pair is not as expected after the switchover")
@@ -373,7 +373,7 @@ func (e *notStartedError) Unwrap() error { return e.err }
 // into steps. It returns the last step the node reported and the Redis
 // method it used; an error means the stream ended without a clean exit
 // (the node failed, or the connection to it broke).
-func streamRun(ctx context.Context, n Nodes, node string, args []string, report func(string, string, StepState, string)) (last hooks.SwitchoverStep, method string, err error) {
+func streamRun(ctx context.Context, n Nodes, node string, args []string, report func(string, string, StepState, string)) (last wire.SwitchoverStep, method string, err error) {
 	r, err := n.RedkeepStream(ctx, node, args...)
 	if err != nil {
 		return last, "", &notStartedError{fmt.Errorf("start the switchover on %s: %w", node, err)}
@@ -382,12 +382,12 @@ func streamRun(ctx context.Context, n Nodes, node string, args []string, report 
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var st hooks.SwitchoverStep
+		var st wire.SwitchoverStep
 		if jerr := json.Unmarshal(sc.Bytes(), &st); jerr != nil {
 			continue // not ours (a warning on stdout); the steps carry the result
 		}
 		last = st
-		if st.Step == hooks.StepRedis && st.State == hooks.StateDone {
+		if st.Step == wire.StepRedis && st.State == wire.StateDone {
 			method, _, _ = strings.Cut(st.Detail, ":")
 		}
 		detail := st.Detail

@@ -20,6 +20,7 @@ import (
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // loopPair is two real redis-servers on loopback driven through the same
@@ -169,7 +170,7 @@ func (p *loopPair) RedkeepStream(ctx context.Context, node string, args ...strin
 	self, _ := cfg.Node(node)
 	pr, pw := io.Pipe()
 	enc := json.NewEncoder(pw)
-	sw := &hooks.Switchover{Cfg: cfg, Self: self, VIP: vip{p, node}, Now: time.Now, Emit: func(st hooks.SwitchoverStep) { _ = enc.Encode(st) }}
+	sw := &hooks.Switchover{Cfg: cfg, Self: self, VIP: vip{p, node}, Now: time.Now, Emit: func(st wire.SwitchoverStep) { _ = enc.Encode(st) }}
 	go func() {
 		// Like the real verb: the run does not stop when the console goes.
 		err := sw.Run(context.Background(), o)
@@ -320,7 +321,7 @@ func TestRunRefusals(t *testing.T) {
 
 	// Another operation in progress: someone else's lock on b.
 	now := time.Now()
-	if _, err := hooks.AcquireSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg["b"]), hooks.SwitchoverLock{Owner: "other@console:1", Expires: now.Add(time.Minute)}, now); err != nil {
+	if _, err := hooks.AcquireSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg["b"]), wire.SwitchoverLock{Owner: "other@console:1", Expires: now.Add(time.Minute)}, now); err != nil {
 		t.Fatal(err)
 	}
 	refused("lock held", Options{}, CheckNoOperation)

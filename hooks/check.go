@@ -13,6 +13,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // ErrUnhealthy marks a failed check: keepalived should put this node in FAULT.
@@ -54,7 +55,7 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	r.role = "check"
 
 	st, haveState, stErr := ReadState(cfg.Hooks.StateFile)
-	wantRole := haveState && stErr == nil && st.State != KAStop
+	wantRole := haveState && stErr == nil && st.State != wire.KAStop
 
 	// PING, ROLE and DBSIZE in one round trip: PING is the health answer
 	// (it fails with LOADING while the data set loads; ROLE would not).
@@ -100,12 +101,12 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 
 // reconcile brings Redis in line with the keepalived state recorded by the
 // last notify. It returns an error only when the node must report unhealthy.
-func (r *runner) reconcile(ctx context.Context, st State, local replication.Info) error {
-	backup := st.State == KABackup || st.State == KAFault
+func (r *runner) reconcile(ctx context.Context, st wire.State, local replication.Info) error {
+	backup := st.State == wire.KABackup || st.State == wire.KAFault
 	emptyMaster := local.Role == replication.RoleMaster && local.Keys == 0 && local.MasterReplOffset == 0
 	switch {
-	case st.State == KAMaster && local.Role == replication.RoleReplica:
-	case st.State == KAMaster && local.Role == replication.RoleMaster && (emptyMaster || len(local.Replicas) == 0):
+	case st.State == wire.KAMaster && local.Role == replication.RoleReplica:
+	case st.State == wire.KAMaster && local.Role == replication.RoleMaster && (emptyMaster || len(local.Replicas) == 0):
 		// A master without its replica: restarted empty, or back from a
 		// partition while the peer took over? Only then is the peer asked.
 	case backup && local.Role == replication.RoleMaster:
@@ -115,7 +116,7 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 	default:
 		return nil // Redis agrees with keepalived
 	}
-	if st.LastResult == ResultRunning && pidAlive(st.PID) {
+	if st.LastResult == wire.ResultRunning && pidAlive(st.PID) {
 		return nil // the notify is still working on it
 	}
 	lock, err := tryLock(r.cfg.Hooks.LockFile)
@@ -127,11 +128,11 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 		return nil // a planned switchover swaps roles on purpose
 	}
 
-	if st.State == KAMaster && local.Role == replication.RoleReplica {
+	if st.State == wire.KAMaster && local.Role == replication.RoleReplica {
 		return fmt.Errorf("%w: keepalived is MASTER here but local Redis is a replica of %s:%d (last MASTER hook: %s: %s); failing so the VIP goes to the master",
 			ErrUnhealthy, local.MasterHost, local.MasterPort, st.LastResult, st.LastAction)
 	}
-	if st.State == KAMaster {
+	if st.State == wire.KAMaster {
 		return r.checkStaleMaster(ctx)
 	}
 
@@ -163,7 +164,7 @@ func (r *runner) reconcile(ctx context.Context, st State, local replication.Info
 // (rule 9). A real split brain, writes on both sides, is left alone: an
 // operator chooses (redkeep resolve).
 func (r *runner) checkStaleMaster(ctx context.Context) error {
-	f := r.observe(ctx, KAMaster)
+	f := r.observe(ctx, wire.KAMaster)
 	l, p := f.Local, f.Peer
 	if !l.Up || !p.Up || p.Info.Loading || l.Info.Role != replication.RoleMaster || p.Info.Role != replication.RoleMaster || p.Info.Empty() {
 		return nil

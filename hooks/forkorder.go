@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/redkeep/redkeep/wire"
 )
 
 // forkStamp is when this process was forked, in keepalived's terms: the
@@ -50,10 +52,10 @@ func startTicks(stat []byte) uint64 {
 	return n
 }
 
-// forkedAfter reports whether the notify that wrote s was forked by
+// forkedAfter reports whether the notify that wrote state s was forked by
 // keepalived after the process stamped me, so it handles a newer
 // transition. Stamps from another boot, or missing, order nothing.
-func (s State) forkedAfter(me forkStamp) bool {
+func forkedAfter(s wire.State, me forkStamp) bool {
 	if me.bootID == "" || me.ticks == 0 || s.BootID != me.bootID || s.StartTicks == 0 {
 		return false
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/redkeep/redkeep/wire"
 )
 
 func TestStartTicks(t *testing.T) {
@@ -30,22 +32,22 @@ func TestForkedAfter(t *testing.T) {
 	me := forkStamp{bootID: "boot-1", ticks: 1000, pid: 500}
 	cases := []struct {
 		name string
-		s    State
+		s    wire.State
 		want bool
 	}{
-		{"forked a tick later", State{BootID: "boot-1", StartTicks: 1001, PID: 400}, true},
-		{"same tick, later pid", State{BootID: "boot-1", StartTicks: 1000, PID: 501}, true},
-		{"same tick, earlier pid", State{BootID: "boot-1", StartTicks: 1000, PID: 499}, false},
-		{"forked earlier", State{BootID: "boot-1", StartTicks: 999, PID: 900}, false},
-		{"another boot", State{BootID: "boot-0", StartTicks: 5000, PID: 900}, false},
-		{"old file without stamps", State{PID: 900}, false},
+		{"forked a tick later", wire.State{BootID: "boot-1", StartTicks: 1001, PID: 400}, true},
+		{"same tick, later pid", wire.State{BootID: "boot-1", StartTicks: 1000, PID: 501}, true},
+		{"same tick, earlier pid", wire.State{BootID: "boot-1", StartTicks: 1000, PID: 499}, false},
+		{"forked earlier", wire.State{BootID: "boot-1", StartTicks: 999, PID: 900}, false},
+		{"another boot", wire.State{BootID: "boot-0", StartTicks: 5000, PID: 900}, false},
+		{"old file without stamps", wire.State{PID: 900}, false},
 	}
 	for _, c := range cases {
-		if got := c.s.forkedAfter(me); got != c.want {
+		if got := forkedAfter(c.s, me); got != c.want {
 			t.Errorf("%s: forkedAfter = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if (State{BootID: "boot-1", StartTicks: 2000, PID: 1}).forkedAfter(forkStamp{pid: 2}) {
+	if forkedAfter(wire.State{BootID: "boot-1", StartTicks: 2000, PID: 1}, forkStamp{pid: 2}) {
 		t.Error("a process without its own stamp must not consider itself overtaken")
 	}
 }
@@ -63,18 +65,18 @@ func TestAnnounceOlderForkStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := selfFork()
-	newer := State{Node: "a", Instance: "VI_REDIS", State: KABackup, Generation: 7, PID: me.pid + 1,
-		BootID: me.bootID, StartTicks: me.ticks, LastResult: ResultRunning}
+	newer := wire.State{Node: "a", Instance: "VI_REDIS", State: wire.KABackup, Generation: 7, PID: me.pid + 1,
+		BootID: me.bootID, StartTicks: me.ticks, LastResult: wire.ResultRunning}
 	if err := writeState(cfg.Hooks.StateFile, newer); err != nil {
 		t.Fatal(err)
 	}
 	r := &runner{cfg: cfg, self: self, log: quietLogger(filepath.Join(dir, "redis-state.log"))}
-	err = r.announce(context.Background(), "VI_REDIS", KAFault, 150)
+	err = r.announce(context.Background(), "VI_REDIS", wire.KAFault, 150)
 	if err == nil {
 		t.Fatal("an older fork announced itself over a newer one")
 	}
 	got, _, rerr := ReadState(cfg.Hooks.StateFile)
-	if rerr != nil || got.State != KABackup || got.Generation != 7 {
+	if rerr != nil || got.State != wire.KABackup || got.Generation != 7 {
 		t.Errorf("state file changed by the overtaken notify: %+v (%v)", got, rerr)
 	}
 
@@ -84,10 +86,10 @@ func TestAnnounceOlderForkStops(t *testing.T) {
 	if err := writeState(cfg.Hooks.StateFile, older); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.announce(context.Background(), "VI_REDIS", KAFault, 150); err != nil {
+	if err := r.announce(context.Background(), "VI_REDIS", wire.KAFault, 150); err != nil {
 		t.Fatalf("announce over an older notify: %v", err)
 	}
-	if got, _, _ := ReadState(cfg.Hooks.StateFile); got.State != KAFault || got.Generation != 8 || got.StartTicks != me.ticks {
+	if got, _, _ := ReadState(cfg.Hooks.StateFile); got.State != wire.KAFault || got.Generation != 8 || got.StartTicks != me.ticks {
 		t.Errorf("after announce: %+v", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/vrrptest"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // redkeepBin is the redkeep binary built once in TestMain; the tests run
@@ -181,7 +182,7 @@ func (p *testPair) notify(t testing.TB, node, state string) result {
 	return p.hook(t, node, "notify", "INSTANCE", "VI_REDIS", state, prio)
 }
 
-func (p *testPair) state(t *testing.T, node string) hooks.State {
+func (p *testPair) state(t *testing.T, node string) wire.State {
 	t.Helper()
 	s, ok, err := hooks.ReadState(p.stateFile[node])
 	if err != nil || !ok {
@@ -321,7 +322,7 @@ func TestMasterNotifyWaitsForOffsetAndLosesNoWrite(t *testing.T) {
 			t.Errorf("b's redis-state log lacks %q", want)
 		}
 	}
-	if s := p.state(t, "b"); s.State != hooks.KAMaster || s.LastResult != hooks.ResultOK || s.Generation != 1 {
+	if s := p.state(t, "b"); s.State != wire.KAMaster || s.LastResult != wire.ResultOK || s.Generation != 1 {
 		t.Errorf("b's state file = %+v", s)
 	}
 	t.Logf("%d acknowledged writes, all on the new master; notify took %s", len(acked), r.elapsed)
@@ -364,7 +365,7 @@ func TestMasterNotifyRefusesWhenCatchUpTimesOut(t *testing.T) {
 	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
 		t.Fatalf("write to a after the refused takeover: %v (still paused?)", err)
 	}
-	if s := p.state(t, "b"); s.LastResult != hooks.ResultRefused {
+	if s := p.state(t, "b"); s.LastResult != wire.ResultRefused {
 		t.Errorf("state file last_result %q, want refused", s.LastResult)
 	}
 	if !strings.Contains(p.log(t, "b"), "refusing to promote") {
@@ -478,7 +479,7 @@ func TestOverlappingNotifiesEndInNewestState(t *testing.T) {
 		t.Errorf("the overtaken BACKUP hook ran its whole wait (%s) instead of stopping", backup.elapsed)
 	}
 	s := p.state(t, "b")
-	if s.State != hooks.KAMaster || s.Generation != 2 || s.LastResult != hooks.ResultOK {
+	if s.State != wire.KAMaster || s.Generation != 2 || s.LastResult != wire.ResultOK {
 		t.Fatalf("state file after overlap = %+v; want MASTER, generation 2, ok", s)
 	}
 	if bi := info(t, b); bi.Role != replication.RoleMaster {
@@ -532,7 +533,7 @@ func TestMasterOvertakenByBackupNeverPromotes(t *testing.T) {
 	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
 		t.Fatalf("a does not take writes after the overtaken takeover: %v", err)
 	}
-	if s := p.state(t, "b"); s.State != hooks.KABackup || s.Generation != 2 {
+	if s := p.state(t, "b"); s.State != wire.KABackup || s.Generation != 2 {
 		t.Fatalf("state file = %+v; want BACKUP generation 2", s)
 	}
 }
@@ -679,7 +680,7 @@ func TestNotifyArgumentsAndGroups(t *testing.T) {
 	if r := p.hook(t, "a", "notify", "--", "INSTANCE", "VI_REDIS", "MASTER", "150"); r.code != 0 {
 		t.Errorf("notify after --: exit %d, want 0\n%s", r.code, r.stderr)
 	}
-	if s := p.state(t, "a"); s.State != hooks.KAMaster {
+	if s := p.state(t, "a"); s.State != wire.KAMaster {
 		t.Errorf("state after `notify -- INSTANCE VI_REDIS MASTER 150` = %+v", s)
 	}
 	if r := p.hook(t, "a", "notify", "INSTANCE", "VI_REDIS", "SLEEPING", "1"); r.code != 2 {
@@ -692,7 +693,7 @@ func TestNotifyArgumentsAndGroups(t *testing.T) {
 	if r := p.hook(t, "a", "master"); r.code != 0 {
 		t.Fatalf("hook master: exit %d\n%s", r.code, r.stderr)
 	}
-	if s := p.state(t, "a"); s.State != hooks.KAMaster || s.Priority != 150 || s.Instance != "VI_REDIS" {
+	if s := p.state(t, "a"); s.State != wire.KAMaster || s.Priority != 150 || s.Instance != "VI_REDIS" {
 		t.Errorf("state after `hook master` = %+v", s)
 	}
 }
@@ -780,7 +781,7 @@ func TestMasterNotifyTerminatedUnpausesPeer(t *testing.T) {
 	if err := a.Client().Set(wctx, "after", 1, 0).Err(); err != nil {
 		t.Fatalf("a does not take writes after the terminated takeover: %v", err)
 	}
-	if s := p.state(t, "b"); s.LastResult != hooks.ResultFailed {
+	if s := p.state(t, "b"); s.LastResult != wire.ResultFailed {
 		t.Errorf("state file last_result = %q, want failed", s.LastResult)
 	}
 }
@@ -1039,7 +1040,7 @@ func TestResolveSavesTheLoserFirst(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("resolve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	var res hooks.ResolveResult
+	var res wire.ResolveResult
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("resolve output: %v\n%s", err, r.stdout)
 	}

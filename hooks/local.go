@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Drain writes 1 to keepalived's track file (keepalived.track_file): with
@@ -29,26 +29,9 @@ func Undrain(cfg *config.Config) error {
 	return TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Undrain()
 }
 
-// NodeState is what `redkeep hook state --json` prints: the state file plus
-// the local facts the console needs and cannot get from Redis.
-type NodeState struct {
-	Node string `json:"node"`
-	// State is the state file's content; nil when no notify has run yet.
-	State *State `json:"state"`
-	// StateErr says why the state file could not be read ("" when fine).
-	StateErr string `json:"state_error,omitempty"`
-	// HoldsVIP is true when the VIP is on one of this machine's interfaces.
-	HoldsVIP bool `json:"holds_vip"`
-	// KeepalivedRunning is true when a keepalived process runs here.
-	KeepalivedRunning bool `json:"keepalived_running"`
-	// Drained is true when the track file holds a non-zero number.
-	Drained bool   `json:"drained"`
-	Version string `json:"version"`
-}
-
 // ReadNodeState gathers NodeState for node self; version is this binary's.
-func ReadNodeState(cfg *config.Config, self *config.Node, version string) NodeState {
-	ns := NodeState{Node: self.Name, Version: version}
+func ReadNodeState(cfg *config.Config, self *config.Node, version string) wire.NodeState {
+	ns := wire.NodeState{Node: self.Name, Version: version}
 	if s, ok, err := ReadState(cfg.Hooks.StateFile); err != nil {
 		ns.StateErr = err.Error()
 	} else if ok {
@@ -143,13 +126,4 @@ func zombie(stat []byte) bool {
 		return false
 	}
 	return stat[i+2] == 'Z' || stat[i+2] == 'X'
-}
-
-// String is a one-line human summary of the node state.
-func (ns NodeState) String() string {
-	st := "no notify yet"
-	if ns.State != nil {
-		st = fmt.Sprintf("%s since %s (generation %d, %s: %s)", ns.State.State, ns.State.Since.Format("2006-01-02 15:04:05"), ns.State.Generation, ns.State.LastResult, ns.State.LastAction)
-	}
-	return fmt.Sprintf("node %s: keepalived %s; running %v; VIP here %v; drained %v; redkeep %s", ns.Node, st, ns.KeepalivedRunning, ns.HoldsVIP, ns.Drained, ns.Version)
 }

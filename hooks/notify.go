@@ -10,6 +10,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/human"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // NotifyArgs is one keepalived notify call: keepalived's generic `notify`
@@ -48,9 +49,9 @@ func ParseNotifyArgs(args []string) (NotifyArgs, error) {
 		return NotifyArgs{}, fmt.Errorf("first argument %q: want INSTANCE or GROUP", human.Abbrev(args[0], 40))
 	}
 	switch n.State {
-	case KAMaster, KABackup, KAFault, KAStop:
-	case KADeleted:
-		n.State = KAStop
+	case wire.KAMaster, wire.KABackup, wire.KAFault, wire.KAStop:
+	case wire.KADeleted:
+		n.State = wire.KAStop
 	default:
 		return NotifyArgs{}, fmt.Errorf("state %q: want MASTER, BACKUP, FAULT, STOP or DELETED", human.Abbrev(args[2], 40))
 	}
@@ -102,7 +103,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 		return err
 	}
 	r.logf(Info, "keepalived %s (instance %s, priority %d): generation %d", n.State, n.Name, n.Priority, r.gen)
-	if n.State == KAMaster {
+	if n.State == wire.KAMaster {
 		r.watchVIP()
 	}
 
@@ -117,7 +118,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	}
 	// keepalived adds the VIP around the time it runs the MASTER notify;
 	// give it a moment before reading its absence as a newer state.
-	if n.State == KAMaster && !r.waitVIP(ctx) {
+	if n.State == wire.KAMaster && !r.waitVIP(ctx) {
 		r.logf(Warn, "the VIP %s did not appear on this node within %s", cfg.VIPAddr(), vipGrace)
 	}
 	if err := r.stillCurrent(); err != nil {
@@ -149,23 +150,23 @@ func ours(cfg *config.Config, n NotifyArgs) error {
 // finish logs the outcome, records it in the state file (unless a newer
 // hook owns the file) and returns what the command should exit with.
 func (r *runner) finish(err error) error {
-	result, level := ResultOK, Info
+	result, level := wire.ResultOK, Info
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrOvertaken):
 		r.logf(Warn, "overtaken, stopping: %v", err)
 		return nil
 	case errors.Is(err, ErrRefused):
-		result, level = ResultRefused, Warn
+		result, level = wire.ResultRefused, Warn
 	default:
-		result, level = ResultFailed, Error
+		result, level = wire.ResultFailed, Error
 	}
 	msg := "done"
 	if err != nil {
 		msg = err.Error()
 	}
 	r.logf(level, "%s: %s", result, msg)
-	if uerr := r.updateState(func(s *State) {
+	if uerr := r.updateState(func(s *wire.State) {
 		s.LastResult = result
 		s.LastAction = msg
 	}); uerr != nil && !errors.Is(uerr, ErrOvertaken) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Side is one Redis server as a hook observed it.
@@ -115,12 +116,12 @@ func nothing(result, format string, args ...any) Plan {
 // the safety predicates with fresh facts right before each destructive step.
 func Decide(f Facts) Plan {
 	switch f.State {
-	case KAMaster:
+	case wire.KAMaster:
 		return decideMaster(f)
-	case KABackup, KAFault, KAStop:
+	case wire.KABackup, wire.KAFault, wire.KAStop:
 		return decideReplica(f)
 	}
-	return nothing(ResultFailed, "unknown keepalived state %q", f.State)
+	return nothing(wire.ResultFailed, "unknown keepalived state %q", f.State)
 }
 
 func describe(s Side) string {
@@ -156,9 +157,9 @@ func decideMaster(f Facts) Plan {
 	l, p := f.Local, f.Peer
 	switch {
 	case !l.Up:
-		return nothing(ResultFailed, "local Redis is unreachable (%s): cannot serve as master; the check puts this node in FAULT", l.Err)
+		return nothing(wire.ResultFailed, "local Redis is unreachable (%s): cannot serve as master; the check puts this node in FAULT", l.Err)
 	case l.Info.Loading:
-		return nothing(ResultFailed, "local Redis is still loading its data set: cannot promote it yet")
+		return nothing(wire.ResultFailed, "local Redis is still loading its data set: cannot promote it yet")
 	}
 	isReplica := l.Info.Role == replication.RoleReplica
 
@@ -168,9 +169,9 @@ func decideMaster(f Facts) Plan {
 			why = "peer Redis is loading its data set, its offset is unknown"
 		}
 		if !isReplica {
-			return nothing(ResultOK, "already master; %s, nothing to demote", why)
+			return nothing(wire.ResultOK, "already master; %s, nothing to demote", why)
 		}
-		return Plan{Result: ResultOK, Summary: why + ": promoting at once",
+		return Plan{Result: wire.ResultOK, Summary: why + ": promoting at once",
 			Steps: []Step{{ActPromote, why + ": promote at once; writes it had not replicated to us are lost (origin case 1)"}}}
 	}
 
@@ -178,10 +179,10 @@ func decideMaster(f Facts) Plan {
 	// ahead of ours is only INFO read a moment later).
 	if p.Follows {
 		if isReplica {
-			return Plan{Result: ResultOK, Summary: "the peer already replicates from us",
+			return Plan{Result: wire.ResultOK, Summary: "the peer already replicates from us",
 				Steps: []Step{{ActPromote, "take over as master; the peer already replicates from us"}}}
 		}
-		return nothing(ResultOK, "already master and the peer replicates from us")
+		return nothing(wire.ResultOK, "already master and the peer replicates from us")
 	}
 
 	// localHasAll: the peer could follow us without losing anything.
@@ -193,15 +194,15 @@ func decideMaster(f Facts) Plan {
 	if !localHasAll && !peerHasAll {
 		if p.Info.Role == replication.RoleMaster {
 			if isReplica {
-				return nothing(ResultRefused, "refusing to promote: the peer is a reachable master whose history diverged from ours (%s); its writes would be lost", whyPeer)
+				return nothing(wire.ResultRefused, "refusing to promote: the peer is a reachable master whose history diverged from ours (%s); its writes would be lost", whyPeer)
 			}
-			return nothing(ResultRefused, "TWO MASTERS with diverged histories (%s); keeping ours, leaving the peer untouched: an operator must choose", whyPeer)
+			return nothing(wire.ResultRefused, "TWO MASTERS with diverged histories (%s); keeping ours, leaving the peer untouched: an operator must choose", whyPeer)
 		}
 		// The peer takes no writes; ours is the data the VIP serves.
 		if isReplica {
 			steps = append(steps, Step{ActPromote, "the peer is a replica with a diverged history; it is left untouched"})
 		}
-		return Plan{Steps: steps, Result: ResultOK, Summary: "peer replica diverged (" + whyPeer + "); not demoting it"}
+		return Plan{Steps: steps, Result: wire.ResultOK, Summary: "peer replica diverged (" + whyPeer + "); not demoting it"}
 	}
 
 	if p.Info.Role == replication.RoleMaster {
@@ -225,7 +226,7 @@ func decideMaster(f Facts) Plan {
 		steps = append(steps, Step{ActPromote, "take over as master"})
 	}
 	steps = append(steps, Step{ActDemotePeer, "make the old master our replica (rule 4): " + whyLocal})
-	return Plan{Steps: steps, Result: ResultOK, Summary: fmt.Sprintf("take over from peer (%s)", describe(p))}
+	return Plan{Steps: steps, Result: wire.ResultOK, Summary: fmt.Sprintf("take over from peer (%s)", describe(p))}
 }
 
 // decideReplica: keepalived took the VIP away (BACKUP, FAULT, STOP), so
@@ -235,9 +236,9 @@ func decideReplica(f Facts) Plan {
 	l, p := f.Local, f.Peer
 	switch {
 	case !l.Up:
-		return nothing(ResultFailed, "local Redis is unreachable (%s): nothing to do; the check makes it a replica once it is back", l.Err)
+		return nothing(wire.ResultFailed, "local Redis is unreachable (%s): nothing to do; the check makes it a replica once it is back", l.Err)
 	case l.Info.Loading:
-		return nothing(ResultFailed, "local Redis is still loading: the check makes it a replica once it has loaded")
+		return nothing(wire.ResultFailed, "local Redis is still loading: the check makes it a replica once it has loaded")
 	case l.Info.Role == replication.RoleReplica && l.Follows:
 		// Only a peer on another history (restarted, diverged) is detached
 		// from: on the same history a lower peer offset is just INFO read
@@ -245,11 +246,11 @@ func decideReplica(f Facts) Plan {
 		if p.Up && !p.Info.Loading && p.Info.Role == replication.RoleMaster && p.Info.ReplID != l.Info.ReplID {
 			if ok, why := l.canFollow(p); !ok {
 				// Redis would resync from it and drop our data set (rule 2).
-				return Plan{Result: ResultRefused, Summary: "TWO MASTERS: detached from a peer that would wipe our data: " + why,
+				return Plan{Result: wire.ResultRefused, Summary: "TWO MASTERS: detached from a peer that would wipe our data: " + why,
 					Steps: []Step{{ActPromote, "stop replicating from the peer before a full resync wipes us: " + why}}}
 			}
 		}
-		return nothing(ResultOK, "already a replica of the peer")
+		return nothing(wire.ResultOK, "already a replica of the peer")
 	}
 	isMaster := l.Info.Role == replication.RoleMaster
 	if !p.Up || p.Info.Loading {
@@ -258,19 +259,19 @@ func decideReplica(f Facts) Plan {
 			why = "peer Redis is loading its data set"
 		}
 		if isMaster {
-			return nothing(ResultRefused, "%s: cannot check it is safe to follow; staying master without the VIP until it answers", why)
+			return nothing(wire.ResultRefused, "%s: cannot check it is safe to follow; staying master without the VIP until it answers", why)
 		}
-		return nothing(ResultOK, "%s; staying a replica of %s:%d", why, l.Info.MasterHost, l.Info.MasterPort)
+		return nothing(wire.ResultOK, "%s; staying a replica of %s:%d", why, l.Info.MasterHost, l.Info.MasterPort)
 	}
 	if p.Info.Role == replication.RoleMaster {
 		ok, why := l.canFollow(p)
 		if !ok {
-			if isMaster && f.State == KABackup {
+			if isMaster && f.State == wire.KABackup {
 				// keepalived gave the VIP to a peer whose data is older
 				// than ours (VRRP priority after a partition healed): the
 				// VIP follows the data (rule 9), not the other way round.
 				if peerOK, whyPeer := p.canFollow(l); peerOK {
-					return Plan{Result: ResultOK, Summary: "the VIP holder's Redis is a master whose data ours contains and extends (following it instead: " + why + "): making it our replica so the VIP comes back to the data",
+					return Plan{Result: wire.ResultOK, Summary: "the VIP holder's Redis is a master whose data ours contains and extends (following it instead: " + why + "): making it our replica so the VIP comes back to the data",
 						Steps: []Step{
 							{ActPausePeer, "freeze the stale master's offset while it is demoted"},
 							{ActDemotePeer, "the VIP follows the data (rule 9): " + whyPeer},
@@ -278,20 +279,20 @@ func decideReplica(f Facts) Plan {
 				}
 			}
 			if isMaster {
-				return nothing(ResultRefused, "TWO MASTERS: refusing to replicate from the peer: %s", why)
+				return nothing(wire.ResultRefused, "TWO MASTERS: refusing to replicate from the peer: %s", why)
 			}
-			return nothing(ResultRefused, "refusing to replicate from the peer: %s", why)
+			return nothing(wire.ResultRefused, "refusing to replicate from the peer: %s", why)
 		}
-		return Plan{Result: ResultOK, Summary: "follow the peer master",
+		return Plan{Result: wire.ResultOK, Summary: "follow the peer master",
 			Steps: []Step{{ActFollowPeer, "the peer is master and following it loses nothing: " + why}}}
 	}
 	// The peer is a replica.
 	if p.Follows && !f.PeerWaited {
-		return Plan{Result: ResultOK, Summary: "the peer is still our replica",
+		return Plan{Result: wire.ResultOK, Summary: "the peer is still our replica",
 			Steps: []Step{{ActWaitPeerMaster, "the peer is our replica: its MASTER hook is probably promoting it; wait for it"}}}
 	}
 	if isMaster {
-		return nothing(ResultRefused, "the peer is a replica (%s), not a master: staying master without the VIP until it is promoted", describe(p))
+		return nothing(wire.ResultRefused, "the peer is a replica (%s), not a master: staying master without the VIP until it is promoted", describe(p))
 	}
-	return nothing(ResultOK, "both are replicas; the peer (%s) is not a master to follow", describe(p))
+	return nothing(wire.ResultOK, "both are replicas; the peer (%s) is not a master to follow", describe(p))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // Histories used by the decision tables.
@@ -320,14 +321,14 @@ func TestDecideFaultStopLikeBackup(t *testing.T) {
 	t.Parallel()
 	for _, l := range localKinds {
 		for _, p := range peerKinds {
-			want := Decide(facts(KABackup, l, p))
+			want := Decide(facts(wire.KABackup, l, p))
 			if slices.Contains(want.Actions(), ActDemotePeer) {
 				// Rule 9 on a BACKUP: the VIP holder's stale master is
 				// demoted so the VIP comes to the data. A node in FAULT or
 				// STOP cannot take the VIP, so it leaves the peer alone.
-				want = Plan{Result: ResultRefused}
+				want = Plan{Result: wire.ResultRefused}
 			}
-			for _, st := range []string{KAFault, KAStop} {
+			for _, st := range []string{wire.KAFault, wire.KAStop} {
 				if got := Decide(facts(st, l, p)); actionsString(got) != actionsString(want) || got.Result != want.Result {
 					t.Errorf("%s/%s/%s = %s (%s), BACKUP = %s (%s)", st, l, p, actionsString(got), got.Result, actionsString(want), want.Result)
 				}
@@ -340,7 +341,7 @@ func TestDecideFaultStopLikeBackup(t *testing.T) {
 // independently of the table: whoever reviewed a row wrong, these hold.
 func TestDecideInvariants(t *testing.T) {
 	t.Parallel()
-	for _, st := range []string{KAMaster, KABackup, KAFault, KAStop} {
+	for _, st := range []string{wire.KAMaster, wire.KABackup, wire.KAFault, wire.KAStop} {
 		for _, lk := range localKinds {
 			for _, pk := range peerKinds {
 				f := facts(st, lk, pk)
@@ -363,7 +364,7 @@ func TestDecideInvariants(t *testing.T) {
 				}
 				// Rule 1: a reachable master peer with writes we lack is
 				// paused and caught up with before any promotion.
-				if i := has(ActPromote); i >= 0 && st == KAMaster && f.Peer.Up && !f.Peer.Info.Loading && f.Peer.Info.Role == replication.RoleMaster {
+				if i := has(ActPromote); i >= 0 && st == wire.KAMaster && f.Peer.Up && !f.Peer.Info.Loading && f.Peer.Info.Role == replication.RoleMaster {
 					if ok, _ := replication.SafeToReplicateFrom(f.Peer.Info, f.Local.Info); !ok || f.Local.Follows && f.Local.Info.ReplID == f.Peer.Info.ReplID {
 						if p, w := has(ActPausePeer), has(ActWaitCaughtUp); p < 0 || w < 0 || p > w || w > i {
 							t.Errorf("%s: promotes over a master peer without pause and catch-up first: %v", name, acts)
@@ -372,14 +373,14 @@ func TestDecideInvariants(t *testing.T) {
 				}
 				// Rule 5: only the VIP holder promotes, except to detach
 				// from a peer that would wipe us (refused, loudly).
-				if has(ActPromote) >= 0 && st != KAMaster && plan.Result != ResultRefused {
+				if has(ActPromote) >= 0 && st != wire.KAMaster && plan.Result != wire.ResultRefused {
 					t.Errorf("%s: promotes without the VIP: %v", name, acts)
 				}
 				// A paused peer is demoted or the plan ends; demotion by the
 				// VIP holder (rule 4), or by a BACKUP whose data contains
 				// the VIP holder's (rule 9: the VIP follows the data).
-				if has(ActDemotePeer) >= 0 && st != KAMaster {
-					if ok, why := replication.SafeToReplicateFrom(f.Peer.Info, f.Local.Info); st != KABackup || !ok || has(ActPausePeer) != 0 {
+				if has(ActDemotePeer) >= 0 && st != wire.KAMaster {
+					if ok, why := replication.SafeToReplicateFrom(f.Peer.Info, f.Local.Info); st != wire.KABackup || !ok || has(ActPausePeer) != 0 {
 						t.Errorf("%s: demotes the peer without the VIP (%s)", name, why)
 					}
 				}
@@ -387,7 +388,7 @@ func TestDecideInvariants(t *testing.T) {
 					t.Errorf("%s: pause must come first, got %v", name, acts)
 				}
 				// Nothing to do with an unreachable or loading local Redis.
-				if (!f.Local.Up || f.Local.Info.Loading) && (len(acts) > 0 || plan.Result != ResultFailed) {
+				if (!f.Local.Up || f.Local.Info.Loading) && (len(acts) > 0 || plan.Result != wire.ResultFailed) {
 					t.Errorf("%s: acts on a local Redis that is down or loading: %v %s", name, acts, plan.Result)
 				}
 				// Waiting for the peer happens once.
@@ -402,7 +403,7 @@ func TestDecideInvariants(t *testing.T) {
 
 func TestDecideUnknownState(t *testing.T) {
 	t.Parallel()
-	if p := Decide(facts("SLEEPING", "master", "master-ahead")); len(p.Steps) != 0 || p.Result != ResultFailed {
+	if p := Decide(facts("SLEEPING", "master", "master-ahead")); len(p.Steps) != 0 || p.Result != wire.ResultFailed {
 		t.Fatalf("unknown state: %v", p)
 	}
 }
@@ -448,17 +449,17 @@ func TestDecideForkedTails(t *testing.T) {
 		local, peer   Side
 		steps, result string
 	}{
-		{"old master loses the VIP, PINGs only: follows", KABackup, stale(0), promoted, "replicate-from-peer", ResultOK},
-		{"old master loses the VIP, wrote too: split brain", KABackup, stale(2), promoted, "-", ResultRefused},
-		{"old master in FAULT, PINGs only: follows", KAFault, stale(0), promoted, "replicate-from-peer", ResultOK},
-		{"old master takes the VIP, PINGs only: takes the peer's data first", KAMaster, stale(0), promoted,
-			"pause-peer-writes,replicate-from-peer,wait-caught-up,promote,demote-peer", ResultOK},
-		{"old master takes the VIP, wrote too: split brain", KAMaster, stale(2), promoted, "-", ResultRefused},
-		{"VRRP gave the stale master the VIP: the data holder demotes it", KABackup, promoted, stale(0), "pause-peer-writes,demote-peer", ResultOK},
-		{"VRRP gave the VIP to a master with writes of its own: split brain", KABackup, promoted, stale(2), "-", ResultRefused},
-		{"in FAULT the data holder leaves the VIP holder alone", KAFault, promoted, stale(0), "-", ResultRefused},
-		{"the data holder takes the VIP: demotes the stale master", KAMaster, promoted, stale(0), "pause-peer-writes,demote-peer", ResultOK},
-		{"a tail of another server decides nothing", KABackup, func() Side { s := stale(0); s.Tail.RunID = "other"; return s }(), promoted, "-", ResultRefused},
+		{"old master loses the VIP, PINGs only: follows", wire.KABackup, stale(0), promoted, "replicate-from-peer", wire.ResultOK},
+		{"old master loses the VIP, wrote too: split brain", wire.KABackup, stale(2), promoted, "-", wire.ResultRefused},
+		{"old master in FAULT, PINGs only: follows", wire.KAFault, stale(0), promoted, "replicate-from-peer", wire.ResultOK},
+		{"old master takes the VIP, PINGs only: takes the peer's data first", wire.KAMaster, stale(0), promoted,
+			"pause-peer-writes,replicate-from-peer,wait-caught-up,promote,demote-peer", wire.ResultOK},
+		{"old master takes the VIP, wrote too: split brain", wire.KAMaster, stale(2), promoted, "-", wire.ResultRefused},
+		{"VRRP gave the stale master the VIP: the data holder demotes it", wire.KABackup, promoted, stale(0), "pause-peer-writes,demote-peer", wire.ResultOK},
+		{"VRRP gave the VIP to a master with writes of its own: split brain", wire.KABackup, promoted, stale(2), "-", wire.ResultRefused},
+		{"in FAULT the data holder leaves the VIP holder alone", wire.KAFault, promoted, stale(0), "-", wire.ResultRefused},
+		{"the data holder takes the VIP: demotes the stale master", wire.KAMaster, promoted, stale(0), "pause-peer-writes,demote-peer", wire.ResultOK},
+		{"a tail of another server decides nothing", wire.KABackup, func() Side { s := stale(0); s.Tail.RunID = "other"; return s }(), promoted, "-", wire.ResultRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // ResolveRequest is what the console asks of the node whose data set a
@@ -28,23 +29,6 @@ type ResolveRequest struct {
 	Pause time.Duration
 }
 
-// ResolveResult says where this node's data set was saved before it became
-// the kept node's replica.
-type ResolveResult struct {
-	// RDB is the saved copy of this node's data set.
-	RDB    string `json:"rdb"`
-	Bytes  int64  `json:"bytes"`
-	Keys   int64  `json:"keys"`
-	ReplID string `json:"replid"`
-	Offset int64  `json:"offset"`
-	// Tail is what this node held past the fork (its writes the kept node
-	// lacks), when it could be read.
-	Tail *replication.Tail `json:"tail,omitempty"`
-	// Took is the whole step, PausedFor how long local writes were held.
-	Took      time.Duration `json:"took_ns"`
-	PausedFor time.Duration `json:"paused_ns"`
-}
-
 // maxRDB bounds the saved copy: far above any Redis a pair like this runs.
 const maxRDB = 1 << 40
 
@@ -55,9 +39,9 @@ const maxRDB = 1 << 40
 // and unpauses. Nothing is lost for good: the file holds every write the
 // local side acknowledged. It refuses when the pair is not the split the
 // operator confirmed.
-func Resolve(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, req ResolveRequest) (ResolveResult, error) {
+func Resolve(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, req ResolveRequest) (wire.ResolveResult, error) {
 	start := time.Now()
-	var res ResolveResult
+	var res wire.ResolveResult
 	if req.Keep == self.Name {
 		return res, refuse("resolve: this node (%s) is the one to keep; run the step on the other node", self.Name)
 	}
@@ -137,7 +121,7 @@ func Resolve(ctx context.Context, cfg *config.Config, self *config.Node, log *Lo
 // saveRDB copies local Redis's data set, as a replica's full sync receives
 // it, into a new file beside the state file: created exclusively, never
 // through a link, readable by root alone, synced before it counts.
-func (r *runner) saveRDB(ctx context.Context, in replication.Info, limit time.Duration, res *ResolveResult) (string, error) {
+func (r *runner) saveRDB(ctx context.Context, in replication.Info, limit time.Duration, res *wire.ResolveResult) (string, error) {
 	dir := filepath.Dir(r.cfg.Hooks.StateFile)
 	name := fmt.Sprintf("resolve-%s-%s-%d.rdb", time.Now().UTC().Format("20060102T150405.000Z"), shortID(in.ReplID), in.Offset())
 	path := filepath.Join(dir, name)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // ErrRefused marks a hook that a safety rule stopped: nothing unsafe was
@@ -219,7 +220,7 @@ func (r *runner) stillCurrent() error {
 	case s.Generation != r.gen:
 		return fmt.Errorf("%w: generation %d (%s) replaced ours (%d)", ErrOvertaken, s.Generation, s.State, r.gen)
 	}
-	if r.role == strings.ToLower(KAMaster) && r.vipHeld != nil {
+	if r.role == strings.ToLower(wire.KAMaster) && r.vipHeld != nil {
 		if held, err := r.vipHeld(); err == nil && !held {
 			return fmt.Errorf("%w: the VIP %s is no longer on this node", ErrOvertaken, r.cfg.VIPAddr())
 		}
@@ -277,10 +278,10 @@ func (r *runner) execute(ctx context.Context, plan Plan, facts Facts) error {
 			return fmt.Errorf("%s: %w", st.Action, err)
 		}
 	}
-	if plan.Result == ResultRefused {
+	if plan.Result == wire.ResultRefused {
 		return refuse("%s", plan.Summary)
 	}
-	if plan.Result == ResultFailed {
+	if plan.Result == wire.ResultFailed {
 		return errors.New(plan.Summary)
 	}
 	return nil
@@ -546,12 +547,12 @@ func (r *runner) setAction(action string) {
 	if r.gen == 0 {
 		return
 	}
-	_ = r.updateState(func(s *State) { s.LastAction = action })
+	_ = r.updateState(func(s *wire.State) { s.LastAction = action })
 }
 
 // updateState applies fn to the state file if this hook's generation is
 // still the current one; an overtaken hook never writes.
-func (r *runner) updateState(fn func(*State)) error {
+func (r *runner) updateState(fn func(*wire.State)) error {
 	// The state lock is only ever held for a read and a write.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -586,11 +587,11 @@ func (r *runner) announce(ctx context.Context, instance, state string, priority 
 		r.logf(Warn, "state file unreadable, starting over: %v", err)
 	}
 	me := selfFork()
-	if err == nil && old.forkedAfter(me) {
+	if err == nil && forkedAfter(old, me) {
 		return fmt.Errorf("%w: keepalived started the notify for %s (pid %d) after ours, and it already announced itself", ErrOvertaken, old.State, old.PID)
 	}
 	r.gen = old.Generation + 1
-	return writeState(r.cfg.Hooks.StateFile, State{
+	return writeState(r.cfg.Hooks.StateFile, wire.State{
 		Node:       r.self.Name,
 		Instance:   instance,
 		State:      state,
@@ -601,6 +602,6 @@ func (r *runner) announce(ctx context.Context, instance, state string, priority 
 		BootID:     me.bootID,
 		StartTicks: me.ticks,
 		LastAction: "started",
-		LastResult: ResultRunning,
+		LastResult: wire.ResultRunning,
 	})
 }

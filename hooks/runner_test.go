@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/wire"
 )
 
 func TestStillCurrent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := &config.Config{VIP: "198.51.100.100/24", Hooks: config.Hooks{StateFile: filepath.Join(dir, "state.json"), LockFile: filepath.Join(dir, "hook.lock")}}
-	if err := writeState(cfg.Hooks.StateFile, State{State: KAMaster, Generation: 4}); err != nil {
+	if err := writeState(cfg.Hooks.StateFile, wire.State{State: wire.KAMaster, Generation: 4}); err != nil {
 		t.Fatal(err)
 	}
 	vip := true
@@ -26,14 +27,14 @@ func TestStillCurrent(t *testing.T) {
 		t.Fatalf("MASTER hook without the VIP: %v, want overtaken", err)
 	}
 	vip = true
-	if err := writeState(cfg.Hooks.StateFile, State{State: KABackup, Generation: 5}); err != nil {
+	if err := writeState(cfg.Hooks.StateFile, wire.State{State: wire.KABackup, Generation: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.stillCurrent(); !errors.Is(err, ErrOvertaken) || !strings.Contains(err.Error(), "generation 5 (BACKUP)") {
 		t.Fatalf("newer generation: %v, want overtaken by generation 5", err)
 	}
 	// An overtaken hook never writes the state file.
-	if err := r.updateState(func(s *State) { s.LastResult = ResultFailed }); !errors.Is(err, ErrOvertaken) {
+	if err := r.updateState(func(s *wire.State) { s.LastResult = wire.ResultFailed }); !errors.Is(err, ErrOvertaken) {
 		t.Fatalf("updateState by an overtaken hook = %v", err)
 	}
 	if s, _, _ := ReadState(cfg.Hooks.StateFile); s.LastResult != "" {

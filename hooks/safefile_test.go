@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/wire"
 )
 
 const precious = "precious\n"
@@ -120,7 +121,7 @@ func TestHookFilesRefuseSymlinks(t *testing.T) {
 			t.Run("switchover lock acquire", func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "switchover.lock")
 				target := plant(t, path, dangling)
-				_, err := AcquireSwitchoverLock(path, SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
+				_, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
 				untouched(t, target, dangling)
 				wantErrNaming(t, "AcquireSwitchoverLock", err, path)
 			})
@@ -143,7 +144,7 @@ func TestHookFilesRefuseSymlinks(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				if err := writeState(path, State{State: KABackup}); err != nil {
+				if err := writeState(path, wire.State{State: wire.KABackup}); err != nil {
 					t.Fatal(err)
 				}
 				untouched(t, target, dangling)
@@ -235,7 +236,7 @@ func TestHookReadsAreBounded(t *testing.T) {
 		within(t, limit, "ReadSwitchoverLock of a FIFO", func() { _, err = ReadSwitchoverLock(path, now) })
 		wantErrNaming(t, "ReadSwitchoverLock of a FIFO", err, path)
 		within(t, limit, "AcquireSwitchoverLock of a FIFO", func() {
-			_, err = AcquireSwitchoverLock(path, SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
+			_, err = AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
 		})
 		wantErrNaming(t, "AcquireSwitchoverLock of a FIFO", err, path)
 	})

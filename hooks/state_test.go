@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redkeep/redkeep/wire"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -19,8 +21,8 @@ func TestStateRoundTrip(t *testing.T) {
 	if _, ok, err := ReadState(path); ok || err != nil {
 		t.Fatalf("missing file: ok=%v err=%v, want false, nil", ok, err)
 	}
-	want := State{Node: "a", Instance: "VI_REDIS", State: KAMaster, Priority: 150, Since: time.Date(2026, 11, 26, 0, 11, 55, 123456789, time.UTC),
-		Generation: 7, PID: 42, LastAction: "promote", LastResult: ResultOK}
+	want := wire.State{Node: "a", Instance: "VI_REDIS", State: wire.KAMaster, Priority: 150, Since: time.Date(2026, 11, 26, 0, 11, 55, 123456789, time.UTC),
+		Generation: 7, PID: 42, LastAction: "promote", LastResult: wire.ResultOK}
 	if err := writeState(path, want); err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +56,14 @@ func TestParseStateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseState([]byte(tt.data))
+			_, err := wire.ParseState([]byte(tt.data))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("ParseState(%q) error = %v, want %q", tt.data, err, tt.want)
 			}
 		})
 	}
 	// Newer fields from a newer redkeep are fine.
-	if s, err := ParseState([]byte(`{"state":"BACKUP","generation":3,"future":true}`)); err != nil || s.Generation != 3 {
+	if s, err := wire.ParseState([]byte(`{"state":"BACKUP","generation":3,"future":true}`)); err != nil || s.Generation != 3 {
 		t.Fatalf("unknown field: %+v, %v", s, err)
 	}
 }
@@ -73,12 +75,12 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"state":"FAULT","last_result":"refused"}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := ParseState(data)
+		s, err := wire.ParseState(data)
 		if err != nil {
 			return
 		}
 		switch s.State {
-		case KAMaster, KABackup, KAFault, KAStop:
+		case wire.KAMaster, wire.KABackup, wire.KAFault, wire.KAStop:
 		default:
 			t.Fatalf("accepted state %q", s.State)
 		}
@@ -92,11 +94,11 @@ func TestParseNotifyArgs(t *testing.T) {
 		want    NotifyArgs
 		wantErr string
 	}{
-		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAMaster, 150}, ""},
-		{[]string{"INSTANCE", "VI_REDIS", "BACKUP"}, NotifyArgs{"INSTANCE", "VI_REDIS", KABackup, 0}, ""},
-		{[]string{"INSTANCE", "VI_REDIS", "DELETED", "0"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAStop, 0}, ""},
-		{[]string{"GROUP", "VG_1", "FAULT", "0"}, NotifyArgs{"GROUP", "VG_1", KAFault, 0}, ""},
-		{[]string{"instance", "VI_REDIS", "stop", "1"}, NotifyArgs{"INSTANCE", "VI_REDIS", KAStop, 1}, ""},
+		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150"}, NotifyArgs{"INSTANCE", "VI_REDIS", wire.KAMaster, 150}, ""},
+		{[]string{"INSTANCE", "VI_REDIS", "BACKUP"}, NotifyArgs{"INSTANCE", "VI_REDIS", wire.KABackup, 0}, ""},
+		{[]string{"INSTANCE", "VI_REDIS", "DELETED", "0"}, NotifyArgs{"INSTANCE", "VI_REDIS", wire.KAStop, 0}, ""},
+		{[]string{"GROUP", "VG_1", "FAULT", "0"}, NotifyArgs{"GROUP", "VG_1", wire.KAFault, 0}, ""},
+		{[]string{"instance", "VI_REDIS", "stop", "1"}, NotifyArgs{"INSTANCE", "VI_REDIS", wire.KAStop, 1}, ""},
 		{[]string{"INSTANCE", "VI_REDIS"}, NotifyArgs{}, "got 2 arguments"},
 		{[]string{"INSTANCE", "VI_REDIS", "MASTER", "150", "x"}, NotifyArgs{}, "got 5 arguments"},
 		{[]string{"HOST", "VI_REDIS", "MASTER", "150"}, NotifyArgs{}, "want INSTANCE or GROUP"},
@@ -134,7 +136,7 @@ func FuzzParseNotifyArgs(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n.State != KAMaster && n.State != KABackup && n.State != KAFault && n.State != KAStop {
+		if n.State != wire.KAMaster && n.State != wire.KABackup && n.State != wire.KAFault && n.State != wire.KAStop {
 			t.Fatalf("accepted state %q", n.State)
 		}
 		if n.Priority < 0 || n.Priority > 255 {

@@ -13,36 +13,8 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
-
-// Steps of the node-local switchover, in order. The console shows them as
-// they are reported.
-const (
-	StepCheck   = "check"   // re-check on the node: local master, target its replica in sync
-	StepRedis   = "redis"   // swap Redis roles (FAILOVER TO, or pause/promote/demote)
-	StepDrain   = "drain"   // make this node's keepalived FAULT so the peer takes the VIP
-	StepVIP     = "vip"     // wait until the VIP has left this node and answers from the target
-	StepUndrain = "undrain" // clear the drain: this node comes back as BACKUP
-	StepVerify  = "verify"  // the VIP answers with the new master; this node replicates from it
-)
-
-// Step states.
-const (
-	StateRunning = "running"
-	StateDone    = "done"
-	StateFailed  = "failed"
-)
-
-// SwitchoverStep is one progress report of the node-local switchover,
-// printed as a JSON line by `redkeep hook switchover-run`.
-type SwitchoverStep struct {
-	Step   string    `json:"step"`
-	State  string    `json:"state"`
-	Detail string    `json:"detail,omitempty"`
-	Time   time.Time `json:"time"`
-	// PairState is set on the final failed step: how the pair was left.
-	PairState string `json:"pair_state,omitempty"`
-}
 
 // VIPControl is this node's side of the VIP: whether it holds it, and the
 // drain that makes keepalived hand it over.
@@ -119,13 +91,13 @@ type Switchover struct {
 	Password string
 	VIP      VIPControl
 	// Emit receives each step as it starts and ends; may be nil.
-	Emit func(SwitchoverStep)
+	Emit func(wire.SwitchoverStep)
 	Now  func() time.Time
 }
 
 // NewSwitchover returns the switchover of a real node: self's Redis, the
 // peer's over the pair's network, and the VIP from the config.
-func NewSwitchover(cfg *config.Config, self *config.Node, emit func(SwitchoverStep)) (*Switchover, error) {
+func NewSwitchover(cfg *config.Config, self *config.Node, emit func(wire.SwitchoverStep)) (*Switchover, error) {
 	pw, err := cfg.RedisPassword()
 	if err != nil {
 		return nil, err
@@ -138,7 +110,7 @@ func NewSwitchover(cfg *config.Config, self *config.Node, emit func(SwitchoverSt
 
 func (s *Switchover) emit(step, state, detail string) {
 	if s.Emit != nil {
-		s.Emit(SwitchoverStep{Step: step, State: state, Detail: detail, Time: s.now()})
+		s.Emit(wire.SwitchoverStep{Step: step, State: state, Detail: detail, Time: s.now()})
 	}
 }
 
@@ -189,7 +161,7 @@ func (e *SwitchoverFailure) Unwrap() error { return e.Err }
 // fail reports step as failed and returns the failure.
 func (s *Switchover) fail(step string, err error, pair string) error {
 	if s.Emit != nil {
-		s.Emit(SwitchoverStep{Step: step, State: StateFailed, Detail: err.Error(), PairState: pair, Time: s.now()})
+		s.Emit(wire.SwitchoverStep{Step: step, State: wire.StateFailed, Detail: err.Error(), PairState: pair, Time: s.now()})
 	}
 	return &SwitchoverFailure{Step: step, Err: err, PairState: pair}
 }
@@ -200,30 +172,30 @@ func (s *Switchover) fail(step string, err error, pair string) error {
 func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 	target, err := s.Cfg.Node(o.To)
 	if err != nil {
-		return s.fail(StepCheck, err, "unchanged")
+		return s.fail(wire.StepCheck, err, "unchanged")
 	}
 	if target.Name == s.Self.Name {
-		return s.fail(StepCheck, fmt.Errorf("%s is this node; the target must be the peer", o.To), "unchanged")
+		return s.fail(wire.StepCheck, fmt.Errorf("%s is this node; the target must be the peer", o.To), "unchanged")
 	}
 	if o.Timeout <= 0 || o.VIPTimeout <= 0 {
-		return s.fail(StepCheck, errors.New("timeouts must be positive"), "unchanged")
+		return s.fail(wire.StepCheck, errors.New("timeouts must be positive"), "unchanged")
 	}
 	ctx := context.WithoutCancel(abort)
 
-	s.emit(StepCheck, StateRunning, fmt.Sprintf("%s -> %s", s.Self.Name, target.Name))
+	s.emit(wire.StepCheck, wire.StateRunning, fmt.Sprintf("%s -> %s", s.Self.Name, target.Name))
 	lock, err := ReadSwitchoverLock(SwitchoverLockPath(s.Cfg), s.now())
 	switch {
 	case err != nil:
-		return s.fail(StepCheck, err, "unchanged")
+		return s.fail(wire.StepCheck, err, "unchanged")
 	case lock == nil || lock.Owner != o.Owner:
-		return s.fail(StepCheck, fmt.Errorf("this node's switchover lock is not held by %q (lock: %s)", o.Owner, lock), "unchanged")
+		return s.fail(wire.StepCheck, fmt.Errorf("this node's switchover lock is not held by %q (lock: %s)", o.Owner, lock), "unchanged")
 	}
 	held, err := s.VIP.Held()
 	if err != nil {
-		return s.fail(StepCheck, err, "unchanged")
+		return s.fail(wire.StepCheck, err, "unchanged")
 	}
 	if !held {
-		return s.fail(StepCheck, fmt.Errorf("%s does not hold the VIP %s; run the switchover on the VIP holder", s.Self.Name, s.Cfg.VIPAddr()), "unchanged")
+		return s.fail(wire.StepCheck, fmt.Errorf("%s does not hold the VIP %s; run the switchover on the VIP holder", s.Self.Name, s.Cfg.VIPAddr()), "unchanged")
 	}
 	local := s.client(s.Self.Redis.Addr)
 	defer local.Close()
@@ -234,15 +206,15 @@ func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 	li, ti, err := rs.CheckSwitchable(cctx, o.MaxLag)
 	cancel()
 	if err != nil {
-		return s.fail(StepCheck, err, "unchanged")
+		return s.fail(wire.StepCheck, err, "unchanged")
 	}
 	lag, _ := replication.Lag(ti, li)
-	s.emit(StepCheck, StateDone, fmt.Sprintf("%s is master at offset %d, %s its replica %d bytes behind (limit %d)", s.Self.Name, li.MasterReplOffset, target.Name, lag, o.MaxLag))
+	s.emit(wire.StepCheck, wire.StateDone, fmt.Sprintf("%s is master at offset %d, %s its replica %d bytes behind (limit %d)", s.Self.Name, li.MasterReplOffset, target.Name, lag, o.MaxLag))
 	if abort.Err() != nil {
-		return s.fail(StepCheck, fmt.Errorf("aborted before the Redis step: %w", context.Cause(abort)), "unchanged")
+		return s.fail(wire.StepCheck, fmt.Errorf("aborted before the Redis step: %w", context.Cause(abort)), "unchanged")
 	}
 
-	s.emit(StepRedis, StateRunning, fmt.Sprintf("swap roles (%s, writes paused at most %s)", methodName(o.Method), o.Timeout))
+	s.emit(wire.StepRedis, wire.StateRunning, fmt.Sprintf("swap roles (%s, writes paused at most %s)", methodName(o.Method), o.Timeout))
 	res, err := rs.Switch(ctx)
 	if err != nil {
 		var se *StateError
@@ -250,22 +222,22 @@ func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 		if errors.As(err, &se) {
 			state = se.State
 		}
-		return s.fail(StepRedis, err, state)
+		return s.fail(wire.StepRedis, err, state)
 	}
-	s.emit(StepRedis, StateDone, fmt.Sprintf("%s: %s is master, %s its replica, at offset %d, in %s", res.Method, target.Name, s.Self.Name, res.Offset, res.Took.Round(time.Millisecond)))
+	s.emit(wire.StepRedis, wire.StateDone, fmt.Sprintf("%s: %s is master, %s its replica, at offset %d, in %s", res.Method, target.Name, s.Self.Name, res.Offset, res.Took.Round(time.Millisecond)))
 
 	// From here on, this node holds the VIP but its Redis is a replica:
 	// clients get READONLY until the VIP moves. Move it at once.
-	s.emit(StepDrain, StateRunning, "track file "+s.Cfg.Keepalived.TrackFile+" = 1 (keepalived FAULT)")
+	s.emit(wire.StepDrain, wire.StateRunning, "track file "+s.Cfg.Keepalived.TrackFile+" = 1 (keepalived FAULT)")
 	if err := s.VIP.Drain(); err != nil {
-		return s.rollback(ctx, rs, target, StepDrain, err)
+		return s.rollback(ctx, rs, target, wire.StepDrain, err)
 	}
-	s.emit(StepDrain, StateDone, "")
+	s.emit(wire.StepDrain, wire.StateDone, "")
 
-	s.emit(StepVIP, StateRunning, fmt.Sprintf("wait up to %s for the VIP to move to %s", o.VIPTimeout, target.Name))
+	s.emit(wire.StepVIP, wire.StateRunning, fmt.Sprintf("wait up to %s for the VIP to move to %s", o.VIPTimeout, target.Name))
 	vipStart := time.Now()
 	if err := s.waitVIPGone(o.VIPTimeout); err != nil {
-		return s.rollback(ctx, rs, target, StepVIP, err)
+		return s.rollback(ctx, rs, target, wire.StepVIP, err)
 	}
 	left := time.Since(vipStart)
 	// Stay drained until the target answers on the VIP: undrained at
@@ -273,29 +245,29 @@ func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 	// keepalived would start both notify hooks at the same moment, racing
 	// each other for the state file.
 	if err := s.waitVIPAnswers(ctx, rs, target, o.VIPTimeout-left); err != nil {
-		return s.rollback(ctx, rs, target, StepVIP, err)
+		return s.rollback(ctx, rs, target, wire.StepVIP, err)
 	}
-	s.emit(StepVIP, StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
+	s.emit(wire.StepVIP, wire.StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
 
-	s.emit(StepUndrain, StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")
+	s.emit(wire.StepUndrain, wire.StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")
 	if err := s.VIP.Undrain(); err != nil {
 		// The pair is consistent (the target is master with the VIP); this
 		// node merely stays in FAULT until someone clears the file.
-		return s.fail(StepUndrain, err, fmt.Sprintf("switched: %s is master with the VIP, %s its replica, but %s is still drained (run `redkeep hook undrain` on it)", target.Name, s.Self.Name, s.Self.Name))
+		return s.fail(wire.StepUndrain, err, fmt.Sprintf("switched: %s is master with the VIP, %s its replica, but %s is still drained (run `redkeep hook undrain` on it)", target.Name, s.Self.Name, s.Self.Name))
 	}
-	s.emit(StepUndrain, StateDone, "")
+	s.emit(wire.StepUndrain, wire.StateDone, "")
 
-	s.emit(StepVerify, StateRunning, "ROLE through the VIP "+vipAddr(s.Cfg, target))
+	s.emit(wire.StepVerify, wire.StateRunning, "ROLE through the VIP "+vipAddr(s.Cfg, target))
 	if err := s.verify(ctx, rs, target, o.VIPTimeout); err != nil {
-		return s.fail(StepVerify, err, fmt.Sprintf("switched, not verified: %s should be master with the VIP and %s its replica; check both nodes", target.Name, s.Self.Name))
+		return s.fail(wire.StepVerify, err, fmt.Sprintf("switched, not verified: %s should be master with the VIP and %s its replica; check both nodes", target.Name, s.Self.Name))
 	}
-	s.emit(StepVerify, StateDone, fmt.Sprintf("the VIP answers as master %s; %s replicates from it, link up", target.Name, s.Self.Name))
+	s.emit(wire.StepVerify, wire.StateDone, fmt.Sprintf("the VIP answers as master %s; %s replicates from it, link up", target.Name, s.Self.Name))
 	return nil
 }
 
 func methodName(m string) string {
 	if m == "" {
-		return MethodAuto
+		return wire.MethodAuto
 	}
 	return m
 }
@@ -323,7 +295,7 @@ func (s *Switchover) waitVIPGone(limit time.Duration) error {
 // write (it is the master now and nothing reached it but replication), so a
 // FAILOVER back loses nothing.
 func (s *Switchover) rollback(ctx context.Context, rs *RedisSwitch, target *config.Node, step string, cause error) error {
-	s.emit(step, StateFailed, cause.Error()+"; rolling back")
+	s.emit(step, wire.StateFailed, cause.Error()+"; rolling back")
 	undrainErr := s.VIP.Undrain()
 	back := &RedisSwitch{Local: rs.Target, Target: rs.Local, TargetAddr: rs.LocalAddr, LocalAddr: rs.TargetAddr, Timeout: rs.Timeout, Method: rs.Method}
 	var err error

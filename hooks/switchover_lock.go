@@ -11,34 +11,8 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/wire"
 )
-
-// SwitchoverLock is the planned-switchover lock of one node. A console takes
-// it on both nodes before a switchover, so a second console (or a second
-// run of the same one) sees the operation in progress and refuses. It
-// expires on its own, so a console that died mid-switchover does not block
-// the pair forever.
-type SwitchoverLock struct {
-	// Owner identifies the switchover, e.g. "alice@laptop:4711:1732581234".
-	Owner    string    `json:"owner"`
-	From     string    `json:"from"`
-	To       string    `json:"to"`
-	PID      int       `json:"pid"`
-	Acquired time.Time `json:"acquired"`
-	Expires  time.Time `json:"expires"`
-}
-
-// Held reports whether the lock is taken at now.
-func (l *SwitchoverLock) Held(now time.Time) bool {
-	return l != nil && l.Owner != "" && now.Before(l.Expires)
-}
-
-func (l *SwitchoverLock) String() string {
-	if l == nil || l.Owner == "" {
-		return "none"
-	}
-	return fmt.Sprintf("switchover %s -> %s by %s (pid %d) until %s", l.From, l.To, l.Owner, l.PID, l.Expires.UTC().Format(time.RFC3339))
-}
 
 // ErrSwitchoverLocked is returned when another owner holds the lock.
 var ErrSwitchoverLocked = errors.New("another switchover is in progress")
@@ -70,7 +44,7 @@ func withLockFile(path string, fn func(f *os.File) error) error {
 	return fn(f)
 }
 
-func readLock(f *os.File, path string) (*SwitchoverLock, error) {
+func readLock(f *os.File, path string) (*wire.SwitchoverLock, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("switchover lock %s: %w", path, err)
 	}
@@ -81,7 +55,7 @@ func readLock(f *os.File, path string) (*SwitchoverLock, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	var l SwitchoverLock
+	var l wire.SwitchoverLock
 	if err := json.Unmarshal(data, &l); err != nil {
 		// A torn or foreign file must not wedge switchovers forever, but it
 		// must not be silently overwritten either: say what it holds.
@@ -90,7 +64,7 @@ func readLock(f *os.File, path string) (*SwitchoverLock, error) {
 	return &l, nil
 }
 
-func writeLock(f *os.File, path string, l *SwitchoverLock) error {
+func writeLock(f *os.File, path string, l *wire.SwitchoverLock) error {
 	var data []byte
 	if l != nil {
 		var err error
@@ -115,14 +89,14 @@ func writeLock(f *os.File, path string, l *SwitchoverLock) error {
 // want.Expires. The same owner may take it again (to extend it). When
 // another owner holds an unexpired lock it returns that lock and an error
 // wrapping ErrSwitchoverLocked.
-func AcquireSwitchoverLock(path string, want SwitchoverLock, now time.Time) (*SwitchoverLock, error) {
+func AcquireSwitchoverLock(path string, want wire.SwitchoverLock, now time.Time) (*wire.SwitchoverLock, error) {
 	if want.Owner == "" {
 		return nil, fmt.Errorf("switchover lock %s: an owner is required", path)
 	}
 	if !want.Expires.After(now) {
 		return nil, fmt.Errorf("switchover lock %s: expiry %s is not in the future", path, want.Expires.Format(time.RFC3339))
 	}
-	var held *SwitchoverLock
+	var held *wire.SwitchoverLock
 	err := withLockFile(path, func(f *os.File) error {
 		cur, err := readLock(f, path)
 		if err != nil {
@@ -155,7 +129,7 @@ func ReleaseSwitchoverLock(path, owner string) error {
 
 // ReadSwitchoverLock returns the lock at path when it is held at now, nil
 // when the node has none (no file, empty, or expired).
-func ReadSwitchoverLock(path string, now time.Time) (*SwitchoverLock, error) {
+func ReadSwitchoverLock(path string, now time.Time) (*wire.SwitchoverLock, error) {
 	f, err := openHookFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -180,10 +154,10 @@ func ReadSwitchoverLock(path string, now time.Time) (*SwitchoverLock, error) {
 // roles are the switchover's business (FAILOVER swaps them before the VIP
 // moves), and a reconcile that "fixes" a master without the VIP would undo
 // it. An unreadable lock counts as held: when unsure, do not touch roles.
-func SwitchoverInProgress(cfg *config.Config, now time.Time) (*SwitchoverLock, error) {
+func SwitchoverInProgress(cfg *config.Config, now time.Time) (*wire.SwitchoverLock, error) {
 	l, err := ReadSwitchoverLock(SwitchoverLockPath(cfg), now)
 	if err != nil {
-		return &SwitchoverLock{Owner: "unknown", Expires: now.Add(time.Minute)}, err
+		return &wire.SwitchoverLock{Owner: "unknown", Expires: now.Add(time.Minute)}, err
 	}
 	return l, nil
 }

@@ -7,14 +7,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redkeep/redkeep/wire"
 )
 
 func TestSwitchoverLock(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "run", "switchover.lock")
 	now := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
-	mk := func(owner string, ttl time.Duration) SwitchoverLock {
-		return SwitchoverLock{Owner: owner, From: "a", To: "b", PID: 42, Acquired: now, Expires: now.Add(ttl)}
+	mk := func(owner string, ttl time.Duration) wire.SwitchoverLock {
+		return wire.SwitchoverLock{Owner: owner, From: "a", To: "b", PID: 42, Acquired: now, Expires: now.Add(ttl)}
 	}
 
 	if l, err := ReadSwitchoverLock(path, now); err != nil || l != nil {
@@ -45,7 +47,7 @@ func TestSwitchoverLock(t *testing.T) {
 	if l, _ := ReadSwitchoverLock(path, later); l != nil {
 		t.Fatalf("expired lock still read as held: %v", l)
 	}
-	if _, err := AcquireSwitchoverLock(path, SwitchoverLock{Owner: "two", Expires: later.Add(time.Minute)}, later); err != nil {
+	if _, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "two", Expires: later.Add(time.Minute)}, later); err != nil {
 		t.Fatalf("take an expired lock: %v", err)
 	}
 	if err := ReleaseSwitchoverLock(path, "two"); err != nil {
@@ -56,10 +58,10 @@ func TestSwitchoverLock(t *testing.T) {
 	}
 
 	// Bad input is refused with a message, not a panic or a silent overwrite.
-	if _, err := AcquireSwitchoverLock(path, SwitchoverLock{Expires: later.Add(time.Minute)}, later); err == nil {
+	if _, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Expires: later.Add(time.Minute)}, later); err == nil {
 		t.Error("acquire without an owner succeeded")
 	}
-	if _, err := AcquireSwitchoverLock(path, SwitchoverLock{Owner: "x", Expires: later}, later); err == nil {
+	if _, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "x", Expires: later}, later); err == nil {
 		t.Error("acquire with an expiry in the past succeeded")
 	}
 	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
@@ -82,7 +84,7 @@ func TestSwitchoverLockRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := AcquireSwitchoverLock(path, SwitchoverLock{Owner: string(rune('a' + i)), Expires: now.Add(time.Minute)}, now)
+			_, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: string(rune('a' + i)), Expires: now.Add(time.Minute)}, now)
 			if err == nil {
 				mu.Lock()
 				wins++

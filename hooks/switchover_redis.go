@@ -5,31 +5,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/replication"
-)
-
-// Switchover methods for the Redis step.
-const (
-	// MethodAuto is MethodPause: measured on Redis 7.0, FAILOVER keeps
-	// writes paused about 0.9 s per switchover (the master only learns the
-	// replica's offset from its once-a-second REPLCONF ACK, and sends no
-	// GETACK while paused), the pause method about 3 ms (it reads the
-	// replica's offset directly). Both lose nothing.
-	MethodAuto = "auto"
-	// MethodFailover is Redis 6.2's FAILOVER TO host port TIMEOUT ms: the
-	// server pauses writes, waits for the replica's exact offset, and swaps
-	// the roles itself, aborting (and unpausing) on its own at the timeout.
-	MethodFailover = "failover"
-	// MethodPause does the same by hand: CLIENT PAUSE WRITE (with a
-	// timeout, so a killed process cannot leave writes paused), wait until
-	// the replica has applied the master's exact offset, promote the
-	// replica, demote the master, CLIENT UNPAUSE.
-	MethodPause = "pause"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // pollEvery is how often the Redis step re-reads replication state while it
@@ -75,24 +56,6 @@ func (e *StateError) Unwrap() error { return e.Err }
 // fetchInfo reads the INFO sections the switchover decides with.
 func fetchInfo(ctx context.Context, c *redis.Client) (replication.Info, error) {
 	return replication.Fetch(ctx, c)
-}
-
-// SupportsSwitchover reports whether a redis_version can switch over
-// without losing writes: 6.2 brought FAILOVER and CLIENT PAUSE WRITE.
-func SupportsSwitchover(version string) bool { return atLeast62(version) }
-
-// atLeast62 reports whether a redis_version has FAILOVER and CLIENT PAUSE WRITE.
-func atLeast62(version string) bool {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return major > 6 || major == 6 && minor >= 2
 }
 
 // isReplicaOf reports whether info is a replica of addr (host:port).
@@ -145,7 +108,7 @@ func (s *RedisSwitch) CheckSwitchable(ctx context.Context, maxLag int64) (local,
 	// master does not list as online, which after a full sync lasts until
 	// the replica's first ack (up to a second). The pause path reads the
 	// replica's offset itself and does not care.
-	if r, found := replicaOf(local, s.TargetAddr); s.Method == MethodFailover && (!found || r.State != "online") {
+	if r, found := replicaOf(local, s.TargetAddr); s.Method == wire.MethodFailover && (!found || r.State != "online") {
 		state := "not listed"
 		if found {
 			state = r.State
@@ -172,10 +135,10 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 		return RedisResult{}, &StateError{Err: err, State: "unchanged"}
 	}
 	method := s.Method
-	if method == "" || method == MethodAuto {
-		method = MethodPause
+	if method == "" || method == wire.MethodAuto {
+		method = wire.MethodPause
 	}
-	if !atLeast62(local.Version) {
+	if !replication.SupportsSwitchover(local.Version) {
 		// Before 6.2 the only pause also blocks our own REPLICAOF, so a
 		// write could land on the old master after the replica took over.
 		return RedisResult{}, &StateError{
@@ -185,9 +148,9 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 	}
 	var off int64
 	switch method {
-	case MethodFailover:
+	case wire.MethodFailover:
 		off, err = s.failover(ctx)
-	case MethodPause:
+	case wire.MethodPause:
 		off, err = s.pause(ctx)
 	default:
 		return RedisResult{}, &StateError{Err: fmt.Errorf("unknown switchover method %q (auto, failover, pause)", s.Method), State: "unchanged"}

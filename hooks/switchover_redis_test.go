@@ -14,6 +14,7 @@ import (
 
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // pair starts a master and a replica of it on loopback.
@@ -95,7 +96,7 @@ func waitLinkUp(t *testing.T, c *redis.Client) {
 }
 
 func TestRedisSwitchUnderLoad(t *testing.T) {
-	for _, method := range []string{MethodFailover, MethodPause} {
+	for _, method := range []string{wire.MethodFailover, wire.MethodPause} {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
 			m, r := pair(t)
@@ -161,7 +162,7 @@ func isReadonly(err error) bool {
 // A replica that cannot catch up (frozen) makes the switch fail at its
 // timeout with the pair unchanged and writes on the master flowing again.
 func TestRedisSwitchFrozenTargetLeavesPairUnchanged(t *testing.T) {
-	for _, method := range []string{MethodFailover, MethodPause} {
+	for _, method := range []string{wire.MethodFailover, wire.MethodPause} {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
 			m, r := pair(t)
@@ -240,19 +241,11 @@ func TestCheckSwitchableRefusals(t *testing.T) {
 	}
 }
 
-func TestAtLeast62(t *testing.T) {
-	for v, want := range map[string]bool{"7.0.15": true, "6.2.0": true, "6.0.16": false, "5.0.7": false, "10.1": true, "": false, "x.y": false} {
-		if got := atLeast62(v); got != want {
-			t.Errorf("atLeast62(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
-
 // BenchmarkRedisSwitch measures the Redis step alone (writes paused for
 // most of it), switching a loopback pair back and forth under a light
 // write load. Run: go test ./hooks/ -run '^$' -bench RedisSwitch -benchtime 20x
 func BenchmarkRedisSwitch(b *testing.B) {
-	for _, method := range []string{MethodFailover, MethodPause} {
+	for _, method := range []string{wire.MethodFailover, wire.MethodPause} {
 		b.Run(method, func(b *testing.B) {
 			m := redistest.Start(b)
 			r := redistest.Start(b)

@@ -13,6 +13,7 @@ import (
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // loopbackConfig is a pair config for two loopback servers. The VIP is
@@ -75,12 +76,12 @@ func (v *fakeVIP) Undrain() error {
 	return nil
 }
 
-func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switchover, *[]SwitchoverStep) {
+func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switchover, *[]wire.SwitchoverStep) {
 	t.Helper()
 	self, _ := cfg.Node("a")
 	var mu sync.Mutex
-	var steps []SwitchoverStep
-	s := &Switchover{Cfg: cfg, Self: self, VIP: vip, Now: time.Now, Emit: func(st SwitchoverStep) {
+	var steps []wire.SwitchoverStep
+	s := &Switchover{Cfg: cfg, Self: self, VIP: vip, Now: time.Now, Emit: func(st wire.SwitchoverStep) {
 		mu.Lock()
 		steps = append(steps, st)
 		mu.Unlock()
@@ -91,7 +92,7 @@ func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switc
 func takeLock(t *testing.T, cfg *config.Config, owner string) {
 	t.Helper()
 	now := time.Now()
-	if _, err := AcquireSwitchoverLock(SwitchoverLockPath(cfg), SwitchoverLock{Owner: owner, From: "a", To: "b", Acquired: now, Expires: now.Add(time.Minute)}, now); err != nil {
+	if _, err := AcquireSwitchoverLock(SwitchoverLockPath(cfg), wire.SwitchoverLock{Owner: owner, From: "a", To: "b", Acquired: now, Expires: now.Add(time.Minute)}, now); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,14 +128,14 @@ func TestSwitchoverRun(t *testing.T) {
 	}
 	var names []string
 	for _, st := range *steps {
-		if st.State == StateDone {
+		if st.State == wire.StateDone {
 			names = append(names, st.Step)
 		}
-		if st.State == StateFailed {
+		if st.State == wire.StateFailed {
 			t.Errorf("failed step reported: %+v", st)
 		}
 	}
-	want := []string{StepCheck, StepRedis, StepDrain, StepVIP, StepUndrain, StepVerify}
+	want := []string{wire.StepCheck, wire.StepRedis, wire.StepDrain, wire.StepVIP, wire.StepUndrain, wire.StepVerify}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("done steps = %v, want %v", names, want)
 	}
@@ -151,7 +152,7 @@ func TestSwitchoverRunRefusesWithoutLock(t *testing.T) {
 	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true})
 	err := s.Run(context.Background(), opts("me"))
 	var f *SwitchoverFailure
-	if !errors.As(err, &f) || f.Step != StepCheck || f.PairState != "unchanged" {
+	if !errors.As(err, &f) || f.Step != wire.StepCheck || f.PairState != "unchanged" {
 		t.Fatalf("Run without the lock = %v, want a check failure with the pair unchanged", err)
 	}
 	if in := infoOf(t, a.Client()); in.Role != replication.RoleMaster {
@@ -167,7 +168,7 @@ func TestSwitchoverRunRefusesWithoutVIP(t *testing.T) {
 	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: false})
 	err := s.Run(context.Background(), opts("me"))
 	var f *SwitchoverFailure
-	if !errors.As(err, &f) || f.Step != StepCheck {
+	if !errors.As(err, &f) || f.Step != wire.StepCheck {
 		t.Fatalf("Run on a node without the VIP = %v, want a check failure", err)
 	}
 }
@@ -214,7 +215,7 @@ func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 	<-done
 
 	var f *SwitchoverFailure
-	if !errors.As(err, &f) || f.Step != StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
+	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
 		t.Fatalf("Run with a stuck VIP = %v, want a vip failure, rolled back", err)
 	}
 	if in := infoOf(t, a.Client()); in.Role != replication.RoleMaster {

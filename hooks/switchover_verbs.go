@@ -6,13 +6,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
-)
-
-// Lock operations of `redkeep hook switchover-lock`.
-const (
-	LockAcquire = "acquire"
-	LockRelease = "release"
-	LockStatus  = "status"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // LockRequest is one `redkeep hook switchover-lock` call from a console.
@@ -25,28 +19,17 @@ type LockRequest struct {
 	TTL   time.Duration
 }
 
-// LockReply is what the verb prints as JSON. A lock held by someone else is
-// an answer (OK false, Held set), not an error: the console refuses with it.
-type LockReply struct {
-	Node string `json:"node"`
-	OK   bool   `json:"ok"`
-	// Held is the lock now on the node: ours after an acquire, someone
-	// else's when OK is false, the current one for status; nil when free.
-	Held  *SwitchoverLock `json:"held,omitempty"`
-	Error string          `json:"error,omitempty"`
-}
-
 // HandleLock runs one switchover-lock operation on node self.
-func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time) LockReply {
+func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time) wire.LockReply {
 	path := SwitchoverLockPath(cfg)
-	reply := LockReply{Node: self}
+	reply := wire.LockReply{Node: self}
 	switch req.Op {
-	case LockAcquire:
+	case wire.LockAcquire:
 		if req.TTL <= 0 {
 			reply.Error = "--ttl must be positive"
 			return reply
 		}
-		want := SwitchoverLock{Owner: req.Owner, From: req.From, To: req.To, PID: req.PID, Acquired: now, Expires: now.Add(req.TTL)}
+		want := wire.SwitchoverLock{Owner: req.Owner, From: req.From, To: req.To, PID: req.PID, Acquired: now, Expires: now.Add(req.TTL)}
 		held, err := AcquireSwitchoverLock(path, want, now)
 		switch {
 		case errors.Is(err, ErrSwitchoverLocked):
@@ -56,13 +39,13 @@ func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time)
 		default:
 			reply.OK, reply.Held = true, &want
 		}
-	case LockRelease:
+	case wire.LockRelease:
 		if err := ReleaseSwitchoverLock(path, req.Owner); err != nil {
 			reply.Error = err.Error()
 		} else {
 			reply.OK = true
 		}
-	case LockStatus:
+	case wire.LockStatus:
 		l, err := ReadSwitchoverLock(path, now)
 		if err != nil {
 			reply.Error = err.Error()

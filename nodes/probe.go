@@ -17,9 +17,9 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/shell"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // DefaultProbeTimeout bounds one poll of one node when the caller sets no
@@ -256,7 +256,7 @@ echo $r`
 func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 	plain, fast := bytes.HasPrefix(out, []byte(plainMarker)), bytes.HasPrefix(out, []byte(fastMarker))
 	if !plain && !fast {
-		var ns hooks.NodeState
+		var ns wire.NodeState
 		if err := json.Unmarshal(out, &ns); err != nil {
 			return fmt.Errorf("redkeep hook state --json: unreadable reply %q: %v", abbrev(out), err)
 		}
@@ -292,7 +292,7 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 		}
 	}
 	if st := bytes.TrimSpace(sections["state"]); len(st) > 0 {
-		s, err := hooks.ParseState(st)
+		s, err := wire.ParseState(st)
 		if err != nil {
 			return fmt.Errorf("state file: %v", err)
 		}
@@ -301,7 +301,7 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 	return nil
 }
 
-func setState(k *Keepalived, s *hooks.State) {
+func setState(k *Keepalived, s *wire.State) {
 	k.State = s.State
 	k.Priority = s.Priority
 	k.Since = s.Since

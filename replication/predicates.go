@@ -1,6 +1,10 @@
 package replication
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // zeroReplID is what Redis reports as master_replid2 when there is no
 // previous history; it must never count as a shared history.
@@ -149,4 +153,22 @@ func SafeToReplicateFromTail(local, peer Info, tail *Tail) (bool, string) {
 		return false, fmt.Sprintf("the follower took writes the source lacks: its stream past the fork at offset %d of history %s holds %s", d.Fork-1, short(d.ReplID), tail)
 	}
 	return true, fmt.Sprintf("the source holds the common history %s up to offset %d, and the follower's stream past it holds %s", short(d.ReplID), d.Fork-1, tail)
+}
+
+// SupportsSwitchover reports whether a redis_version can switch over
+// without losing writes: 6.2 brought FAILOVER and CLIENT PAUSE WRITE.
+func SupportsSwitchover(version string) bool { return atLeast62(version) }
+
+// atLeast62 reports whether a redis_version has FAILOVER and CLIENT PAUSE WRITE.
+func atLeast62(version string) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major > 6 || major == 6 && minor >= 2
 }

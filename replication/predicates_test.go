@@ -153,3 +153,11 @@ func TestSafeToReplicateFromFixtures(t *testing.T) {
 		t.Errorf("demoted old master -> new master refused: %s", why)
 	}
 }
+
+func TestSupportsSwitchover(t *testing.T) {
+	for v, want := range map[string]bool{"7.0.15": true, "6.2.0": true, "6.0.16": false, "5.0.7": false, "10.1": true, "": false, "x.y": false} {
+		if got := SupportsSwitchover(v); got != want {
+			t.Errorf("SupportsSwitchover(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
