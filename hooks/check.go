@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -211,11 +212,11 @@ func checkNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".c
 // note logs msg unless it is the same as the previous check's note.
 func (r *runner) note(level Level, msg string) {
 	path := checkNotePath(r.cfg)
-	if prev, err := readHookFile(path); err == nil && string(prev) == msg {
+	if prev, err := nodefile.Read(path); err == nil && string(prev) == msg {
 		return
 	}
 	r.logf(level, "%s", msg)
-	_ = writeFileAtomic(path, []byte(msg))
+	_ = nodefile.WriteAtomic(path, []byte(msg))
 }
 
 // checkResult logs a change of health and passes err through.
@@ -225,7 +226,7 @@ func (r *runner) checkResult(err error) error {
 		return err
 	}
 	path := checkNotePath(r.cfg)
-	if prev, rerr := readHookFile(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
+	if prev, rerr := nodefile.Read(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
 		r.note(Info, "check healthy again")
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -41,7 +42,7 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) wire.N
 		ns.HoldsVIP = held
 	}
 	ns.KeepalivedRunning = processRunning("/proc", "keepalived")
-	if b, err := readHookFile(cfg.Keepalived.TrackFile); err == nil {
+	if b, err := nodefile.Read(cfg.Keepalived.TrackFile); err == nil {
 		v := string(bytes.TrimSpace(b))
 		ns.Drained = v != "" && v != "0"
 	}

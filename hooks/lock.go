@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/redkeep/redkeep/internal/nodefile"
 )
 
 // lockPoll is how often a waiting hook retries a held lock. flock(2) has
@@ -27,7 +29,7 @@ func openLockFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	f, err := openHookFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := nodefile.Open(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

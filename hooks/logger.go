@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redkeep/redkeep/internal/nodefile"
 )
 
 // StateLogTimeLayout is the redis-state log's timestamp: the origin
@@ -112,7 +114,7 @@ func (l *Logger) writeFile(line string) {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			l.fileErr = err
 		} else {
-			l.file, l.fileErr = openHookFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			l.file, l.fileErr = nodefile.Open(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		}
 		if l.fileErr != nil {
 			l.fileErr = fmt.Errorf("state log: %w", l.fileErr)

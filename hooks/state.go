@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -14,7 +15,7 @@ import (
 // small regular file at path is (readHookFile): the check must answer in
 // time whatever sits there.
 func ReadState(path string) (s wire.State, ok bool, err error) {
-	data, err := readHookFile(path)
+	data, err := nodefile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return wire.State{}, false, nil
 	}
@@ -36,5 +37,5 @@ func writeState(path string, s wire.State) error {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	data = append(data, '\n')
-	return writeFileAtomic(path, data)
+	return nodefile.WriteAtomic(path, data)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -59,7 +60,7 @@ func (v TrackFileVIP) Undrain() error { return writeTrackFile(v.TrackFile, "0\n"
 // half-written number, and through a fresh temporary file, never through a
 // symlink planted at a fixed one.
 func writeTrackFile(path, content string) error {
-	if err := writeFileAtomic(path, []byte(content)); err != nil {
+	if err := nodefile.WriteAtomic(path, []byte(content)); err != nil {
 		return fmt.Errorf("track file: %w", err)
 	}
 	return nil

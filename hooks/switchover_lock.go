@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -32,7 +33,7 @@ func withLockFile(path string, fn func(f *os.File) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("switchover lock %s: %w", path, err)
 	}
-	f, err := openHookFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := nodefile.Open(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("switchover lock: %w", err)
 	}
@@ -48,7 +49,7 @@ func readLock(f *os.File, path string) (*wire.SwitchoverLock, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("switchover lock %s: %w", path, err)
 	}
-	data, err := readCapped(f, path)
+	data, err := nodefile.ReadCapped(f, path)
 	if err != nil {
 		return nil, fmt.Errorf("switchover lock: %w", err)
 	}
@@ -130,7 +131,7 @@ func ReleaseSwitchoverLock(path, owner string) error {
 // ReadSwitchoverLock returns the lock at path when it is held at now, nil
 // when the node has none (no file, empty, or expired).
 func ReadSwitchoverLock(path string, now time.Time) (*wire.SwitchoverLock, error) {
-	f, err := openHookFile(path, os.O_RDONLY, 0)
+	f, err := nodefile.Open(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/nodefile"
 )
 
 // The hooks run as root under keepalived (docs/safety.md rule 11): they refuse
@@ -158,7 +159,7 @@ func trustLeaf(path string, isDir bool) error {
 	case isDir && !fi.IsDir():
 		return fmt.Errorf("%s is not a directory", path)
 	case !isDir && !fi.Mode().IsRegular():
-		return notRegular(path, fi.Mode())
+		return nodefile.NotRegular(path, fi.Mode())
 	}
 	if uid := owner(fi); uid != 0 {
 		return fmt.Errorf("%s is owned by uid %d, not root", path, uid)

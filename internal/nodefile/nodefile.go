@@ -1,4 +1,8 @@
-package hooks
+// Package nodefile opens the small files redkeep keeps on a node (state
+// file, locks, track file, check note) the way a root process must: never
+// through a symlink, never blocking on a FIFO or device, never reading more
+// than MaxSize, and replacing them atomically.
+package nodefile
 
 import (
 	"errors"
@@ -10,23 +14,23 @@ import (
 	"syscall"
 )
 
-// maxHookFile caps what a hook reads from one of its own files (state
+// MaxSize caps what a hook reads from one of its own files (state
 // file, check note, switchover lock, track file): each holds a few hundred
 // bytes, and the check must answer within its deadline whatever was put
 // at their paths.
-const maxHookFile = 64 << 10
+const MaxSize = 64 << 10
 
-// openHookFile opens a file the hooks keep at path (flag as for
+// Open opens a file the hooks keep at path (flag as for
 // os.OpenFile). The hooks run as root, so whatever sits at path is
 // suspect: a symlink is refused rather than followed (redkeep never
 // creates one there), and so is anything but a regular file. The open
 // never blocks: a FIFO opened for reading would wait for a writer, one
 // opened for writing for a reader.
-func openHookFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+func Open(path string, flag int, perm os.FileMode) (*os.File, error) {
 	// Refuse before opening what is visibly not a regular file: opening a
 	// device can have effects of its own. The fstat below closes the race.
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, notRegular(path, fi.Mode())
+		return nil, NotRegular(path, fi.Mode())
 	}
 	var fd int
 	var err error
@@ -38,7 +42,7 @@ func openHookFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 	}
 	if err != nil {
 		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, notRegular(path, fi.Mode())
+			return nil, NotRegular(path, fi.Mode())
 		}
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -49,7 +53,7 @@ func openHookFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		_ = syscall.Close(fd)
-		return nil, notRegular(path, modeType(st.Mode))
+		return nil, NotRegular(path, modeType(st.Mode))
 	}
 	// O_NONBLOCK means nothing for a regular file's reads and writes.
 	return os.NewFile(uintptr(fd), path), nil
@@ -74,8 +78,8 @@ func modeType(m uint32) fs.FileMode {
 	return 0
 }
 
-// notRegular is the error for a hook file that is not a regular file.
-func notRegular(path string, m fs.FileMode) error {
+// NotRegular is the error for a file that is not a regular file.
+func NotRegular(path string, m fs.FileMode) error {
 	what := "not a regular file"
 	switch {
 	case m&fs.ModeSymlink != 0:
@@ -92,40 +96,40 @@ func notRegular(path string, m fs.FileMode) error {
 	return fmt.Errorf("%s is %s, not a regular file: refusing to use it", path, what)
 }
 
-// readHookFile reads one of the hooks' small files, at most maxHookFile
-// bytes, through openHookFile. A missing file is an error wrapping
+// Read reads one of the hooks' small files, at most MaxSize
+// bytes, through Open. A missing file is an error wrapping
 // fs.ErrNotExist.
-func readHookFile(path string) ([]byte, error) {
-	f, err := openHookFile(path, os.O_RDONLY, 0)
+func Read(path string) ([]byte, error) {
+	f, err := Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readCapped(f, path)
+	return ReadCapped(f, path)
 }
 
-// readCapped reads f from where it is, refusing more than maxHookFile bytes.
-func readCapped(f *os.File, path string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(f, maxHookFile+1))
+// ReadCapped reads f from where it is, refusing more than MaxSize bytes.
+func ReadCapped(f *os.File, path string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(data) > maxHookFile {
+	if len(data) > MaxSize {
 		size := "more"
 		if fi, err := f.Stat(); err == nil {
 			size = fmt.Sprintf("%d bytes", fi.Size())
 		}
-		return nil, fmt.Errorf("%s is larger than %d KiB (%s): not a redkeep file, refusing to read it", path, maxHookFile>>10, size)
+		return nil, fmt.Errorf("%s is larger than %d KiB (%s): not a redkeep file, refusing to read it", path, MaxSize>>10, size)
 	}
 	return data, nil
 }
 
-// writeFileAtomic writes data to a new temporary file beside path and
+// WriteAtomic writes data to a new temporary file beside path and
 // renames it over path, creating the directory if needed. The temporary
 // file is created exclusively (never through a planted symlink) and
 // changed only through its descriptor; the rename replaces whatever was at
 // path, a symlink included, without following it.
-func writeFileAtomic(path string, data []byte) error {
+func WriteAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
