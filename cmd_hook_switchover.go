@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -23,7 +24,7 @@ func newHookSwitchoverCmds(h *hookEnv) []*cobra.Command {
 
 func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 	var node string
-	req := hooks.LockRequest{}
+	req := switchover.LockRequest{}
 	cmd := &cobra.Command{
 		Use:   "switchover-lock acquire|release|status",
 		Short: "Take, drop or show this node's switchover lock (JSON; used by `redkeep switchover`)",
@@ -45,7 +46,7 @@ func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 				return withCode(exitUsage, err)
 			}
 			req.Op = args[0]
-			reply := hooks.HandleLock(cfg, self.Name, req, time.Now())
+			reply := switchover.HandleLock(cfg, self.Name, req, time.Now())
 			if err := json.NewEncoder(cmd.OutOrStdout()).Encode(reply); err != nil {
 				return withCode(exitUnhealthy, err)
 			}
@@ -67,7 +68,7 @@ func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 
 func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 	var node string
-	o := hooks.SwitchoverOptions{}
+	o := switchover.Options{}
 	cmd := &cobra.Command{
 		Use:   "switchover-run --to NODE --owner ID",
 		Short: "Run a switchover from this node, the current master (JSON lines; used by `redkeep switchover`)",
@@ -127,12 +128,12 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 				// A write error means the console is gone: carry on.
 				_ = enc.Encode(st)
 			}
-			sw, err := hooks.NewSwitchover(cfg, self, emit)
+			sw, err := switchover.New(cfg, self, emit)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
 			err = sw.Run(abort, o)
-			var f *hooks.SwitchoverFailure
+			var f *switchover.Failure
 			switch {
 			case err == nil:
 				return nil

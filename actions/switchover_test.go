@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
-	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
@@ -24,7 +24,7 @@ import (
 )
 
 // loopPair is two real redis-servers on loopback driven through the same
-// node-local code the SSH path runs (hooks.HandleLock, hooks.Switchover),
+// node-local code the SSH path runs (switchover.HandleLock, switchover.Runner),
 // with a stand-in for keepalived: a drain hands the VIP to the peer after
 // a few milliseconds. It is the Redis half of the switchover tested for
 // real; the lab tests run the whole thing with keepalived and sshd.
@@ -111,7 +111,7 @@ func (p *loopPair) Redkeep(ctx context.Context, node string, args ...string) ([]
 		return nil, fmt.Errorf("loopPair: unexpected command %q", args)
 	}
 	fs := flag.NewFlagSet("switchover-lock", flag.ContinueOnError)
-	req := hooks.LockRequest{Op: args[2]}
+	req := switchover.LockRequest{Op: args[2]}
 	fs.StringVar(&req.Owner, "owner", "", "")
 	fs.StringVar(&req.From, "from", "", "")
 	fs.StringVar(&req.To, "to", "", "")
@@ -120,7 +120,7 @@ func (p *loopPair) Redkeep(ctx context.Context, node string, args ...string) ([]
 	if err := fs.Parse(args[3:]); err != nil {
 		return nil, err
 	}
-	return json.Marshal(hooks.HandleLock(p.nodeCfg[node], node, req, time.Now()))
+	return json.Marshal(switchover.HandleLock(p.nodeCfg[node], node, req, time.Now()))
 }
 
 // vip is one node's VIPControl in the loop pair.
@@ -156,7 +156,7 @@ func (p *loopPair) RedkeepStream(ctx context.Context, node string, args ...strin
 		return nil, fmt.Errorf("loopPair: unexpected command %q", args)
 	}
 	fs := flag.NewFlagSet("switchover-run", flag.ContinueOnError)
-	var o hooks.SwitchoverOptions
+	var o switchover.Options
 	fs.StringVar(&o.To, "to", "", "")
 	fs.StringVar(&o.Owner, "owner", "", "")
 	fs.Int64Var(&o.MaxLag, "max-lag", 0, "")
@@ -170,7 +170,7 @@ func (p *loopPair) RedkeepStream(ctx context.Context, node string, args ...strin
 	self, _ := cfg.Node(node)
 	pr, pw := io.Pipe()
 	enc := json.NewEncoder(pw)
-	sw := &hooks.Switchover{Cfg: cfg, Self: self, VIP: vip{p, node}, Now: time.Now, Emit: func(st wire.SwitchoverStep) { _ = enc.Encode(st) }}
+	sw := &switchover.Runner{Cfg: cfg, Self: self, VIP: vip{p, node}, Now: time.Now, Emit: func(st wire.SwitchoverStep) { _ = enc.Encode(st) }}
 	go func() {
 		// Like the real verb: the run does not stop when the console goes.
 		err := sw.Run(context.Background(), o)
@@ -262,7 +262,7 @@ func TestRunBackAndForthLoopback(t *testing.T) {
 			t.Fatalf("after switchover %d: %s", i+1, res.PairState)
 		}
 		for _, n := range []string{"a", "b"} {
-			if l, _ := hooks.ReadSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg[n]), time.Now()); l != nil {
+			if l, _ := switchover.ReadLock(switchover.LockPath(p.nodeCfg[n]), time.Now()); l != nil {
 				t.Fatalf("after switchover %d: lock left on %s: %s", i+1, n, l)
 			}
 		}
@@ -297,7 +297,7 @@ func TestRunRefusals(t *testing.T) {
 				t.Fatalf("%s: a is no longer the master with the VIP after a refusal: %+v", name, s)
 			}
 		}
-		if l, _ := hooks.ReadSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg["a"]), time.Now()); l != nil {
+		if l, _ := switchover.ReadLock(switchover.LockPath(p.nodeCfg["a"]), time.Now()); l != nil {
 			t.Fatalf("%s: a refused switchover left a lock on a: %s", name, l)
 		}
 	}
@@ -321,11 +321,11 @@ func TestRunRefusals(t *testing.T) {
 
 	// Another operation in progress: someone else's lock on b.
 	now := time.Now()
-	if _, err := hooks.AcquireSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg["b"]), wire.SwitchoverLock{Owner: "other@console:1", Expires: now.Add(time.Minute)}, now); err != nil {
+	if _, err := switchover.AcquireLock(switchover.LockPath(p.nodeCfg["b"]), wire.SwitchoverLock{Owner: "other@console:1", Expires: now.Add(time.Minute)}, now); err != nil {
 		t.Fatal(err)
 	}
 	refused("lock held", Options{}, CheckNoOperation)
-	if err := hooks.ReleaseSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg["b"]), "other@console:1"); err != nil {
+	if err := switchover.ReleaseLock(switchover.LockPath(p.nodeCfg["b"]), "other@console:1"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -469,7 +469,7 @@ func TestRunNodeLocalRunDoesNotStart(t *testing.T) {
 		t.Fatalf("Run = %v, want a failure leaving a the master", err)
 	}
 	for _, n := range []string{"a", "b"} {
-		if l, _ := hooks.ReadSwitchoverLock(hooks.SwitchoverLockPath(p.nodeCfg[n]), time.Now()); l != nil {
+		if l, _ := switchover.ReadLock(switchover.LockPath(p.nodeCfg[n]), time.Now()); l != nil {
 			t.Fatalf("lock left on %s: %s", n, l)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
@@ -125,7 +126,7 @@ func (r *runner) reconcile(ctx context.Context, st wire.State, local replication
 		return nil // a notify holds the lock
 	}
 	defer lock.Unlock()
-	if sw, err := SwitchoverInProgress(r.cfg, time.Now()); err == nil && sw != nil {
+	if sw, err := switchover.InProgress(r.cfg, time.Now()); err == nil && sw != nil {
 		return nil // a planned switchover swaps roles on purpose
 	}
 

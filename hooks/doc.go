@@ -14,9 +14,9 @@
 //     and a planned switchover puts the old master in FAULT through it.
 //
 // The console's verbs: ReadNodeState (`hook state`, read-only, fine for an
-// unprivileged user), the switchover's node side (NewSwitchover, the
-// switchover lock) and Resolve, which ends a split brain after saving the
-// losing side's data set.
+// unprivileged user) and Resolve, which ends a split brain after saving the
+// losing side's data set. The planned switchover's node side is package
+// hooks/switchover; what both ends of SSH exchange is package wire.
 //
 // Everything here keeps the safety rules of docs/safety.md: offsets, never
 // sleeps, decide which Redis leads (replication.CaughtUp and friends); a

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -21,13 +22,13 @@ import (
 // priority-0 advert and the peer takes the VIP at once. The planned
 // switchover runs it on the old master over SSH.
 func Drain(cfg *config.Config) error {
-	return TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Drain()
+	return switchover.TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Drain()
 }
 
 // Undrain writes 0 to the track file: keepalived leaves FAULT and, with
 // nopreempt, stays BACKUP.
 func Undrain(cfg *config.Config) error {
-	return TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Undrain()
+	return switchover.TrackFileVIP{TrackFile: cfg.Keepalived.TrackFile}.Undrain()
 }
 
 // ReadNodeState gathers NodeState for node self; version is this binary's.
@@ -38,7 +39,7 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) wire.N
 	} else if ok {
 		ns.State = &s
 	}
-	if held, err := (TrackFileVIP{VIP: cfg.VIPAddr()}).Held(); err == nil {
+	if held, err := (switchover.TrackFileVIP{VIP: cfg.VIPAddr()}).Held(); err == nil {
 		ns.HoldsVIP = held
 	}
 	ns.KeepalivedRunning = processRunning("/proc", "keepalived")

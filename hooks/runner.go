@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -91,7 +92,7 @@ func newRunner(cfg *config.Config, self *config.Node, log *Logger, timeout time.
 func (r *runner) watchVIP() {
 	if iface := r.self.Keepalived.Interface; iface != "" {
 		if _, err := net.InterfaceByName(iface); err == nil {
-			r.vipHeld = TrackFileVIP{VIP: r.cfg.VIPAddr()}.Held
+			r.vipHeld = switchover.TrackFileVIP{VIP: r.cfg.VIPAddr()}.Held
 			return
 		}
 	}

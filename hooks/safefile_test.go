@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -121,9 +122,9 @@ func TestHookFilesRefuseSymlinks(t *testing.T) {
 			t.Run("switchover lock acquire", func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "switchover.lock")
 				target := plant(t, path, dangling)
-				_, err := AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
+				_, err := switchover.AcquireLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
 				untouched(t, target, dangling)
-				wantErrNaming(t, "AcquireSwitchoverLock", err, path)
+				wantErrNaming(t, "switchover.AcquireLock", err, path)
 			})
 			t.Run("state file", func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "state.json")
@@ -159,7 +160,7 @@ func TestHookFilesRefuseSymlinks(t *testing.T) {
 		if err := os.WriteFile(target, []byte(held), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l, err := ReadSwitchoverLock(path, now)
+		l, err := switchover.ReadLock(path, now)
 		if l != nil {
 			t.Errorf("ReadSwitchoverLock read %v through a symlink", l)
 		}
@@ -233,12 +234,12 @@ func TestHookReadsAreBounded(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "switchover.lock")
 		mkfifo(t, path)
 		var err error
-		within(t, limit, "ReadSwitchoverLock of a FIFO", func() { _, err = ReadSwitchoverLock(path, now) })
+		within(t, limit, "ReadSwitchoverLock of a FIFO", func() { _, err = switchover.ReadLock(path, now) })
 		wantErrNaming(t, "ReadSwitchoverLock of a FIFO", err, path)
-		within(t, limit, "AcquireSwitchoverLock of a FIFO", func() {
-			_, err = AcquireSwitchoverLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
+		within(t, limit, "switchover.AcquireLock of a FIFO", func() {
+			_, err = switchover.AcquireLock(path, wire.SwitchoverLock{Owner: "x", Expires: now.Add(time.Minute)}, now)
 		})
-		wantErrNaming(t, "AcquireSwitchoverLock of a FIFO", err, path)
+		wantErrNaming(t, "switchover.AcquireLock of a FIFO", err, path)
 	})
 	t.Run("huge switchover lock", func(t *testing.T) {
 		t.Parallel()
@@ -246,7 +247,7 @@ func TestHookReadsAreBounded(t *testing.T) {
 		if err := os.WriteFile(path, []byte(strings.Repeat(" ", 1<<20)+"{}"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := ReadSwitchoverLock(path, now)
+		_, err := switchover.ReadLock(path, now)
 		if err == nil || !strings.Contains(err.Error(), "larger than") {
 			t.Errorf("ReadSwitchoverLock of a 1 MB file: %v, want it refused for its size", err)
 		}

@@ -1,4 +1,15 @@
-package hooks
+// Package switchover is the node side of a planned switchover: what
+// `redkeep hook switchover-run` and `hook switchover-lock` do on the
+// current master, driven over SSH by the console side (package actions).
+//
+// Runner moves the pair in steps it reports as wire.SwitchoverStep lines:
+// re-check on the node, swap the Redis roles with writes paused until the
+// target has every byte (RedisSwitch: FAILOVER TO or CLIENT PAUSE WRITE,
+// never a sleep), drain keepalived so the VIP follows, verify, and roll
+// back when a step fails. The switchover lock (AcquireLock, HandleLock)
+// keeps a second console out and expires by itself; the hooks' check
+// consults it (InProgress) so roles swapped on purpose are not "fixed".
+package switchover
 
 import (
 	"context"
@@ -66,8 +77,8 @@ func writeTrackFile(path, content string) error {
 	return nil
 }
 
-// SwitchoverOptions are the parameters of one node-local switchover.
-type SwitchoverOptions struct {
+// Options are the parameters of one node-local switchover.
+type Options struct {
 	// Owner is the switchover lock owner the console took; the run refuses
 	// unless this node's lock is held by it.
 	Owner string
@@ -85,7 +96,7 @@ type SwitchoverOptions struct {
 // first, then the VIP, then verification. It is started by the console over
 // SSH but does not depend on it: once the Redis roles have swapped it goes
 // on to a consistent pair even if the console disappears.
-type Switchover struct {
+type Runner struct {
 	Cfg  *config.Config
 	Self *config.Node
 	// Password is the Redis password ("" for none).
@@ -96,33 +107,33 @@ type Switchover struct {
 	Now  func() time.Time
 }
 
-// NewSwitchover returns the switchover of a real node: self's Redis, the
+// New returns the switchover of a real node: self's Redis, the
 // peer's over the pair's network, and the VIP from the config.
-func NewSwitchover(cfg *config.Config, self *config.Node, emit func(wire.SwitchoverStep)) (*Switchover, error) {
+func New(cfg *config.Config, self *config.Node, emit func(wire.SwitchoverStep)) (*Runner, error) {
 	pw, err := cfg.RedisPassword()
 	if err != nil {
 		return nil, err
 	}
-	return &Switchover{
+	return &Runner{
 		Cfg: cfg, Self: self, Password: pw, Emit: emit, Now: time.Now,
 		VIP: TrackFileVIP{VIP: cfg.VIPAddr(), TrackFile: cfg.Keepalived.TrackFile},
 	}, nil
 }
 
-func (s *Switchover) emit(step, state, detail string) {
+func (s *Runner) emit(step, state, detail string) {
 	if s.Emit != nil {
 		s.Emit(wire.SwitchoverStep{Step: step, State: state, Detail: detail, Time: s.now()})
 	}
 }
 
-func (s *Switchover) now() time.Time {
+func (s *Runner) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-func (s *Switchover) client(addr string) *redis.Client {
+func (s *Runner) client(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:                  addr,
 		Username:              s.Cfg.Redis.Username,
@@ -146,31 +157,31 @@ func vipAddr(cfg *config.Config, n *config.Node) string {
 	return net.JoinHostPort(cfg.VIPAddr().String(), port)
 }
 
-// SwitchoverFailure is the final error of a failed run: the step that
+// Failure is the final error of a failed run: the step that
 // failed, why, and the state the pair was left in.
-type SwitchoverFailure struct {
+type Failure struct {
 	Step      string
 	Err       error
 	PairState string
 }
 
-func (e *SwitchoverFailure) Error() string {
+func (e *Failure) Error() string {
 	return fmt.Sprintf("switchover step %s failed: %v; pair left %s", e.Step, e.Err, e.PairState)
 }
-func (e *SwitchoverFailure) Unwrap() error { return e.Err }
+func (e *Failure) Unwrap() error { return e.Err }
 
 // fail reports step as failed and returns the failure.
-func (s *Switchover) fail(step string, err error, pair string) error {
+func (s *Runner) fail(step string, err error, pair string) error {
 	if s.Emit != nil {
 		s.Emit(wire.SwitchoverStep{Step: step, State: wire.StateFailed, Detail: err.Error(), PairState: pair, Time: s.now()})
 	}
-	return &SwitchoverFailure{Step: step, Err: err, PairState: pair}
+	return &Failure{Step: step, Err: err, PairState: pair}
 }
 
 // Run performs the switchover. abort is honoured only before the Redis
 // step: after it, stopping half-way would leave the VIP on a replica, so the
 // run finishes (everything it does is bounded by its timeouts).
-func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
+func (s *Runner) Run(abort context.Context, o Options) error {
 	target, err := s.Cfg.Node(o.To)
 	if err != nil {
 		return s.fail(wire.StepCheck, err, "unchanged")
@@ -184,7 +195,7 @@ func (s *Switchover) Run(abort context.Context, o SwitchoverOptions) error {
 	ctx := context.WithoutCancel(abort)
 
 	s.emit(wire.StepCheck, wire.StateRunning, fmt.Sprintf("%s -> %s", s.Self.Name, target.Name))
-	lock, err := ReadSwitchoverLock(SwitchoverLockPath(s.Cfg), s.now())
+	lock, err := ReadLock(LockPath(s.Cfg), s.now())
 	switch {
 	case err != nil:
 		return s.fail(wire.StepCheck, err, "unchanged")
@@ -274,7 +285,7 @@ func methodName(m string) string {
 }
 
 // waitVIPGone waits until this node no longer holds the VIP.
-func (s *Switchover) waitVIPGone(limit time.Duration) error {
+func (s *Runner) waitVIPGone(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		held, err := s.VIP.Held()
@@ -295,7 +306,7 @@ func (s *Switchover) waitVIPGone(limit time.Duration) error {
 // the VIP stays here, so the master must be here too. The target has every
 // write (it is the master now and nothing reached it but replication), so a
 // FAILOVER back loses nothing.
-func (s *Switchover) rollback(ctx context.Context, rs *RedisSwitch, target *config.Node, step string, cause error) error {
+func (s *Runner) rollback(ctx context.Context, rs *RedisSwitch, target *config.Node, step string, cause error) error {
 	s.emit(step, wire.StateFailed, cause.Error()+"; rolling back")
 	undrainErr := s.VIP.Undrain()
 	back := &RedisSwitch{Local: rs.Target, Target: rs.Local, TargetAddr: rs.LocalAddr, LocalAddr: rs.TargetAddr, Timeout: rs.Timeout, Method: rs.Method}
@@ -330,7 +341,7 @@ func (s *Switchover) rollback(ctx context.Context, rs *RedisSwitch, target *conf
 	return s.fail(step, cause, fmt.Sprintf("rolled back: %s is master with the VIP again, %s its replica", s.Self.Name, target.Name))
 }
 
-func (s *Switchover) vipHolderGuess(held bool, target *config.Node) string {
+func (s *Runner) vipHolderGuess(held bool, target *config.Node) string {
 	if held {
 		return s.Self.Name
 	}
@@ -338,7 +349,7 @@ func (s *Switchover) vipHolderGuess(held bool, target *config.Node) string {
 }
 
 // waitVIPAnswers waits until the VIP answers as the target's Redis, master.
-func (s *Switchover) waitVIPAnswers(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
+func (s *Runner) waitVIPAnswers(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		// A fresh client each time: go-redis backs off for a second after
@@ -357,7 +368,7 @@ func (s *Switchover) waitVIPAnswers(ctx context.Context, rs *RedisSwitch, target
 }
 
 // vipIsTarget checks once that the VIP answers as the target, master.
-func (s *Switchover) vipIsTarget(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
+func (s *Runner) vipIsTarget(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	vi, err := fetchInfo(cctx, via)
@@ -379,7 +390,7 @@ func (s *Switchover) vipIsTarget(ctx context.Context, via *redis.Client, rs *Red
 
 // verify checks through the VIP that the target answers as master, and
 // that this node's Redis replicates from it with the link up.
-func (s *Switchover) verify(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
+func (s *Runner) verify(ctx context.Context, rs *RedisSwitch, target *config.Node, limit time.Duration) error {
 	via := s.client(vipAddr(s.Cfg, target))
 	defer via.Close()
 	deadline := time.Now().Add(limit)
@@ -394,7 +405,7 @@ func (s *Switchover) verify(ctx context.Context, rs *RedisSwitch, target *config
 	return lastErr
 }
 
-func (s *Switchover) verifyOnce(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
+func (s *Runner) verifyOnce(ctx context.Context, via *redis.Client, rs *RedisSwitch) error {
 	if err := s.vipIsTarget(ctx, via, rs); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package hooks
+package switchover
 
 import (
 	"context"
@@ -76,12 +76,12 @@ func (v *fakeVIP) Undrain() error {
 	return nil
 }
 
-func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switchover, *[]wire.SwitchoverStep) {
+func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Runner, *[]wire.SwitchoverStep) {
 	t.Helper()
 	self, _ := cfg.Node("a")
 	var mu sync.Mutex
 	var steps []wire.SwitchoverStep
-	s := &Switchover{Cfg: cfg, Self: self, VIP: vip, Now: time.Now, Emit: func(st wire.SwitchoverStep) {
+	s := &Runner{Cfg: cfg, Self: self, VIP: vip, Now: time.Now, Emit: func(st wire.SwitchoverStep) {
 		mu.Lock()
 		steps = append(steps, st)
 		mu.Unlock()
@@ -92,13 +92,13 @@ func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Switc
 func takeLock(t *testing.T, cfg *config.Config, owner string) {
 	t.Helper()
 	now := time.Now()
-	if _, err := AcquireSwitchoverLock(SwitchoverLockPath(cfg), wire.SwitchoverLock{Owner: owner, From: "a", To: "b", Acquired: now, Expires: now.Add(time.Minute)}, now); err != nil {
+	if _, err := AcquireLock(LockPath(cfg), wire.SwitchoverLock{Owner: owner, From: "a", To: "b", Acquired: now, Expires: now.Add(time.Minute)}, now); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func opts(owner string) SwitchoverOptions {
-	return SwitchoverOptions{Owner: owner, To: "b", MaxLag: 1 << 20, Timeout: 2 * time.Second, VIPTimeout: 2 * time.Second}
+func opts(owner string) Options {
+	return Options{Owner: owner, To: "b", MaxLag: 1 << 20, Timeout: 2 * time.Second, VIPTimeout: 2 * time.Second}
 }
 
 func TestSwitchoverRun(t *testing.T) {
@@ -151,7 +151,7 @@ func TestSwitchoverRunRefusesWithoutLock(t *testing.T) {
 	takeLock(t, cfg, "someone-else")
 	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true})
 	err := s.Run(context.Background(), opts("me"))
-	var f *SwitchoverFailure
+	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepCheck || f.PairState != "unchanged" {
 		t.Fatalf("Run without the lock = %v, want a check failure with the pair unchanged", err)
 	}
@@ -167,7 +167,7 @@ func TestSwitchoverRunRefusesWithoutVIP(t *testing.T) {
 	takeLock(t, cfg, "me")
 	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: false})
 	err := s.Run(context.Background(), opts("me"))
-	var f *SwitchoverFailure
+	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepCheck {
 		t.Fatalf("Run on a node without the VIP = %v, want a check failure", err)
 	}
@@ -183,7 +183,7 @@ func TestSwitchoverRunAbortedEarly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := s.Run(ctx, opts("me"))
-	var f *SwitchoverFailure
+	var f *Failure
 	if !errors.As(err, &f) || f.PairState != "unchanged" {
 		t.Fatalf("aborted Run = %v, want the pair unchanged", err)
 	}
@@ -214,7 +214,7 @@ func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 	stop()
 	<-done
 
-	var f *SwitchoverFailure
+	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
 		t.Fatalf("Run with a stuck VIP = %v, want a vip failure, rolled back", err)
 	}

@@ -1,4 +1,4 @@
-package hooks
+package switchover
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ type LockRequest struct {
 
 // HandleLock runs one switchover-lock operation on node self.
 func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time) wire.LockReply {
-	path := SwitchoverLockPath(cfg)
+	path := LockPath(cfg)
 	reply := wire.LockReply{Node: self}
 	switch req.Op {
 	case wire.LockAcquire:
@@ -30,9 +30,9 @@ func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time)
 			return reply
 		}
 		want := wire.SwitchoverLock{Owner: req.Owner, From: req.From, To: req.To, PID: req.PID, Acquired: now, Expires: now.Add(req.TTL)}
-		held, err := AcquireSwitchoverLock(path, want, now)
+		held, err := AcquireLock(path, want, now)
 		switch {
-		case errors.Is(err, ErrSwitchoverLocked):
+		case errors.Is(err, ErrLocked):
 			reply.Held = held
 		case err != nil:
 			reply.Error = err.Error()
@@ -40,13 +40,13 @@ func HandleLock(cfg *config.Config, self string, req LockRequest, now time.Time)
 			reply.OK, reply.Held = true, &want
 		}
 	case wire.LockRelease:
-		if err := ReleaseSwitchoverLock(path, req.Owner); err != nil {
+		if err := ReleaseLock(path, req.Owner); err != nil {
 			reply.Error = err.Error()
 		} else {
 			reply.OK = true
 		}
 	case wire.LockStatus:
-		l, err := ReadSwitchoverLock(path, now)
+		l, err := ReadLock(path, now)
 		if err != nil {
 			reply.Error = err.Error()
 		} else {

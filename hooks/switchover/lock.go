@@ -1,4 +1,4 @@
-package hooks
+package switchover
 
 import (
 	"encoding/json"
@@ -15,13 +15,13 @@ import (
 	"github.com/redkeep/redkeep/wire"
 )
 
-// ErrSwitchoverLocked is returned when another owner holds the lock.
-var ErrSwitchoverLocked = errors.New("another switchover is in progress")
+// ErrLocked is returned when another owner holds the lock.
+var ErrLocked = errors.New("another switchover is in progress")
 
-// SwitchoverLockPath is the node's switchover lock file: beside the hooks'
+// LockPath is the node's switchover lock file: beside the hooks'
 // own lock (hooks.lock_file), so both live on the same tmpfs and vanish on a
 // reboot, when no switchover can still be running.
-func SwitchoverLockPath(cfg *config.Config) string {
+func LockPath(cfg *config.Config) string {
 	return filepath.Join(filepath.Dir(cfg.Hooks.LockFile), "switchover.lock")
 }
 
@@ -86,11 +86,11 @@ func writeLock(f *os.File, path string, l *wire.SwitchoverLock) error {
 	return nil
 }
 
-// AcquireSwitchoverLock takes the lock at path for want.Owner until
+// AcquireLock takes the lock at path for want.Owner until
 // want.Expires. The same owner may take it again (to extend it). When
 // another owner holds an unexpired lock it returns that lock and an error
-// wrapping ErrSwitchoverLocked.
-func AcquireSwitchoverLock(path string, want wire.SwitchoverLock, now time.Time) (*wire.SwitchoverLock, error) {
+// wrapping ErrLocked.
+func AcquireLock(path string, want wire.SwitchoverLock, now time.Time) (*wire.SwitchoverLock, error) {
 	if want.Owner == "" {
 		return nil, fmt.Errorf("switchover lock %s: an owner is required", path)
 	}
@@ -105,17 +105,17 @@ func AcquireSwitchoverLock(path string, want wire.SwitchoverLock, now time.Time)
 		}
 		if cur.Held(now) && cur.Owner != want.Owner {
 			held = cur
-			return fmt.Errorf("%w: %s", ErrSwitchoverLocked, cur)
+			return fmt.Errorf("%w: %s", ErrLocked, cur)
 		}
 		return writeLock(f, path, &want)
 	})
 	return held, err
 }
 
-// ReleaseSwitchoverLock drops the lock at path if owner holds it. Releasing
+// ReleaseLock drops the lock at path if owner holds it. Releasing
 // a lock that is free, expired or someone else's does nothing: a console
 // that outlived its lock must not free a newer switchover's.
-func ReleaseSwitchoverLock(path, owner string) error {
+func ReleaseLock(path, owner string) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -128,9 +128,9 @@ func ReleaseSwitchoverLock(path, owner string) error {
 	})
 }
 
-// ReadSwitchoverLock returns the lock at path when it is held at now, nil
+// ReadLock returns the lock at path when it is held at now, nil
 // when the node has none (no file, empty, or expired).
-func ReadSwitchoverLock(path string, now time.Time) (*wire.SwitchoverLock, error) {
+func ReadLock(path string, now time.Time) (*wire.SwitchoverLock, error) {
 	f, err := nodefile.Open(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -150,13 +150,13 @@ func ReadSwitchoverLock(path string, now time.Time) (*wire.SwitchoverLock, error
 	return l, nil
 }
 
-// SwitchoverInProgress reports the switchover lock held on this node, or nil.
+// InProgress reports the switchover lock held on this node, or nil.
 // The keepalived hooks consult it: while a planned switchover runs, Redis
 // roles are the switchover's business (FAILOVER swaps them before the VIP
 // moves), and a reconcile that "fixes" a master without the VIP would undo
 // it. An unreadable lock counts as held: when unsure, do not touch roles.
-func SwitchoverInProgress(cfg *config.Config, now time.Time) (*wire.SwitchoverLock, error) {
-	l, err := ReadSwitchoverLock(SwitchoverLockPath(cfg), now)
+func InProgress(cfg *config.Config, now time.Time) (*wire.SwitchoverLock, error) {
+	l, err := ReadLock(LockPath(cfg), now)
 	if err != nil {
 		return &wire.SwitchoverLock{Owner: "unknown", Expires: now.Add(time.Minute)}, err
 	}
