@@ -152,3 +152,10 @@ func TestSetupUpdateFailure(t *testing.T) {
 		t.Errorf("setup with a failing update: %v, calls %q\n%s", err, calls, out)
 	}
 }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

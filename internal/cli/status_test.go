@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -15,20 +15,12 @@ import (
 	"github.com/redkeep/redkeep/internal/testport"
 )
 
-// execRoot runs the command line as main does, capturing its output.
+// execRoot runs the command line as main does, capturing its output and
+// errors in one buffer.
 func execRoot(args ...string) (int, string) {
-	root := newRootCmd()
-	root.SetArgs(args)
 	var b bytes.Buffer
-	root.SetOut(&b)
-	root.SetErr(&b)
-	if err := root.Execute(); err != nil {
-		if !strings.Contains(b.String(), err.Error()) {
-			b.WriteString(err.Error())
-		}
-		return exitCode(err), b.String()
-	}
-	return exitOK, b.String()
+	code := Main(args, Streams{In: strings.NewReader(""), Out: &b, Err: &b})
+	return code, b.String()
 }
 
 // statusConfig writes a config whose two nodes are reached over SSH on the

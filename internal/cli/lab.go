@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -291,11 +291,8 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			root := newRootCmd()
+			root := newRootCmd(g.io)
 			root.SetArgs([]string{"--config", st.Config, "console"})
-			root.SetIn(cmd.InOrStdin())
-			root.SetOut(cmd.OutOrStdout())
-			root.SetErr(cmd.ErrOrStderr())
 			return root.ExecuteContext(cmd.Context())
 		},
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 		t.Skip("needs tmux (apt-get install tmux)")
 	}
 
-	bin := buildRedkeep(t)
+	bin := redkeepBin
 	// Own directory, prefix and subnet, so the lab package's end-to-end
 	// tests can run a lab at the same time.
 	dir := fmt.Sprintf("/run/redkeep-tui-e2e-%d", os.Getpid())
@@ -91,16 +91,6 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 	waitScreen(t, session, "a is the master", time.Minute)
 	waitScreen(t, session, "master a", 10*time.Second)
 	tmux(t, "send-keys", "-t", session, "Escape", "q")
-}
-
-func buildRedkeep(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redkeep")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func tmux(t *testing.T, args ...string) {

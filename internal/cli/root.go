@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -10,15 +9,15 @@ import (
 	"github.com/redkeep/redkeep/internal/buildinfo"
 )
 
-// globalFlags are the flags every command shares.
+// globalFlags are the flags every command shares, and the streams every
+// command reads and writes.
 type globalFlags struct {
 	configPath string
-	// stderr is where config warnings go: the root command's error stream.
-	stderr func() io.Writer
+	io         Streams
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globalFlags{}
+func newRootCmd(s Streams) *cobra.Command {
+	g := &globalFlags{io: s}
 	root := &cobra.Command{
 		Use:           "redkeep",
 		Short:         "Run a two-node Redis + keepalived pair: console, hooks, switchover, lab",
@@ -26,7 +25,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 	}
-	g.stderr = root.ErrOrStderr
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: $REDKEEP_CONFIG, ./config.yaml, /etc/redkeep/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err))
@@ -60,7 +61,7 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 		return nil, withCode(exitUsage, err)
 	}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintln(g.stderr(), "redkeep: warning:", w)
+		fmt.Fprintln(g.io.Err, "redkeep: warning:", w)
 	}
 	return cfg, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
-	"github.com/charmbracelet/x/term"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
@@ -29,10 +28,13 @@ import (
 type consoleOptions struct {
 	readOnly bool
 	mouse    bool
+	io       Streams
+	// getenv reads the environment (os.Getenv).
+	getenv func(string) string
 }
 
 func newConsoleCmd(g *globalFlags) *cobra.Command {
-	o := &consoleOptions{}
+	o := &consoleOptions{io: g.io, getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "console",
 		Short: "The operator console: both nodes, their logs and actions, live",
@@ -61,7 +63,7 @@ to write a Go CPU profile of the session to FILE.`,
 // runConsole runs the TUI until the operator quits. Everything that touches
 // the network is started here and handed to the TUI as streams and actions.
 func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) error {
-	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+	if !o.io.Terminal {
 		return withCode(exitUsage, errors.New("console: needs a terminal; for scripts use `redkeep status --json`"))
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -69,12 +71,12 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 
 	// While the TUI owns the terminal nothing else may write to it: library
 	// logging goes to $REDKEEP_DEBUG_LOG, or nowhere.
-	stopLog, err := consoleLogging()
+	stopLog, err := consoleLogging(o.getenv("REDKEEP_DEBUG_LOG"))
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	defer stopLog()
-	if path := os.Getenv("REDKEEP_CPUPROFILE"); path != "" {
+	if path := o.getenv("REDKEEP_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("$REDKEEP_CPUPROFILE: %w", err))
@@ -118,8 +120,8 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	popts := []tea.ProgramOption{tea.WithContext(ctx)}
-	if os.Getenv("NO_COLOR") != "" {
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(o.io.In), tea.WithOutput(o.io.Out)}
+	if o.getenv("NO_COLOR") != "" {
 		// https://no-color.org: any non-empty value, which the terminal
 		// profile detection reads more narrowly (as a boolean).
 		popts = append(popts, tea.WithColorProfile(colorprofile.ASCII))
@@ -134,14 +136,14 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 	return withCode(exitUnhealthy, fmt.Errorf("console: %w", err))
 }
 
-// consoleLogging points the standard logger at $REDKEEP_DEBUG_LOG, or at
+// consoleLogging points the standard logger at path ($REDKEEP_DEBUG_LOG), or at
 // nothing, for as long as the console runs.
-func consoleLogging() (stop func(), err error) {
+func consoleLogging(path string) (stop func(), err error) {
 	prev, prevFlags := log.Writer(), log.Flags()
 	restore := func() { log.SetOutput(prev); log.SetFlags(prevFlags) }
 	// go-redis logs to stderr on its own; send it where the rest goes.
 	redis.SetLogger(redisLogger{})
-	path := os.Getenv("REDKEEP_DEBUG_LOG")
+
 	if path == "" {
 		log.SetOutput(io.Discard)
 		return restore, nil

@@ -1,9 +1,10 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"github.com/redkeep/redkeep/internal/testport"
 )
 
-// TestSwitchoverExitCodes runs the command through run(), as main does:
+// TestSwitchoverExitCodes runs the command through Main, as main does:
 // usage errors exit 2, a pair it cannot reach is refused with 3 and
 // nothing is attempted.
 func TestSwitchoverExitCodes(t *testing.T) {
@@ -52,7 +53,7 @@ keepalived: {virtual_router_id: 51}
 		{"node-local lock without an owner", []string{"hook", "switchover-lock", "acquire", "-c", cfg, "--node", "a"}, exitUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := run(tt.args); got != tt.want {
+			if got := Main(tt.args, Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}); got != tt.want {
 				t.Errorf("redkeep %v exited %d, want %d", tt.args, got, tt.want)
 			}
 		})
@@ -133,7 +134,7 @@ func TestSwitchoverDryRunHostileMasterHost(t *testing.T) {
 	}
 	cfg := statusConfig(t, [2]int{srv[0].Port, srv[1].Port}, [2]string{rs[0].Addr(), rs[1].Addr()}, srv[0].ClientKeyFile, kh, 0)
 
-	root := newRootCmd()
+	root := newRootCmd(Streams{In: strings.NewReader("")})
 	root.SetArgs([]string{"switchover", "--dry-run", "-c", cfg})
 	var out bytes.Buffer
 	root.SetOut(&out)

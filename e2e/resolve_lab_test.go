@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -64,10 +64,10 @@ func splitBrainAndResolve(t *testing.T, l *lab.Lab, cfg string) {
 		return slices.ContainsFunc(s.Reasons, func(r reasonJSON) bool { return r.Code == nodes.ReasonSplitBrain })
 	})
 
-	if code, out := execRoot("resolve", "-c", cfg, "--keep", cut, "--dry-run"); code != exitOK || !strings.Contains(out, "ok  split brain") {
+	if code, out := redkeep(t, "resolve", "-c", cfg, "--keep", cut, "--dry-run"); code != exitOK || !strings.Contains(out, "ok  split brain") {
 		t.Fatalf("resolve --dry-run: exit %d\n%s", code, out)
 	}
-	code, out := execRoot("resolve", "-c", cfg, "--keep", keep, "--yes")
+	code, out := redkeep(t, "resolve", "-c", cfg, "--keep", keep, "--yes")
 	t.Logf("resolve --keep %s:\n%s", keep, out)
 	if code != exitOK {
 		t.Fatalf("resolve: exit %d", code)
@@ -77,7 +77,7 @@ func splitBrainAndResolve(t *testing.T, l *lab.Lab, cfg string) {
 		t.Fatal("resolve did not print the saved file")
 	}
 	statusUntil(t, cfg, "healthy after resolve", func(s statusJSON) bool { return s.Healthy && s.Master == keep })
-	if code, out := execRoot("resolve", "-c", cfg, "--keep", keep, "--yes"); code != exitRefused {
+	if code, out := redkeep(t, "resolve", "-c", cfg, "--keep", keep, "--yes"); code != exitRefused {
 		t.Fatalf("resolve on a healthy pair: exit %d, want %d (refused)\n%s", code, exitRefused, out)
 	}
 

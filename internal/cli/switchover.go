@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -194,7 +194,7 @@ func printStep(w io.Writer, s actions.Step, asJSON bool) {
 
 // consoleSwitchover is the console's switchover backend (tui.Switchover) on
 // top of actions: the preflight's checks and the run's steps, converted.
-// cmd_console.go sets it as tui.Options.Switchover with the console's own
+// console.go sets it as tui.Options.Switchover with the console's own
 // connections: newConsoleSwitchover(cfg, actions.UseConns(cfg, conns)).
 type consoleSwitchover struct {
 	cfg   *config.Config

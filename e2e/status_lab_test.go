@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func statusUntil(t *testing.T, cfg, what string, ok func(statusJSON) bool) statu
 	var out string
 	for range 60 {
 		var code int
-		code, out = execRoot("status", "--json", "-c", cfg)
+		code, out = redkeep(t, "status", "--json", "-c", cfg)
 		s = statusJSON{}
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, out)
