@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/internal/termsafe"
-	"github.com/redkeep/redkeep/nodes"
 )
 
 type resolveOptions struct {
@@ -25,10 +26,13 @@ type resolveOptions struct {
 	yes     bool
 	asJSON  bool
 	timeout time.Duration
+	in      io.Reader
+	out     io.Writer
+	connect func(*config.Config) (pairConns, error)
 }
 
 func newResolveCmd(g *globalFlags) *cobra.Command {
-	o := &resolveOptions{}
+	o := &resolveOptions{connect: connectSSH}
 	cmd := &cobra.Command{
 		Use:   "resolve --keep NODE [--dry-run] [--yes]",
 		Short: "End a split brain: keep one node's data, save the other's, make it the replica",
@@ -47,7 +51,12 @@ check fails and keepalived moves the VIP to the kept data.
 Refused (exit 3, nothing changed) when the pair is not split.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runResolve(cmd, g, o)
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			o.in, o.out = cmd.InOrStdin(), cmd.OutOrStdout()
+			return runResolve(cmd.Context(), cfg, o)
 		},
 	}
 	f := cmd.Flags()
@@ -59,11 +68,9 @@ Refused (exit 3, nothing changed) when the pair is not split.`,
 	return cmd
 }
 
-func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
+// runResolve checks the flags against cfg, runs the preflight and, unless
+// refused or a dry run, the resolution once confirmed.
+func runResolve(ctx context.Context, cfg *config.Config, o *resolveOptions) error {
 	if o.keep == "" {
 		return withCode(exitUsage, errors.New("resolve: --keep NODE is required: the node whose data survives"))
 	}
@@ -73,14 +80,14 @@ func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
 	if o.timeout <= 0 {
 		return withCode(exitUsage, fmt.Errorf("resolve: --timeout must be positive, got %s", o.timeout))
 	}
-	sn, err := actions.NewSSHNodes(cfg, nodes.Options{})
+	sn, err := o.connect(cfg)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	defer sn.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out := cmd.OutOrStdout()
+	out := o.out
 
 	plan := actions.ResolvePreflight(ctx, cfg, sn, o.keep)
 	printResolvePlan(out, plan, o.asJSON)
@@ -91,7 +98,7 @@ func runResolve(cmd *cobra.Command, g *globalFlags, o *resolveOptions) error {
 		return nil
 	}
 	if !o.yes {
-		if err := confirmLoser(cmd.InOrStdin(), out, plan); err != nil {
+		if err := confirmLoser(o.in, out, plan); err != nil {
 			return withCode(exitRefused, err)
 		}
 	}

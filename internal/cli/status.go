@@ -20,10 +20,17 @@ import (
 type statusOptions struct {
 	asJSON  bool
 	timeout time.Duration
+	out     io.Writer
+	// probe reads both nodes (nodes.ProbeAll over SSH); tests pass fakes.
+	probe func(ctx context.Context, cfg *config.Config, timeout time.Duration) []nodes.Snapshot
+}
+
+func probeOverSSH(ctx context.Context, cfg *config.Config, timeout time.Duration) []nodes.Snapshot {
+	return nodes.ProbeAll(ctx, cfg, nodes.WithProbeTimeout(timeout))
 }
 
 func newStatusCmd(g *globalFlags) *cobra.Command {
-	o := &statusOptions{}
+	o := &statusOptions{probe: probeOverSSH}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One snapshot of both nodes and the pair's verdict (exit 0 healthy, 1 not)",
@@ -39,7 +46,22 @@ Exit codes: 0 healthy, 1 not healthy (each reason is printed), 2 usage or
 config error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(cmd, g, o)
+			if o.timeout <= 0 {
+				return withCode(exitUsage, fmt.Errorf("status: --timeout must be positive, got %s", o.timeout))
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			// An unusable ssh setting is a config error (exit 2), not an
+			// unhealthy pair.
+			for i := range cfg.Nodes {
+				if _, err := nodes.ResolveTarget(&cfg.Nodes[i]); err != nil {
+					return withCode(exitUsage, err)
+				}
+			}
+			o.out = cmd.OutOrStdout()
+			return runStatus(cmd.Context(), cfg, o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print both snapshots and the verdict as JSON")
@@ -47,27 +69,16 @@ config error.`,
 	return cmd
 }
 
-func runStatus(cmd *cobra.Command, g *globalFlags, o *statusOptions) error {
-	if o.timeout <= 0 {
-		return withCode(exitUsage, fmt.Errorf("status: --timeout must be positive, got %s", o.timeout))
-	}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	// An unusable ssh setting is a config error (exit 2), not an
-	// unhealthy pair.
-	for i := range cfg.Nodes {
-		if _, err := nodes.ResolveTarget(&cfg.Nodes[i]); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+// runStatus probes the pair once, prints it and returns the verdict as
+// the error: nil when healthy.
+func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	snaps := nodes.ProbeAll(ctx, cfg, nodes.WithProbeTimeout(o.timeout))
+	snaps := o.probe(ctx, cfg, o.timeout)
 	v := nodes.Judge(snaps, nodes.Thresholds{LagWarn: cfg.Console.LagWarn})
 
-	out := cmd.OutOrStdout()
+	var err error
+	out := o.out
 	if o.asJSON {
 		err = writeStatusJSON(out, snaps, v)
 	} else {

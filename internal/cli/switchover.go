@@ -31,10 +31,24 @@ type switchoverOptions struct {
 	dryRun  bool
 	yes     bool
 	asJSON  bool
+	in      io.Reader
+	out     io.Writer
+	// connect opens the pair's node connections (SSH); tests pass fakes.
+	connect func(*config.Config) (pairConns, error)
+}
+
+// pairConns are the console's connections to both nodes.
+type pairConns interface {
+	actions.Nodes
+	Close() error
+}
+
+func connectSSH(cfg *config.Config) (pairConns, error) {
+	return actions.NewSSHNodes(cfg, nodes.Options{})
 }
 
 func newSwitchoverCmd(g *globalFlags) *cobra.Command {
-	o := &switchoverOptions{}
+	o := &switchoverOptions{connect: connectSSH}
 	cmd := &cobra.Command{
 		Use:   "switchover",
 		Short: "Planned switchover of Redis and the VIP to the other node, refused when it would lose data",
@@ -54,7 +68,12 @@ Exit codes: 0 done, 1 failed (the message says how the pair was left),
 2 usage or config error, 3 refused (nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSwitchover(cmd, g, o)
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			o.in, o.out = cmd.InOrStdin(), cmd.OutOrStdout()
+			return runSwitchover(cmd.Context(), cfg, o)
 		},
 	}
 	f := cmd.Flags()
@@ -68,11 +87,9 @@ Exit codes: 0 done, 1 failed (the message says how the pair was left),
 	return cmd
 }
 
-func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
+// runSwitchover checks the flags against cfg, runs the preflight and,
+// unless refused or a dry run, the switchover once confirmed.
+func runSwitchover(ctx context.Context, cfg *config.Config, o *switchoverOptions) error {
 	if o.maxLag < 0 || o.timeout < 0 {
 		return withCode(exitUsage, errors.New("switchover: --max-lag and --timeout must not be negative"))
 	}
@@ -86,7 +103,7 @@ func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) err
 			return withCode(exitUsage, fmt.Errorf("--to: %w", err))
 		}
 	}
-	sn, err := actions.NewSSHNodes(cfg, nodes.Options{})
+	sn, err := o.connect(cfg)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -94,9 +111,9 @@ func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) err
 
 	// ctrl-c cancels: before the Redis step that stops everything with the
 	// pair unchanged; after it the node finishes to a consistent pair.
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out := cmd.OutOrStdout()
+	out := o.out
 	opts := actions.Options{To: o.to, MaxLag: o.maxLag, Timeout: o.timeout, Method: o.method}
 
 	plan := actions.DryRun(ctx, cfg, sn, opts)
@@ -108,7 +125,7 @@ func runSwitchover(cmd *cobra.Command, g *globalFlags, o *switchoverOptions) err
 		return nil
 	}
 	if !o.yes {
-		if err := confirmTarget(cmd.InOrStdin(), out, plan); err != nil {
+		if err := confirmTarget(o.in, out, plan); err != nil {
 			return withCode(exitRefused, err)
 		}
 	}
