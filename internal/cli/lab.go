@@ -33,6 +33,19 @@ func (f *labFlags) open(cmd *cobra.Command) (*lab.Lab, error) {
 	return l, nil
 }
 
+// ownLab is the directory and prefix of a command that runs a lab of its
+// own (bench): --dir and --prefix when given, else its defaults, so it
+// never touches the lab of `lab up`.
+func (f *labFlags) ownLab(cmd *cobra.Command, dir, prefix string) (string, string) {
+	if cmd.Flags().Changed("dir") {
+		dir = f.dir
+	}
+	if cmd.Flags().Changed("prefix") {
+		prefix = f.prefix
+	}
+	return dir, prefix
+}
+
 // labContext cancels on ctrl-c or SIGTERM, so waits end and errors say why.
 func labContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

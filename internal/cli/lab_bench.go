@@ -10,14 +10,15 @@ import (
 )
 
 func newLabBenchCmd(f *labFlags) *cobra.Command {
-	var subnet, dir, prefix string
+	var subnet string
 	var cases, modes []string
 	var repeat int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run the failure cases under write load, redkeep and the origin document's baseline, and print a table",
-		Long: `bench starts a lab of its own, runs each failure case against the current master
-while a checker writes a key through the VIP every 5 ms, heals, and reads every
+		Long: `bench starts a lab of its own (--dir and --prefix name it; by default
+/run/redkeep-bench and rkbench, beside the lab of ` + "`lab up`" + `), runs each failure
+case against the current master while a checker writes a key through the VIP every 5 ms, heals, and reads every
 acknowledged write back from the final master. It prints, per case, the longest
 window of failed writes and the acknowledged writes lost. Then it does the same
 with the baseline: the origin document's scripts (fixed sleeps, SLAVEOF,
@@ -54,7 +55,8 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 				runs = append(runs, cases...)
 			}
 			s := lab.DefaultSettings()
-			s.Dir, s.Prefix, s.Subnet = dir, prefix, p
+			s.Dir, s.Prefix = f.ownLab(cmd, "/run/redkeep-bench", "rkbench")
+			s.Subnet = p
 			if err := s.Validate(); err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -74,8 +76,6 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 		},
 	}
 	cmd.Flags().StringVar(&subnet, "subnet", "198.18.75.0/24", "the benchmark lab's IPv4 network")
-	cmd.Flags().StringVar(&dir, "bench-dir", "/run/redkeep-bench", "the benchmark lab's directory")
-	cmd.Flags().StringVar(&prefix, "bench-prefix", "rkbench", "prefix of the benchmark lab's namespaces and interfaces")
 	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")

@@ -24,6 +24,9 @@ func TestLabExitCodes(t *testing.T) {
 		{[]string{"lab", "--dir", dir, "up", "--subnet", "not-a-net"}, exitUsage, ""},
 		{[]string{"lab", "bench", "--case", "meteor-strike"}, exitUsage, ""},
 		{[]string{"lab", "bench", "--mode", "chaos"}, exitUsage, ""},
+		// bench runs a lab of its own, named by the lab's --dir and --prefix.
+		{[]string{"lab", "--dir", "relative/dir", "bench"}, exitUsage, "absolute path"},
+		{[]string{"lab", "--prefix", "Has-Caps", "bench"}, exitUsage, "lab prefix"},
 	} {
 		code, out := execRoot(c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {
