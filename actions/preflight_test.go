@@ -6,25 +6,15 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
 
-const pairYAML = `vip: 198.51.100.100/24
-nodes:
-  - name: a
-    host: 198.51.100.11
-    keepalived: {priority: 150, interface: eth0}
-  - name: b
-    host: 198.51.100.12
-    keepalived: {priority: 100, interface: eth0}
-keepalived: {virtual_router_id: 51}
-`
-
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse([]byte(pairYAML), "test.yaml")
+	cfg, err := config.Parse([]byte(configtest.Pair{}.YAML()), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

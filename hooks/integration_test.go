@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/vrrptest"
 	"github.com/redkeep/redkeep/replication"
@@ -94,40 +95,20 @@ func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
 		// The hosts are in the VIP's subnet as the config requires, but the
 		// hooks never talk to them, only to the Redis addresses; the
 		// interface does not exist here, so the VIP check is skipped.
-		yaml := fmt.Sprintf(`vip: 198.51.100.100/24
-nodes:
-  - name: a
-    host: 198.51.100.11
-    redis: {addr: %q, peer_addr: %q}
-    keepalived: {priority: 150, interface: rk-test-none}
-  - name: b
-    host: 198.51.100.12
-    redis: {addr: %q, peer_addr: %q}
-    keepalived: {priority: 100, interface: rk-test-none}
-keepalived:
-  virtual_router_id: 51
-  track_file: %s
-  check: {deadline: %s}
-hooks:
-  state_file: %s
-  state_log: %s
-  lock_file: %s
-  sync_timeout: %s
-  redis_timeout: 250ms
-`, a.Addr(), o.peerAddrA, b.Addr(), o.peerAddrB,
-			filepath.Join(nd, "drain"), o.deadline, p.stateFile[node], p.stateLog[node], filepath.Join(nd, "hook.lock"), o.sync)
+		pc := configtest.Pair{Nodes: [2]configtest.Node{
+			{RedisAddr: a.Addr(), PeerAddr: o.peerAddrA, Interface: "rk-test-none"},
+			{RedisAddr: b.Addr(), PeerAddr: o.peerAddrB, Interface: "rk-test-none"},
+		}}.Hooks(nd)
+		pc.InKeepalived = fmt.Sprintf("  check: {deadline: %s}\n", o.deadline)
+		pc.InHooks = fmt.Sprintf("  sync_timeout: %s\n  redis_timeout: 250ms\n", o.sync)
 		if o.password != "" {
 			pwFile := filepath.Join(p.dir, "redis.pass")
 			if err := os.WriteFile(pwFile, []byte(o.password+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			yaml += "redis: {password_file: " + pwFile + "}\n"
+			pc.Extra = "redis: {password_file: " + pwFile + "}\n"
 		}
-		path := filepath.Join(p.dir, node+".yaml")
-		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p.cfg[node] = path
+		p.cfg[node] = pc.Write(t, p.dir, node+".yaml")
 	}
 	t.Cleanup(func() {
 		if t.Failed() || testing.Verbose() {

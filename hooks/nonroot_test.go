@@ -2,11 +2,9 @@ package hooks_test
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/vrrptest"
 )
 
@@ -18,28 +16,10 @@ func TestKeepalivedSeenByAnUnprivilegedUser(t *testing.T) {
 	vrrptest.Skip(t)
 	dir := vrrptest.Dir(t)
 	bin := vrrptest.Copy(t, redkeepBin, dir)
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`vip: 198.51.100.100/24
-nodes:
-  - name: a
-    host: 198.51.100.11
-    redis: {addr: "127.0.0.1:1"}
-    keepalived: {priority: 150, interface: rk-test-none}
-  - name: b
-    host: 198.51.100.12
-    redis: {addr: "127.0.0.1:2"}
-    keepalived: {priority: 100, interface: rk-test-none}
-keepalived:
-  virtual_router_id: 51
-  track_file: %[1]s/drain
-hooks:
-  state_file: %[1]s/state.json
-  state_log: %[1]s/redis-state.log
-  lock_file: %[1]s/hook.lock
-`, dir)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Pair{Nodes: [2]configtest.Node{
+		{RedisAddr: "127.0.0.1:1", Interface: "rk-test-none"},
+		{RedisAddr: "127.0.0.1:2", Interface: "rk-test-none"},
+	}}.Hooks(dir).Write(t, dir, "config.yaml")
 	ka := vrrptest.Start(t, dir)
 	state := []string{bin, "hook", "state", "--json", "--config", cfg, "--node", "a"}
 	running := func(argv []string) bool {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redkeep/redkeep/internal/configtest"
 )
 
 // The notify line keepalived-conf writes, with the arguments keepalived
@@ -14,13 +16,7 @@ import (
 func TestKeepalivedConfNotifyArgs(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	must(t, os.WriteFile(cfg, []byte(`vip: 198.51.100.100/24
-nodes:
-  - {name: a, host: 198.51.100.11, keepalived: {priority: 150, interface: eth0}, config_path: `+cfg+`}
-  - {name: b, host: 198.51.100.12, keepalived: {priority: 100, interface: eth0}}
-keepalived: {virtual_router_id: 51}
-hooks: {state_file: `+dir+`/state.json, state_log: `+dir+`/state.log, lock_file: `+dir+`/hook.lock}
-`), 0o600))
+	configtest.Pair{Nodes: [2]configtest.Node{{ConfigPath: cfg}}, StateFile: dir + "/state.json", StateLog: dir + "/state.log", LockFile: dir + "/hook.lock"}.Write(t, dir, "config.yaml")
 	code, conf := execRoot("-c", cfg, "keepalived-conf", "--node", "a")
 	if code != exitOK {
 		t.Fatalf("keepalived-conf: exit %d\n%s", code, conf)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/sshtest"
 	"github.com/redkeep/redkeep/internal/testport"
@@ -30,20 +31,18 @@ func statusConfig(t *testing.T, sshPorts [2]int, redisAddrs [2]string, clientKey
 	dir := t.TempDir()
 	sshConfig := filepath.Join(dir, "ssh_config")
 	must(t, os.WriteFile(sshConfig, []byte("Host *\n  IdentityAgent none\n"), 0o600))
-	y := "vip: 127.0.0.100/8\nnodes:\n"
+	p := configtest.Pair{VIP: "127.0.0.100/8"}
 	for i, name := range []string{"a", "b"} {
 		fake := filepath.Join(dir, "redkeep-"+name)
 		state := map[bool]string{true: "MASTER", false: "BACKUP"}[i == holder]
 		script := fmt.Sprintf("#!/bin/sh\necho '{\"node\":\"%s\",\"state\":{\"node\":\"%s\",\"state\":\"%s\",\"priority\":%d,\"since\":\"2026-11-26T01:02:03Z\"},\"holds_vip\":%v,\"keepalived_running\":true,\"version\":\"v1\"}'\n",
 			name, name, state, 150-50*i, i == holder)
 		must(t, os.WriteFile(fake, []byte(script), 0o755))
-		y += fmt.Sprintf("  - name: %s\n    host: 127.0.0.%d\n    ssh: {host: 127.0.0.1, port: %d, user: root, identity_files: [%s], known_hosts: %s, config_file: %s}\n"+
-			"    redis: {addr: \"%s\"}\n    keepalived: {priority: %d, interface: lo}\n    redkeep: %s\n",
-			name, i+1, sshPorts[i], clientKey, knownHosts, sshConfig, redisAddrs[i], 150-50*i, fake)
+		p.Nodes[i] = configtest.Node{Name: name, Host: fmt.Sprintf("127.0.0.%d", i+1), Priority: 150 - 50*i, Interface: "lo",
+			SSH:       fmt.Sprintf("{host: 127.0.0.1, port: %d, user: root, identity_files: [%s], known_hosts: %s, config_file: %s}", sshPorts[i], clientKey, knownHosts, sshConfig),
+			RedisAddr: redisAddrs[i], Redkeep: fake}
 	}
-	y += "keepalived: {virtual_router_id: 51}\n"
-	path := filepath.Join(dir, "config.yaml")
-	must(t, os.WriteFile(path, []byte(y), 0o600))
+	path := p.Write(t, dir, "config.yaml")
 	return path
 }
 

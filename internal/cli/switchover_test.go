@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redkeep/redkeep/actions"
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/redistest"
 	"github.com/redkeep/redkeep/internal/sshtest"
 	"github.com/redkeep/redkeep/internal/testport"
@@ -22,22 +22,13 @@ import (
 // nothing is attempted.
 func TestSwitchoverExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`vip: 127.0.0.100/8
-nodes:
-  - name: a
-    host: 127.0.0.11
-    ssh: {host: 127.0.0.1, port: %d, user: nobody, known_hosts: %s/known_hosts, identity_files: [%s/none]}
-    keepalived: {priority: 150, interface: lo}
-  - name: b
-    host: 127.0.0.12
-    ssh: {host: 127.0.0.1, port: %d, user: nobody, known_hosts: %s/known_hosts, identity_files: [%s/none]}
-    keepalived: {priority: 100, interface: lo}
-keepalived: {virtual_router_id: 51}
-`, testport.Free(t), dir, dir, testport.Free(t), dir, dir)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
+	ssh := func() string {
+		return fmt.Sprintf("{host: 127.0.0.1, port: %d, user: nobody, known_hosts: %s/known_hosts, identity_files: [%s/none]}", testport.Free(t), dir, dir)
 	}
+	cfg := configtest.Pair{VIP: "127.0.0.100/8", Nodes: [2]configtest.Node{
+		{Host: "127.0.0.11", Interface: "lo", SSH: ssh()},
+		{Host: "127.0.0.12", Interface: "lo", SSH: ssh()},
+	}}.Write(t, dir, "config.yaml")
 	for _, tt := range []struct {
 		name string
 		args []string
