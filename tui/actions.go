@@ -309,7 +309,7 @@ func (m *Model) checksView(w, h int) string {
 		if !c.Pass {
 			mark = st.Bad.Render("FAIL")
 		}
-		line := fmt.Sprintf("%s %-*s  %s", mark, nameW, c.Name, c.Value)
+		line := mark + " " + padRight(c.Name, nameW) + "  " + c.Value
 		if c.Threshold != "" && c.Threshold != c.Value {
 			line += st.Dim.Render(" (" + c.Threshold + ")")
 		}
@@ -392,7 +392,7 @@ func (m *Model) labView() string {
 		if i >= 9 {
 			break
 		}
-		fmt.Fprintf(&b, "%s %-15s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), c.Name, st.Dim.Render(c.Help))
+		fmt.Fprintf(&b, "%s %s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), padRight(c.Name, 15), st.Dim.Render(c.Help))
 	}
 	fmt.Fprintf(&b, "%s heal everything   %s close", st.Accent.Render("h"), st.Accent.Render("esc"))
 	return b.String()

@@ -64,6 +64,13 @@ func clip(s string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
+// padRight pads s with spaces to w cells. fmt's %-*s counts runes, so a
+// wide rune (CJK, emoji) in a node's name or a check would push the rest
+// of its line out of its column.
+func padRight(s string, w int) string {
+	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
+}
+
 // logHeight is how many log lines the lower half shows (its tab bar aside).
 func (m *Model) logHeight() int {
 	used := lipgloss.Height(m.headerView()) + footerLines + 1
@@ -304,7 +311,7 @@ func (m *Model) logLine(e *entry) string {
 // timelineLine is one event of the merged timeline.
 func (m *Model) timelineLine(e *entry) string {
 	st := &m.styles
-	prefix := st.ink.dim.paint(e.ev.Time.Format("15:04:05.000")) + " " + st.ink.bold.paint(fmt.Sprintf("%-2s", e.ev.Node)) + " "
+	prefix := st.ink.dim.paint(e.ev.Time.Format("15:04:05.000")) + " " + st.ink.bold.paint(padRight(e.ev.Node, 2)) + " "
 	if e.ev.Kind == logs.KindTransition {
 		return prefix + st.ink.transit.paint(e.ev.State) + "  " + e.reason
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/redkeep/redkeep/logs"
 	"github.com/redkeep/redkeep/nodes"
 )
 
@@ -242,5 +243,50 @@ func TestViewAnySize(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%dx%d", mode, w, h), func(t *testing.T) { checkScreen(t, out, w, h) })
 			}
 		}
+	}
+}
+
+// TestWideRunesKeepColumns: a wide rune (CJK, emoji) counts two cells, so a
+// check's name or a node's name with one must not push the next column
+// (fmt's %-*s pads by runes and did).
+func TestWideRunesKeepColumns(t *testing.T) {
+	t.Run("preflight checks", func(t *testing.T) {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, withActions(&fakeSwitchover{}, nil))
+		feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+		checks := []Check{
+			{Name: "ssh reachable", Value: "<v>", Pass: true},
+			{Name: "主机 b 可达", Value: "<v>", Pass: true},
+			{Name: "🚀 lag", Value: "<v>", Pass: true},
+		}
+		feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: checks})
+		requireAligned(t, screen(t, m, 80, 24, colorprofile.ASCII), "<v>", len(checks))
+	})
+	t.Run("timeline nodes", func(t *testing.T) {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, func(o *Options) {
+			o.Nodes = []NodeInfo{{Name: "a", Host: "198.51.100.11"}, {Name: "节", Host: "198.51.100.12"}}
+		})
+		var evs []logs.Event
+		for _, n := range []string{"a", "节"} {
+			evs = append(evs, logs.Event{Node: n, Source: logs.SourceState, Time: t0, Kind: logs.KindHook, Message: "<v>"})
+		}
+		feed(m, eventsMsg{events: evs})
+		requireAligned(t, screen(t, m, 80, 24, colorprofile.ASCII), "<v>", len(evs))
+	})
+}
+
+// requireAligned checks that mark starts at the same cell on the n lines of
+// screen that hold it.
+func requireAligned(t *testing.T, screen, mark string, n int) {
+	t.Helper()
+	cols := map[int]bool{}
+	found := 0
+	for _, l := range strings.Split(ansi.Strip(screen), "\n") {
+		if i := strings.Index(l, mark); i >= 0 {
+			cols[ansi.StringWidth(l[:i])] = true
+			found++
+		}
+	}
+	if found != n || len(cols) != 1 {
+		t.Errorf("%q on %d lines at cells %v, want %d lines at one cell:\n%s", mark, found, cols, n, ansi.Strip(screen))
 	}
 }
