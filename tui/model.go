@@ -331,7 +331,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case m.sw != nil:
-		return m, m.switchoverKey(msg)
+		return m, m.updateSwitchover(msg)
 	case m.lab != nil:
 		return m, m.labKey(msg)
 	case m.filtering:

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -194,13 +195,36 @@ func (m *Model) drawPanels() string {
 func (m *Model) lowerView(h int) string {
 	switch {
 	case m.sw != nil:
-		return m.box(m.switchoverView(m.width-4, h-2), h)
+		return m.box(m.sw.view(m.width-4, h-2), h)
 	case m.lab != nil:
-		return m.box(m.labView(), h)
+		return m.box(m.lab.View(), h)
 	case m.showHelp:
-		return m.box(m.styles.Title.Render("Keys")+"\n"+m.help.FullHelpView(m.keys.FullHelp()), h)
+		return m.box(m.helpView(), h)
 	}
 	return m.logsView(h)
+}
+
+// helpView lists the console's keys, then those of each dialog it offers.
+func (m *Model) helpView() string {
+	st := &m.styles
+	lines := []string{st.Title.Render("Keys"), m.help.FullHelpView(m.keys.FullHelp())}
+	dialogs := []struct {
+		name string
+		on   bool
+		keys help.KeyMap
+	}{
+		{"switchover", m.keys.Switchover.Enabled(), m.keys.SwitchoverDialog},
+		{"lab", m.keys.Lab.Enabled(), m.keys.LabDialog},
+	}
+	const labelW = 11
+	dh := m.help
+	dh.SetWidth(max(m.width-4-labelW, 1))
+	for _, d := range dialogs {
+		if d.on {
+			lines = append(lines, st.Title.Render(padRight(d.name, labelW))+dh.ShortHelpView(d.keys.ShortHelp()))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (m *Model) box(content string, h int) string {

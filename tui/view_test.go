@@ -290,3 +290,29 @@ func requireAligned(t *testing.T, screen, mark string, n int) {
 		t.Errorf("%q on %d lines at cells %v, want %d lines at one cell:\n%s", mark, found, cols, n, ansi.Strip(screen))
 	}
 }
+
+// TestHelpListsDialogKeys: the dialogs' keys are bindings like the
+// console's, so `?` lists them, and only while their dialog is offered.
+func TestHelpListsDialogKeys(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []testOpt
+		want bool
+	}{
+		{"lab offered", []testOpt{withActions(nil, &fakeLab{})}, true},
+		{"no lab", nil, false},
+		{"read-only", []testOpt{withActions(nil, &fakeLab{}), func(o *Options) { o.ReadOnly = true }}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, c.opts...)
+			feed(m, press("?"))
+			view := ansi.Strip(screen(t, m, 80, 24, colorprofile.ASCII))
+			for _, b := range m.keys.LabDialog.ShortHelp() {
+				h := b.Help()
+				if got := strings.Contains(view, h.Key+" "+h.Desc); got != c.want {
+					t.Errorf("help lists the lab's %q: %v, want %v:\n%s", h.Key+" "+h.Desc, got, c.want, view)
+				}
+			}
+		})
+	}
+}
