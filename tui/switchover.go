@@ -43,6 +43,9 @@ type switchoverDialog struct {
 	stream   <-chan Step
 	steps    []Step
 
+	// width and height are the room the dialog is drawn in.
+	width, height int
+
 	// note is a line for the console's footer, taken by the console after
 	// each Update.
 	note *note
@@ -67,6 +70,11 @@ func newSwitchoverDialog(ctx context.Context, sw Switchover, keys SwitchoverKeyM
 // Init runs the preflight.
 func (d *switchoverDialog) Init() tea.Cmd {
 	return runPreflight(d.ctx, d.sw, d.id, d.target)
+}
+
+// SetSize gives the dialog w columns and h lines.
+func (d *switchoverDialog) SetSize(w, h int) {
+	d.width, d.height = w, h
 }
 
 func (d *switchoverDialog) say(bad bool, format string, args ...any) {
@@ -111,6 +119,7 @@ func (m *Model) openSwitchover() tea.Cmd {
 	}
 	m.swSeq++
 	m.sw = newSwitchoverDialog(m.opts.Context, m.opts.Switchover, m.keys.SwitchoverDialog, &m.styles, m.dark, m.swSeq, target)
+	m.sw.SetSize(m.layout.dialogW, m.layout.dialogH)
 	m.status = ""
 	return m.sw.Init()
 }
@@ -279,8 +288,8 @@ func (d *switchoverDialog) promptKey(msg tea.KeyPressMsg) (*switchoverDialog, te
 	return d, cmd
 }
 
-// switchoverView draws the dialog in w columns and at most h lines.
-func (d *switchoverDialog) view(w, h int) string {
+// View draws the dialog in its width and at most its height.
+func (d *switchoverDialog) View() string {
 	st := d.styles
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", st.Title.Render("Switchover: make "+d.target+" the master"))
@@ -292,7 +301,7 @@ func (d *switchoverDialog) view(w, h int) string {
 		// (and the run repeats its own preflight as a step).
 	default:
 		// Title, and two lines of verdict or prompt below the checks.
-		b.WriteString(d.checksView(w, h-3))
+		b.WriteString(d.checksView(d.width, d.height-3))
 	}
 	switch d.phase {
 	case swRefused:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
@@ -314,5 +315,48 @@ func TestHelpListsDialogKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLayoutMatchesDrawing: the layout is computed without drawing, so it
+// is held here to what the drawing measures, through the states that
+// change it.
+func TestLayoutMatchesDrawing(t *testing.T) {
+	j := &fakeJudge{v: healthyVerdict()}
+	m, _ := newTestModel(t, j)
+	for _, step := range []struct {
+		name string
+		do   func()
+	}{
+		{"before the first poll", func() {}},
+		{"healthy", func() { feed(m, snaps(snapMaster("a"), snapReplica("b"))...) }},
+		{"two problems", func() {
+			j.v = Verdict{Problems: []string{"one", "two"}}
+			feed(m, snaps(snapMaster("a"))...)
+		}},
+		{"four problems", func() {
+			j.v = Verdict{Problems: []string{"one", "two", "three", "four"}}
+			feed(m, snaps(snapMaster("a"))...)
+		}},
+		{"zoomed", func() { feed(m, press("z")) }},
+	} {
+		step.do()
+		for _, w := range []int{1, 40, 75, 76, 80, 140, 200} {
+			m.Update(teaSize(w, 60))
+			l := m.layout
+			if got := lipgloss.Height(m.headerView()); got != l.header {
+				t.Errorf("%s at width %d: header drawn in %d lines, laid out in %d", step.name, w, got, l.header)
+			}
+			panels := 0
+			if p := m.panelsView(); p != "" {
+				panels = lipgloss.Height(p)
+			}
+			if panels != l.panels {
+				t.Errorf("%s at width %d: panels drawn in %d lines, laid out in %d", step.name, w, panels, l.panels)
+			}
+			if got := lipgloss.Height(m.View().Content); got != 60 {
+				t.Errorf("%s at width %d: screen of %d lines, terminal 60", step.name, w, got)
+			}
+		}
 	}
 }
