@@ -96,13 +96,14 @@ func (d *labDialog) View() string {
 	st := d.styles
 	var b strings.Builder
 	b.WriteString(st.Title.Render("Lab: inject a failure") + "\n")
-	fmt.Fprintf(&b, "on node %s %s\n", st.Bold.Render(d.nodes[d.node]), st.Dim.Render("(tab: other node)"))
+	k := d.keys
+	fmt.Fprintf(&b, "on node %s %s\n", st.Bold.Render(d.nodes[d.node]), st.Dim.Render("("+k.Node.Help().Key+": other node)"))
 	for i, c := range d.cases {
 		if i >= 9 {
 			break
 		}
 		fmt.Fprintf(&b, "%s %s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), padRight(c.Name, 15), st.Dim.Render(c.Help))
 	}
-	fmt.Fprintf(&b, "%s heal everything   %s close", st.Accent.Render("h"), st.Accent.Render("esc"))
+	fmt.Fprintf(&b, "%s heal everything   %s close", st.Accent.Render(k.Heal.Help().Key), st.Accent.Render(k.Close.Help().Key))
 	return b.String()
 }

@@ -318,29 +318,38 @@ func (d *switchoverDialog) View() string {
 			b.WriteString("  " + st.Warn.Render("type "+d.target+" exactly"))
 		}
 	case swRunning, swDone:
-		for _, s := range d.steps {
-			var mark string
-			switch s.State {
-			case StepRunning:
-				mark = st.Warn.Render("…")
-			case StepDone:
-				mark = st.Good.Render("✓")
-			case StepFailed:
-				mark = st.Bad.Render("✗")
-			}
-			line := mark + " " + s.Name
-			if s.Detail != "" {
-				line += st.Dim.Render("  " + s.Detail)
-			}
-			b.WriteString(line + "\n")
+		b.WriteString(d.stepsView())
+	}
+	return b.String()
+}
+
+// stepsView lists the run's steps as they report, and how it ended.
+func (d *switchoverDialog) stepsView() string {
+	st := d.styles
+	var b strings.Builder
+	for _, s := range d.steps {
+		var mark string
+		switch s.State {
+		case StepRunning:
+			mark = st.Warn.Render("…")
+		case StepDone:
+			mark = st.Good.Render("✓")
+		case StepFailed:
+			mark = st.Bad.Render("✗")
 		}
-		if d.phase == swRunning {
-			b.WriteString(st.Dim.Render("running…"))
-		} else if d.failed() {
-			b.WriteString(st.Bad.Render("failed: "+d.lastDetail()) + st.Dim.Render("  (esc closes)"))
-		} else {
-			b.WriteString(st.Good.Render("done: "+d.target+" is the master") + st.Dim.Render("  (esc closes)"))
+		line := mark + " " + s.Name
+		if s.Detail != "" {
+			line += st.Dim.Render("  " + s.Detail)
 		}
+		b.WriteString(line + "\n")
+	}
+	switch {
+	case d.phase == swRunning:
+		b.WriteString(st.Dim.Render("running…"))
+	case d.failed():
+		b.WriteString(st.Bad.Render("failed: "+d.lastDetail()) + st.Dim.Render("  (esc closes)"))
+	default:
+		b.WriteString(st.Good.Render("done: "+d.target+" is the master") + st.Dim.Render("  (esc closes)"))
 	}
 	return b.String()
 }
