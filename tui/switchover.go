@@ -155,17 +155,7 @@ func (d *switchoverDialog) onMsg(msg tea.Msg) tea.Cmd {
 		if msg.id != d.id || d.phase != swPreflight {
 			return nil
 		}
-		d.checks, d.err = msg.checks, msg.err
-		for i := range d.checks {
-			c := &d.checks[i]
-			c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
-		}
-		if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
-			d.phase = swRefused
-			return nil
-		}
-		d.phase = swConfirm
-		return d.input.Focus()
+		return d.onPreflight(msg)
 	case switchoverStartedMsg:
 		if msg.id != d.id {
 			return nil
@@ -194,9 +184,24 @@ func (d *switchoverDialog) onMsg(msg tea.Msg) tea.Cmd {
 		} else {
 			d.say(false, "switchover to %s done", d.target)
 		}
-		return nil
 	}
 	return nil
+}
+
+// onPreflight shows the checks and asks for the target's name when every
+// one passed.
+func (d *switchoverDialog) onPreflight(msg preflightMsg) tea.Cmd {
+	d.checks, d.err = msg.checks, msg.err
+	for i := range d.checks {
+		c := &d.checks[i]
+		c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
+	}
+	if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
+		d.phase = swRefused
+		return nil
+	}
+	d.phase = swConfirm
+	return d.input.Focus()
 }
 
 // setStep records a step's report: a step is reported when it starts and
