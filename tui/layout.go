@@ -21,8 +21,10 @@ type layout struct {
 	// stand side by side when the screen is wide enough for them.
 	panelW     []int
 	sideBySide bool
-	lower      int // lines of the log area, or of the dialog or help in its place
-	logRows    int // log lines below the tab bar
+	// panelContentW is the room inside each panel's border and padding.
+	panelContentW []int
+	lower         int // lines of the log area, or of the dialog or help in its place
+	logRows       int // log lines below the tab bar
 	// logCols are the widths of the two nodes' logs side by side, nil when
 	// one pane takes the width.
 	logCols []int
@@ -45,6 +47,9 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) relayout() {
 	l := layout{header: 1 + len(m.headerProblems())}
 	l.panelW, l.sideBySide = panelWidths(m.width, len(m.panels))
+	for _, w := range l.panelW {
+		l.panelContentW = append(l.panelContentW, max(w-4, 1))
+	}
 	if !m.zoom {
 		l.panels = panelRows + 2 // the border
 		if !l.sideBySide {

@@ -156,9 +156,8 @@ func (m *Model) drawPanels() string {
 			s, _ := q.current()
 			peer = &s
 		}
-		w := m.layout.panelW[i]
-		content := p.view(&m.styles, max(w-4, 1), peer, m.opts.LagWarn, m.now)
-		boxes[i] = m.styles.Panel.Width(w).Render(content)
+		content := p.view(&m.styles, m.layout.panelContentW[i], peer, m.opts.LagWarn, m.now)
+		boxes[i] = m.styles.Panel.Width(m.layout.panelW[i]).Render(content)
 	}
 	if m.layout.sideBySide {
 		return lipgloss.JoinHorizontal(lipgloss.Top, boxes...)
@@ -168,14 +167,13 @@ func (m *Model) drawPanels() string {
 
 // lowerView is the log area, or an open dialog or the help in its place.
 func (m *Model) lowerView() string {
-	h := m.layout.lower
 	switch {
 	case m.sw != nil:
-		return m.box(m.sw.View(), h)
+		return m.box(m.sw.View())
 	case m.lab != nil:
-		return m.box(m.lab.View(), h)
+		return m.box(m.lab.View())
 	case m.showHelp:
-		return m.box(m.helpView(), h)
+		return m.box(m.helpView())
 	}
 	return m.logsView()
 }
@@ -202,12 +200,14 @@ func (m *Model) helpView() string {
 	return strings.Join(lines, "\n")
 }
 
-func (m *Model) box(content string, h int) string {
+// box frames a dialog's content in the lower half, cut to the room inside.
+func (m *Model) box(content string) string {
+	l := &m.layout
 	lines := strings.Split(content, "\n")
-	if len(lines) > h-2 {
-		lines = lines[:max(h-2, 1)]
+	if len(lines) > l.dialogH {
+		lines = lines[:max(l.dialogH, 1)]
 	}
-	return m.styles.Dialog.Width(m.width).Height(h).Render(strings.Join(lines, "\n"))
+	return m.styles.Dialog.Width(m.width).Height(l.lower).Render(strings.Join(lines, "\n"))
 }
 
 func (m *Model) tabsView() string {
