@@ -23,7 +23,8 @@ type KeyMap struct {
 	Switchover key.Binding
 	Lab        key.Binding
 
-	// Used in the filter prompt.
+	// Confirm ends the filter prompt; Cancel leaves it, clears the filter
+	// and the footer's line, and closes the help.
 	Confirm key.Binding
 	Cancel  key.Binding
 
