@@ -53,135 +53,206 @@ type Thresholds struct {
 // Judge decides the verdict over the latest Snapshot of each node. It is
 // pure and cheap: the console calls it on every snapshot.
 func Judge(snaps []Snapshot, t Thresholds) Verdict {
-	var v Verdict
-	add := func(code, format string, args ...any) {
-		v.Reasons = append(v.Reasons, Reason{Code: code, Text: fmt.Sprintf(format, args...)})
-	}
+	j := newJudgement(snaps, t)
+	// Most serious first: who serves writes, where clients are sent, which
+	// node is gone, then what weakens the next failover.
+	j.twoMasters()
+	j.vip()
+	j.noMaster()
+	j.reachability()
+	j.redisDown()
+	j.replicas()
+	j.keepalived()
+	j.versionMismatch()
+	j.stateUnknown()
+	j.v.Healthy = len(j.v.Reasons) == 0
+	return j.v
+}
 
-	// What is known: facts only from reachable nodes whose facts were read.
-	var masters, holders []string
+// judgement is one Judge call: the facts read from the snapshots, and the
+// verdict as it is being written.
+type judgement struct {
+	snaps []Snapshot
+	t     Thresholds
+	// masters and holders name the reachable nodes whose Redis is master
+	// and that hold the VIP (the latter only where keepalived's facts were
+	// read).
+	masters, holders []string
+	// masterInfo is the single master's INFO, nil unless there is one.
+	masterInfo *replication.Info
+	// factsKnown is false when any node is unreachable or its keepalived
+	// facts unread: then no VIP on any node is a guess, not a fact.
+	factsKnown bool
+	v          Verdict
+}
+
+func newJudgement(snaps []Snapshot, t Thresholds) *judgement {
+	j := &judgement{snaps: snaps, t: t, factsKnown: true}
 	var masterInfos []*replication.Info
-	factsKnown := true
 	for i, s := range snaps {
 		if s.Conn != ConnConnected || s.Keepalived.Err != "" {
-			factsKnown = false
+			j.factsKnown = false
 		} else if s.HoldsVIP {
-			holders = append(holders, s.Node)
+			j.holders = append(j.holders, s.Node)
 		}
 		if s.Conn == ConnConnected && s.Redis.Up && s.Redis.Info.Role == replication.RoleMaster {
-			masters = append(masters, s.Node)
+			j.masters = append(j.masters, s.Node)
 			masterInfos = append(masterInfos, &snaps[i].Redis.Info)
 		}
 	}
-	var masterInfo *replication.Info
-	if len(masters) == 1 {
-		v.Master, masterInfo = masters[0], masterInfos[0]
+	if len(j.masters) == 1 {
+		j.v.Master, j.masterInfo = j.masters[0], masterInfos[0]
 	}
-	if len(holders) == 1 {
-		v.VIPHolder = holders[0]
+	if len(j.holders) == 1 {
+		j.v.VIPHolder = j.holders[0]
 	}
+	return j
+}
 
-	if len(masters) > 1 {
-		add(ReasonTwoMasters, "two Redis masters: %s", strings.Join(masters, " and "))
-		if sp, ok := FindSplit(snaps); ok {
-			if sp.Real() {
-				add(ReasonSplitBrain, "%s; neither side is dropped by itself: choose one with `redkeep resolve --keep NODE` (the other's data set is saved first)", sp)
-			} else {
-				add(ReasonSplitBrain, "%s; the side without writes becomes the other's replica by itself", sp)
-			}
-		}
+func (j *judgement) add(code, format string, args ...any) {
+	j.v.Reasons = append(j.v.Reasons, Reason{Code: code, Text: fmt.Sprintf(format, args...)})
+}
+
+// twoMasters names two masters, and the split brain when they share a history.
+func (j *judgement) twoMasters() {
+	if len(j.masters) < 2 {
+		return
 	}
+	j.add(ReasonTwoMasters, "two Redis masters: %s", strings.Join(j.masters, " and "))
+	sp, ok := FindSplit(j.snaps)
 	switch {
-	case len(holders) > 1:
-		add(ReasonVIPBoth, "VIP on both nodes: %s", strings.Join(holders, " and "))
-	case len(holders) == 0 && factsKnown && len(snaps) > 0:
-		add(ReasonVIPNone, "VIP on no node: clients cannot reach Redis")
+	case !ok:
+	case sp.Real():
+		j.add(ReasonSplitBrain, "%s; neither side is dropped by itself: choose one with `redkeep resolve --keep NODE` (the other's data set is saved first)", sp)
+	default:
+		j.add(ReasonSplitBrain, "%s; the side without writes becomes the other's replica by itself", sp)
 	}
-	if h := v.VIPHolder; h != "" {
-		if s := find(snaps, h); s.Redis.Up && s.Redis.Info.Role != replication.RoleMaster {
-			if v.Master != "" {
-				add(ReasonVIPNotMaster, "VIP is on %s but its Redis is a %s; the master is %s", h, s.Redis.Info.Role, v.Master)
-			} else {
-				add(ReasonVIPNotMaster, "VIP is on %s but its Redis is a %s", h, s.Redis.Info.Role)
-			}
-		}
-	}
-	if len(masters) == 0 && allRedisUp(snaps) {
-		add(ReasonNoMaster, "no Redis master: every Redis is a replica")
-	}
+}
 
-	for _, s := range snaps {
-		if s.Conn != ConnConnected {
-			what := s.Node + " unreachable"
-			if s.Conn != ConnUnreachable {
-				what += " (" + string(s.Conn) + ")"
-			}
-			if s.ConnErr != "" {
-				what += ": " + s.ConnErr
-			}
-			add(ReasonUnreachable, "%s", what)
-		}
+// vip names a VIP held twice, by no node, or by a node whose Redis is not
+// the master.
+func (j *judgement) vip() {
+	switch {
+	case len(j.holders) > 1:
+		j.add(ReasonVIPBoth, "VIP on both nodes: %s", strings.Join(j.holders, " and "))
+	case len(j.holders) == 0 && j.factsKnown && len(j.snaps) > 0:
+		j.add(ReasonVIPNone, "VIP on no node: clients cannot reach Redis")
 	}
-	for _, s := range snaps {
-		if s.Conn == ConnConnected && !s.Redis.Up {
-			held := ""
-			if s.Node == v.VIPHolder {
-				held = ", and it holds the VIP"
-			}
-			add(ReasonRedisDown, "Redis on %s is down%s: %s", s.Node, held, s.Redis.Err)
-		}
+	h := j.v.VIPHolder
+	if h == "" {
+		return
 	}
-	for _, s := range snaps {
-		in := s.Redis.Info
-		if s.Conn != ConnConnected || !s.Redis.Up || in.Role != replication.RoleReplica {
+	s := find(j.snaps, h)
+	if !s.Redis.Up || s.Redis.Info.Role == replication.RoleMaster {
+		return
+	}
+	if j.v.Master != "" {
+		j.add(ReasonVIPNotMaster, "VIP is on %s but its Redis is a %s; the master is %s", h, s.Redis.Info.Role, j.v.Master)
+	} else {
+		j.add(ReasonVIPNotMaster, "VIP is on %s but its Redis is a %s", h, s.Redis.Info.Role)
+	}
+}
+
+func (j *judgement) noMaster() {
+	if len(j.masters) == 0 && allRedisUp(j.snaps) {
+		j.add(ReasonNoMaster, "no Redis master: every Redis is a replica")
+	}
+}
+
+func (j *judgement) reachability() {
+	for _, s := range j.snaps {
+		if s.Conn == ConnConnected {
 			continue
 		}
-		from := fmt.Sprintf("%s:%d", in.MasterHost, in.MasterPort)
-		switch {
-		case in.SyncInProgress:
-			add(ReasonSyncing, "%s is syncing from %s (full resync in progress)", s.Node, from)
-		case in.Loading:
-			add(ReasonSyncing, "%s is loading its data set", s.Node)
-		case !in.LinkUp:
-			since := ""
-			if in.LinkDownSecs >= 0 {
-				since = fmt.Sprintf(" for %ds", in.LinkDownSecs)
-			}
-			add(ReasonLinkDown, "%s's replication link to %s is down%s", s.Node, from, since)
-		case masterInfo != nil:
-			if lag, ok := replication.Lag(in, *masterInfo); ok && lag > t.LagWarn {
-				add(ReasonLag, "%s is %s behind %s (warn above %s)", s.Node, human.Bytes(lag), v.Master, human.Bytes(t.LagWarn))
-			}
+		what := s.Node + " unreachable"
+		if s.Conn != ConnUnreachable {
+			what += " (" + string(s.Conn) + ")"
+		}
+		if s.ConnErr != "" {
+			what += ": " + s.ConnErr
+		}
+		j.add(ReasonUnreachable, "%s", what)
+	}
+}
+
+func (j *judgement) redisDown() {
+	for _, s := range j.snaps {
+		if s.Conn != ConnConnected || s.Redis.Up {
+			continue
+		}
+		held := ""
+		if s.Node == j.v.VIPHolder {
+			held = ", and it holds the VIP"
+		}
+		j.add(ReasonRedisDown, "Redis on %s is down%s: %s", s.Node, held, s.Redis.Err)
+	}
+}
+
+// replicas names each reachable replica that is not ready to take over:
+// syncing, loading, cut off from its master or too far behind it.
+func (j *judgement) replicas() {
+	for _, s := range j.snaps {
+		if s.Conn == ConnConnected && s.Redis.Up && s.Redis.Info.Role == replication.RoleReplica {
+			j.replica(s.Node, s.Redis.Info)
 		}
 	}
-	for _, s := range snaps {
+}
+
+func (j *judgement) replica(node string, in replication.Info) {
+	from := fmt.Sprintf("%s:%d", in.MasterHost, in.MasterPort)
+	switch {
+	case in.SyncInProgress:
+		j.add(ReasonSyncing, "%s is syncing from %s (full resync in progress)", node, from)
+	case in.Loading:
+		j.add(ReasonSyncing, "%s is loading its data set", node)
+	case !in.LinkUp:
+		since := ""
+		if in.LinkDownSecs >= 0 {
+			since = fmt.Sprintf(" for %ds", in.LinkDownSecs)
+		}
+		j.add(ReasonLinkDown, "%s's replication link to %s is down%s", node, from, since)
+	case j.masterInfo != nil:
+		if lag, ok := replication.Lag(in, *j.masterInfo); ok && lag > j.t.LagWarn {
+			j.add(ReasonLag, "%s is %s behind %s (warn above %s)", node, human.Bytes(lag), j.v.Master, human.Bytes(j.t.LagWarn))
+		}
+	}
+}
+
+// keepalived names each reachable node whose keepalived cannot take the VIP.
+func (j *judgement) keepalived() {
+	for _, s := range j.snaps {
 		if s.Conn != ConnConnected || s.Keepalived.Err != "" {
 			continue
 		}
+		k := s.Keepalived
 		switch {
-		case !s.Keepalived.Running:
-			add(ReasonKeepalivedDown, "keepalived is not running on %s: it cannot take the VIP", s.Node)
-		case s.Keepalived.State == "STOP":
+		case !k.Running:
+			j.add(ReasonKeepalivedDown, "keepalived is not running on %s: it cannot take the VIP", s.Node)
+		case k.State == "STOP":
 			// notify stop ran and no other state since: keepalived was
 			// stopped, whatever a process scan says (in a shared PID
 			// namespace it may see the peer's keepalived).
-			add(ReasonKeepalivedDown, "keepalived on %s was stopped (last state STOP): it cannot take the VIP", s.Node)
-		case s.Keepalived.Drained:
-			add(ReasonDrained, "%s is drained (track file): it cannot take the VIP", s.Node)
-		case s.Keepalived.State == "FAULT":
-			add(ReasonFault, "keepalived on %s is in FAULT: its health check fails", s.Node)
+			j.add(ReasonKeepalivedDown, "keepalived on %s was stopped (last state STOP): it cannot take the VIP", s.Node)
+		case k.Drained:
+			j.add(ReasonDrained, "%s is drained (track file): it cannot take the VIP", s.Node)
+		case k.State == "FAULT":
+			j.add(ReasonFault, "keepalived on %s is in FAULT: its health check fails", s.Node)
 		}
 	}
-	if vs := versions(snaps); vs != "" {
-		add(ReasonVersionMismatch, "redkeep versions differ: %s", vs)
+}
+
+func (j *judgement) versionMismatch() {
+	if vs := versions(j.snaps); vs != "" {
+		j.add(ReasonVersionMismatch, "redkeep versions differ: %s", vs)
 	}
-	for _, s := range snaps {
+}
+
+func (j *judgement) stateUnknown() {
+	for _, s := range j.snaps {
 		if s.Conn == ConnConnected && s.Keepalived.Err != "" {
-			add(ReasonNodeStateUnknown, "keepalived state of %s unknown: %s", s.Node, s.Keepalived.Err)
+			j.add(ReasonNodeStateUnknown, "keepalived state of %s unknown: %s", s.Node, s.Keepalived.Err)
 		}
 	}
-	v.Healthy = len(v.Reasons) == 0
-	return v
 }
 
 func find(snaps []Snapshot, node string) Snapshot {

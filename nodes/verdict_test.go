@@ -48,7 +48,8 @@ func TestJudge(t *testing.T) {
 		}, codes: []string{ReasonTwoMasters}, holder: "a", textParts: []string{"two Redis masters: a and b"}},
 		{name: "no master", mod: func(a, b *Snapshot) {
 			a.Redis.Info = b.Redis.Info
-		}, codes: []string{ReasonVIPNotMaster, ReasonNoMaster}, holder: "a"},
+		}, codes: []string{ReasonVIPNotMaster, ReasonNoMaster}, holder: "a",
+			textParts: []string{"VIP is on a but its Redis is a replica\nno Redis master"}},
 		{name: "link down", mod: func(a, b *Snapshot) { b.Redis.Info.LinkUp, b.Redis.Info.LinkDownSecs = false, 12 },
 			codes: []string{ReasonLinkDown}, holder: "a", master: "a", textParts: []string{"b's replication link to 198.51.100.11:6379 is down for 12s"}},
 		{name: "syncing", mod: func(a, b *Snapshot) { b.Redis.Info.LinkUp, b.Redis.Info.SyncInProgress = false, true },
@@ -78,6 +79,8 @@ func TestJudge(t *testing.T) {
 			a.Redis = Redis{Err: "connection refused"}
 			b.Redis.Info.LinkUp = false
 		}, codes: []string{ReasonRedisDown, ReasonLinkDown}, holder: "a", textParts: []string{"Redis on a is down, and it holds the VIP: connection refused"}},
+		{name: "redis down on the replica", mod: func(a, b *Snapshot) { b.Redis = Redis{Err: "connection refused"} },
+			codes: []string{ReasonRedisDown}, holder: "a", master: "a", textParts: []string{"Redis on b is down: connection refused"}},
 		{name: "keepalived not running", mod: func(a, b *Snapshot) { b.Keepalived.Running = false },
 			codes: []string{ReasonKeepalivedDown}, holder: "a", master: "a"},
 		{name: "keepalived stopped", mod: func(a, b *Snapshot) { b.Keepalived.State = "STOP" },

@@ -23,9 +23,15 @@ type KeyMap struct {
 	Switchover key.Binding
 	Lab        key.Binding
 
-	// Used inside dialogs.
+	// Confirm ends the filter prompt; Cancel leaves it, clears the filter
+	// and the footer's line, and closes the help.
 	Confirm key.Binding
 	Cancel  key.Binding
+
+	// The dialogs' own keys, listed in the help while their dialog is
+	// offered.
+	SwitchoverDialog SwitchoverKeyMap
+	LabDialog        LabKeyMap
 }
 
 // DefaultKeyMap returns the console's keys.
@@ -47,6 +53,18 @@ func DefaultKeyMap() KeyMap {
 		Lab:        key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "lab: fail/heal")),
 		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel/clear")),
+
+		SwitchoverDialog: SwitchoverKeyMap{
+			Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "switch over")),
+			Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+			Close:   key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "close")),
+		},
+		LabDialog: LabKeyMap{
+			Case:  key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "fail case")),
+			Node:  key.NewBinding(key.WithKeys("tab", "n"), key.WithHelp("tab", "other node")),
+			Heal:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "heal all")),
+			Close: key.NewBinding(key.WithKeys("esc", "q", "L"), key.WithHelp("esc", "close")),
+		},
 	}
 }
 
@@ -62,4 +80,41 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Switchover, k.Lab, k.Help, k.Quit},
 	}
+}
+
+// SwitchoverKeyMap is the switchover dialog's keys.
+type SwitchoverKeyMap struct {
+	Confirm key.Binding
+	Cancel  key.Binding
+	// Close closes the dialog, as Confirm and Cancel do, before the prompt
+	// and after the run; at the prompt q is a letter of the name typed.
+	Close key.Binding
+}
+
+// ShortHelp implements help.KeyMap.
+func (k SwitchoverKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Confirm, k.Cancel}
+}
+
+// FullHelp implements help.KeyMap.
+func (k SwitchoverKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.ShortHelp()}
+}
+
+// LabKeyMap is the lab dialog's keys.
+type LabKeyMap struct {
+	Case  key.Binding
+	Node  key.Binding
+	Heal  key.Binding
+	Close key.Binding
+}
+
+// ShortHelp implements help.KeyMap.
+func (k LabKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Case, k.Node, k.Heal, k.Close}
+}
+
+// FullHelp implements help.KeyMap.
+func (k LabKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.ShortHelp()}
 }

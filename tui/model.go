@@ -88,6 +88,7 @@ type Model struct {
 	help   help.Model
 
 	width, height int
+	layout        layout
 	now           time.Time
 
 	panels []*nodePanel
@@ -172,6 +173,7 @@ func New(opts Options) (*Model, error) {
 	m.filter.Prompt = "/"
 	m.filter.Placeholder = "filter"
 	m.setStyles(true)
+	m.relayout()
 	return m, nil
 }
 
@@ -223,9 +225,7 @@ func (m *Model) panel(node string) (int, *nodePanel) {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
-		m.help.SetWidth(msg.Width)
-		m.filter.SetWidth(max(msg.Width/3, 10))
+		m.setSize(msg.Width, msg.Height)
 		return m, nil
 	case tea.BackgroundColorMsg:
 		m.setStyles(msg.IsDark())
@@ -291,6 +291,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	}
 	m.verdict, m.judged = m.opts.Judge(snaps), true
 	m.verdict.Problems = cleanAll(m.verdict.Problems)
+	m.relayout() // the header grows or shrinks with the problems
 	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
 }
 
@@ -331,7 +332,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case m.sw != nil:
-		return m, m.switchoverKey(msg)
+		return m, m.updateSwitchover(msg)
 	case m.lab != nil:
 		return m, m.labKey(msg)
 	case m.filtering:
@@ -346,7 +347,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 
 	k := m.keys
-	page := max(m.logHeight()-1, 1)
+	page := max(m.layout.logRows-1, 1)
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
@@ -356,6 +357,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.pane = (m.pane + 1) % (paneNode1 + 1)
 	case key.Matches(msg, k.Zoom):
 		m.zoom = !m.zoom
+		m.relayout()
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
 		return m, m.filter.Focus()
@@ -378,7 +380,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.PageDown):
 		m.focused().scroll(page)
 	case key.Matches(msg, k.Top):
-		m.focused().top(m.logHeight())
+		m.focused().top(m.layout.logRows)
 	case key.Matches(msg, k.Bottom):
 		m.focused().setFollow(true)
 	case key.Matches(msg, k.Switchover):

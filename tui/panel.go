@@ -176,7 +176,7 @@ func (p *nodePanel) connText(st *Styles) string {
 }
 
 func row(st *Styles, label, value string) string {
-	return st.Label.Render(fmt.Sprintf("%-10s", label)) + " " + value
+	return st.Label.Render(padRight(label, 10)) + " " + value
 }
 
 // fit truncates each row to w cells and pads the panel to panelRows rows.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -325,5 +326,24 @@ func TestLastSeenAges(t *testing.T) {
 		if view := screen(t, m, 80, 24, colorprofile.ASCII); !strings.Contains(view, want) {
 			t.Fatalf("after %v the panel does not say %q:\n%s", d, want, view)
 		}
+	}
+}
+
+// TestSwitchoverDialog drives the dialog on its own: a late answer to an
+// earlier dialog is dropped, and closing returns no dialog and leaves the
+// footer a line.
+func TestSwitchoverDialog(t *testing.T) {
+	st := NewStyles(true)
+	d := newSwitchoverDialog(context.Background(), &fakeSwitchover{}, DefaultKeyMap().SwitchoverDialog, &st, true, 2, "b")
+	d, _ = d.Update(preflightMsg{id: 1, target: "b", checks: passingChecks()})
+	if d.phase != swPreflight {
+		t.Fatalf("an earlier dialog's preflight moved this one to phase %d", d.phase)
+	}
+	d, _ = d.Update(preflightMsg{id: 2, target: "b", checks: passingChecks()})
+	if d.phase != swConfirm {
+		t.Fatalf("after its preflight passed: phase %d, want the prompt", d.phase)
+	}
+	if closed, _ := d.Update(press("esc")); closed != nil || d.note == nil || d.note.text != "switchover cancelled" {
+		t.Errorf("esc at the prompt: dialog %v, note %+v", closed != nil, d.note)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -24,29 +25,16 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-// Layout heights.
-const (
-	footerLines  = 1
-	minLogHeight = 3
-	// sideBySideLogs is the width from which both nodes' logs fit side by side.
-	sideBySideLogs = 140
-)
-
 func (m *Model) render() string {
 	if m.width <= 0 || m.height <= 0 {
 		return "redkeep: starting…"
 	}
-	header := m.headerView()
-	panels := m.panelsView()
-	footer := m.footerView()
-	parts := []string{header}
-	if panels != "" {
+	parts := []string{m.headerView()}
+	if panels := m.panelsView(); panels != "" {
 		parts = append(parts, panels)
 	}
-	used := lipgloss.Height(strings.Join(parts, "\n")) + footerLines
-	lower := m.lowerView(max(m.height-used, minLogHeight))
-	screen := strings.Join(append(parts, lower, footer), "\n")
-	return clip(screen, m.width, m.height)
+	parts = append(parts, m.lowerView(), m.footerView())
+	return clip(strings.Join(parts, "\n"), m.width, m.height)
 }
 
 // clip cuts the screen to the terminal, keeping the footer (the keys) on
@@ -64,13 +52,11 @@ func clip(s string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// logHeight is how many log lines the lower half shows (its tab bar aside).
-func (m *Model) logHeight() int {
-	used := lipgloss.Height(m.headerView()) + footerLines + 1
-	if p := m.panelsView(); p != "" {
-		used += lipgloss.Height(p)
-	}
-	return max(m.height-used, minLogHeight-1)
+// padRight pads s with spaces to w cells. fmt's %-*s counts runes, so a
+// wide rune (CJK, emoji) in a node's name or a check would push the rest
+// of its line out of its column.
+func padRight(s string, w int) string {
+	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
 }
 
 // headerView is the pair at a glance: the verdict, who holds the VIP and
@@ -86,7 +72,6 @@ func (m *Model) headerView() string {
 		parts = append(parts, st.Title.Render("redkeep"))
 	}
 	v := m.verdict
-	var problems []string
 	switch {
 	case !m.judged:
 		parts = append(parts, st.Dim.Render("waiting for the first poll"))
@@ -94,7 +79,6 @@ func (m *Model) headerView() string {
 		parts = append(parts, st.Good.Render("● healthy"))
 	default:
 		parts = append(parts, st.Bad.Render(fmt.Sprintf("✖ NOT HEALTHY (%d)", max(len(v.Problems), 1))))
-		problems = v.Problems
 	}
 	vip := "VIP " + m.opts.VIP
 	if m.judged {
@@ -116,16 +100,24 @@ func (m *Model) headerView() string {
 		parts = append(parts, st.Dim.Render("last transition "+ago(m.now.Sub(m.lastTransition))+" ago"))
 	}
 	lines := []string{strings.Join(parts, sep)}
-	for i, p := range problems {
-		if i == 1 && len(problems) > 2 {
-			p += fmt.Sprintf(" (+%d more: %s)", len(problems)-2, strings.Join(problems[2:], "; "))
-		}
+	for _, p := range m.headerProblems() {
 		lines = append(lines, st.Bad.Render("  "+p))
-		if i == 1 {
-			break
-		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// headerProblems are the lines below the header's first: the reasons for
+// an unhealthy verdict, the second line counting and naming the rest.
+func (m *Model) headerProblems() []string {
+	ps := m.verdict.Problems
+	if !m.judged || m.verdict.Healthy || len(ps) == 0 {
+		return nil
+	}
+	if len(ps) <= 2 {
+		return ps
+	}
+	more := fmt.Sprintf(" (+%d more: %s)", len(ps)-2, strings.Join(ps[2:], "; "))
+	return []string{ps[0], ps[1] + more}
 }
 
 // panelsView draws the node panels. They change with snapshots and the
@@ -157,51 +149,65 @@ type panelsKey struct {
 }
 
 func (m *Model) drawPanels() string {
-	n := len(m.panels)
-	sideBySide := m.width >= n*panelMinWidth
-	boxW := m.width
-	if sideBySide {
-		boxW = m.width / n
-	}
-	boxes := make([]string, n)
+	boxes := make([]string, len(m.panels))
 	for i, p := range m.panels {
 		var peer *nodes.Snapshot
 		if q := m.panels[1-i]; q.seen {
 			s, _ := q.current()
 			peer = &s
 		}
-		w := boxW
-		if sideBySide && i == n-1 {
-			w = m.width - boxW*(n-1) // the last one takes the odd column
-		}
-		content := p.view(&m.styles, max(w-4, 1), peer, m.opts.LagWarn, m.now)
-		boxes[i] = m.styles.Panel.Width(w).Render(content)
+		content := p.view(&m.styles, m.layout.panelContentW[i], peer, m.opts.LagWarn, m.now)
+		boxes[i] = m.styles.Panel.Width(m.layout.panelW[i]).Render(content)
 	}
-	if sideBySide {
+	if m.layout.sideBySide {
 		return lipgloss.JoinHorizontal(lipgloss.Top, boxes...)
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, boxes...)
 }
 
 // lowerView is the log area, or an open dialog or the help in its place.
-func (m *Model) lowerView(h int) string {
+func (m *Model) lowerView() string {
 	switch {
 	case m.sw != nil:
-		return m.box(m.switchoverView(m.width-4, h-2), h)
+		return m.box(m.sw.View())
 	case m.lab != nil:
-		return m.box(m.labView(), h)
+		return m.box(m.lab.View())
 	case m.showHelp:
-		return m.box(m.styles.Title.Render("Keys")+"\n"+m.help.FullHelpView(m.keys.FullHelp()), h)
+		return m.box(m.helpView())
 	}
-	return m.logsView(h)
+	return m.logsView()
 }
 
-func (m *Model) box(content string, h int) string {
-	lines := strings.Split(content, "\n")
-	if len(lines) > h-2 {
-		lines = lines[:max(h-2, 1)]
+// helpView lists the console's keys, then those of each dialog it offers.
+func (m *Model) helpView() string {
+	st := &m.styles
+	lines := []string{st.Title.Render("Keys"), m.help.FullHelpView(m.keys.FullHelp())}
+	dialogs := []struct {
+		name string
+		on   bool
+		keys help.KeyMap
+	}{
+		{"switchover", m.keys.Switchover.Enabled(), m.keys.SwitchoverDialog},
+		{"lab", m.keys.Lab.Enabled(), m.keys.LabDialog},
 	}
-	return m.styles.Dialog.Width(m.width).Height(h).Render(strings.Join(lines, "\n"))
+	dh := m.help
+	dh.SetWidth(m.layout.dialogHelpW)
+	for _, d := range dialogs {
+		if d.on {
+			lines = append(lines, st.Title.Render(padRight(d.name, helpLabelW))+dh.ShortHelpView(d.keys.ShortHelp()))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// box frames a dialog's content in the lower half, cut to the room inside.
+func (m *Model) box(content string) string {
+	l := &m.layout
+	lines := strings.Split(content, "\n")
+	if len(lines) > l.dialogH {
+		lines = lines[:max(l.dialogH, 1)]
+	}
+	return m.styles.Dialog.Width(m.width).Height(l.lower).Render(strings.Join(lines, "\n"))
 }
 
 func (m *Model) tabsView() string {
@@ -234,16 +240,16 @@ func (m *Model) tabsView() string {
 	return line
 }
 
-func (m *Model) logsView(h int) string {
-	rows := h - 1
+func (m *Model) logsView() string {
+	rows, cols := m.layout.logRows, m.layout.logCols
 	tabs := m.tabsView()
 	switch {
 	case m.pane == paneTimeline:
 		return tabs + "\n" + m.paneLines(m.timeline, m.width, rows, m.timelineLine)
-	case m.width >= sideBySideLogs:
-		colW := (m.width - 1) / 2
+	case cols != nil:
+		colW := cols[0]
 		a := m.paneLines(m.nodeLogs[0], colW, rows, m.logLine)
-		b := m.paneLines(m.nodeLogs[1], m.width-1-colW, rows, m.logLine)
+		b := m.paneLines(m.nodeLogs[1], cols[1], rows, m.logLine)
 		sep := strings.TrimSuffix(strings.Repeat(m.styles.Dim.Render("│")+"\n", rows), "\n")
 		return tabs + "\n" + lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(colW).Render(a), sep, b)
 	default:
@@ -304,7 +310,7 @@ func (m *Model) logLine(e *entry) string {
 // timelineLine is one event of the merged timeline.
 func (m *Model) timelineLine(e *entry) string {
 	st := &m.styles
-	prefix := st.ink.dim.paint(e.ev.Time.Format("15:04:05.000")) + " " + st.ink.bold.paint(fmt.Sprintf("%-2s", e.ev.Node)) + " "
+	prefix := st.ink.dim.paint(e.ev.Time.Format("15:04:05.000")) + " " + st.ink.bold.paint(padRight(e.ev.Node, 2)) + " "
 	if e.ev.Kind == logs.KindTransition {
 		return prefix + st.ink.transit.paint(e.ev.State) + "  " + e.reason
 	}

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/redkeep/redkeep/logs"
 	"github.com/redkeep/redkeep/nodes"
 )
 
@@ -240,6 +242,120 @@ func TestViewAnySize(t *testing.T) {
 			for _, h := range []int{1, 5, 10, 24, 50} {
 				out := screen(t, m, w, h, colorprofile.ANSI)
 				t.Run(fmt.Sprintf("%s/%dx%d", mode, w, h), func(t *testing.T) { checkScreen(t, out, w, h) })
+			}
+		}
+	}
+}
+
+// TestWideRunesKeepColumns: a wide rune (CJK, emoji) counts two cells, so a
+// check's name or a node's name with one must not push the next column
+// (fmt's %-*s pads by runes and did).
+func TestWideRunesKeepColumns(t *testing.T) {
+	t.Run("preflight checks", func(t *testing.T) {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, withActions(&fakeSwitchover{}, nil))
+		feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+		checks := []Check{
+			{Name: "ssh reachable", Value: "<v>", Pass: true},
+			{Name: "主机 b 可达", Value: "<v>", Pass: true},
+			{Name: "🚀 lag", Value: "<v>", Pass: true},
+		}
+		feed(m, press("s"), preflightMsg{id: 1, target: "b", checks: checks})
+		requireAligned(t, screen(t, m, 80, 24, colorprofile.ASCII), "<v>", len(checks))
+	})
+	t.Run("timeline nodes", func(t *testing.T) {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, func(o *Options) {
+			o.Nodes = []NodeInfo{{Name: "a", Host: "198.51.100.11"}, {Name: "节", Host: "198.51.100.12"}}
+		})
+		var evs []logs.Event
+		for _, n := range []string{"a", "节"} {
+			evs = append(evs, logs.Event{Node: n, Source: logs.SourceState, Time: t0, Kind: logs.KindHook, Message: "<v>"})
+		}
+		feed(m, eventsMsg{events: evs})
+		requireAligned(t, screen(t, m, 80, 24, colorprofile.ASCII), "<v>", len(evs))
+	})
+}
+
+// requireAligned checks that mark starts at the same cell on the n lines of
+// screen that hold it.
+func requireAligned(t *testing.T, screen, mark string, n int) {
+	t.Helper()
+	cols := map[int]bool{}
+	found := 0
+	for _, l := range strings.Split(ansi.Strip(screen), "\n") {
+		if i := strings.Index(l, mark); i >= 0 {
+			cols[ansi.StringWidth(l[:i])] = true
+			found++
+		}
+	}
+	if found != n || len(cols) != 1 {
+		t.Errorf("%q on %d lines at cells %v, want %d lines at one cell:\n%s", mark, found, cols, n, ansi.Strip(screen))
+	}
+}
+
+// TestHelpListsDialogKeys: the dialogs' keys are bindings like the
+// console's, so `?` lists them, and only while their dialog is offered.
+func TestHelpListsDialogKeys(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []testOpt
+		want bool
+	}{
+		{"lab offered", []testOpt{withActions(nil, &fakeLab{})}, true},
+		{"no lab", nil, false},
+		{"read-only", []testOpt{withActions(nil, &fakeLab{}), func(o *Options) { o.ReadOnly = true }}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, c.opts...)
+			feed(m, press("?"))
+			view := ansi.Strip(screen(t, m, 80, 24, colorprofile.ASCII))
+			for _, b := range m.keys.LabDialog.ShortHelp() {
+				h := b.Help()
+				if got := strings.Contains(view, h.Key+" "+h.Desc); got != c.want {
+					t.Errorf("help lists the lab's %q: %v, want %v:\n%s", h.Key+" "+h.Desc, got, c.want, view)
+				}
+			}
+		})
+	}
+}
+
+// TestLayoutMatchesDrawing: the layout is computed without drawing, so it
+// is held here to what the drawing measures, through the states that
+// change it.
+func TestLayoutMatchesDrawing(t *testing.T) {
+	j := &fakeJudge{v: healthyVerdict()}
+	m, _ := newTestModel(t, j)
+	for _, step := range []struct {
+		name string
+		do   func()
+	}{
+		{"before the first poll", func() {}},
+		{"healthy", func() { feed(m, snaps(snapMaster("a"), snapReplica("b"))...) }},
+		{"two problems", func() {
+			j.v = Verdict{Problems: []string{"one", "two"}}
+			feed(m, snaps(snapMaster("a"))...)
+		}},
+		{"four problems", func() {
+			j.v = Verdict{Problems: []string{"one", "two", "three", "four"}}
+			feed(m, snaps(snapMaster("a"))...)
+		}},
+		{"zoomed", func() { feed(m, press("z")) }},
+	} {
+		step.do()
+		for _, w := range []int{1, 40, 75, 76, 80, 140, 200} {
+			m.Update(teaSize(w, 60))
+			l := m.layout
+			if got := lipgloss.Height(m.headerView()); got != l.header {
+				t.Errorf("%s at width %d: header drawn in %d lines, laid out in %d", step.name, w, got, l.header)
+			}
+			panels := 0
+			if p := m.panelsView(); p != "" {
+				panels = lipgloss.Height(p)
+			}
+			if panels != l.panels {
+				t.Errorf("%s at width %d: panels drawn in %d lines, laid out in %d", step.name, w, panels, l.panels)
+			}
+			if got := lipgloss.Height(m.View().Content); got != 60 {
+				t.Errorf("%s at width %d: screen of %d lines, terminal 60", step.name, w, got)
 			}
 		}
 	}

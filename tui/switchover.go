@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -27,6 +28,11 @@ const (
 // switchoverDialog is one switchover, from preflight to its last step. id
 // tags its messages so a late answer to a cancelled dialog is dropped.
 type switchoverDialog struct {
+	keys   SwitchoverKeyMap
+	styles *Styles
+	ctx    context.Context
+	sw     Switchover
+
 	id       int
 	target   string
 	phase    swPhase
@@ -36,6 +42,43 @@ type switchoverDialog struct {
 	mismatch bool
 	stream   <-chan Step
 	steps    []Step
+
+	// width and height are the room the dialog is drawn in.
+	width, height int
+
+	// note is a line for the console's footer, taken by the console after
+	// each Update.
+	note *note
+}
+
+// note is a line a dialog leaves for the console's footer.
+type note struct {
+	text string
+	bad  bool
+}
+
+func newSwitchoverDialog(ctx context.Context, sw Switchover, keys SwitchoverKeyMap, st *Styles, dark bool, id int, target string) *switchoverDialog {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.CharLimit = 64
+	ts := textinput.DefaultStyles(dark)
+	ts.Cursor.Blink = false
+	in.SetStyles(ts)
+	return &switchoverDialog{keys: keys, styles: st, ctx: ctx, sw: sw, id: id, target: target, phase: swPreflight, input: in}
+}
+
+// Init runs the preflight.
+func (d *switchoverDialog) Init() tea.Cmd {
+	return runPreflight(d.ctx, d.sw, d.id, d.target)
+}
+
+// SetSize gives the dialog w columns and h lines.
+func (d *switchoverDialog) SetSize(w, h int) {
+	d.width, d.height = w, h
+}
+
+func (d *switchoverDialog) say(bad bool, format string, args ...any) {
+	d.note = &note{text: fmt.Sprintf(format, args...), bad: bad}
 }
 
 func (d *switchoverDialog) failed() bool {
@@ -75,66 +118,90 @@ func (m *Model) openSwitchover() tea.Cmd {
 		return nil
 	}
 	m.swSeq++
-	in := textinput.New()
-	in.Prompt = "> "
-	in.CharLimit = 64
-	ts := textinput.DefaultStyles(m.dark)
-	ts.Cursor.Blink = false
-	in.SetStyles(ts)
-	m.sw = &switchoverDialog{id: m.swSeq, target: target, phase: swPreflight, input: in}
+	m.sw = newSwitchoverDialog(m.opts.Context, m.opts.Switchover, m.keys.SwitchoverDialog, &m.styles, m.dark, m.swSeq, target)
+	m.sw.SetSize(m.layout.dialogW, m.layout.dialogH)
 	m.status = ""
-	return runPreflight(m.opts.Context, m.opts.Switchover, m.sw.id, target)
+	return m.sw.Init()
 }
 
+// updateSwitchover hands msg to the open switchover dialog, if any, and
+// takes the line it leaves for the footer.
 func (m *Model) updateSwitchover(msg tea.Msg) tea.Cmd {
 	d := m.sw
+	if d == nil {
+		return nil
+	}
+	var cmd tea.Cmd
+	m.sw, cmd = d.Update(msg)
+	if n := d.note; n != nil {
+		m.setStatus(n.bad, "%s", n.text)
+		d.note = nil
+	}
+	return cmd
+}
+
+// Update handles the dialog's keys and its switchover's messages. It
+// returns nil once the dialog is closed.
+func (d *switchoverDialog) Update(msg tea.Msg) (*switchoverDialog, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		return d.onKey(k)
+	}
+	return d, d.onMsg(msg)
+}
+
+func (d *switchoverDialog) onMsg(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case preflightMsg:
-		if d == nil || msg.id != d.id || d.phase != swPreflight {
+		if msg.id != d.id || d.phase != swPreflight {
 			return nil
 		}
-		d.checks, d.err = msg.checks, msg.err
-		for i := range d.checks {
-			c := &d.checks[i]
-			c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
-		}
-		if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
-			d.phase = swRefused
-			return nil
-		}
-		d.phase = swConfirm
-		return d.input.Focus()
+		return d.onPreflight(msg)
 	case switchoverStartedMsg:
-		if d == nil || msg.id != d.id {
+		if msg.id != d.id {
 			return nil
 		}
 		if msg.err != nil {
 			d.err, d.phase = msg.err, swDone
-			m.setStatus(true, "switchover to %s failed to start: %v", d.target, msg.err)
+			d.say(true, "switchover to %s failed to start: %v", d.target, msg.err)
 			return nil
 		}
 		d.stream = msg.steps
 		return waitStep(d.id, d.stream)
 	case stepMsg:
-		if d == nil || msg.id != d.id {
+		if msg.id != d.id {
 			return nil
 		}
 		msg.step.Name, msg.step.Detail = termsafe.Clean(msg.step.Name), termsafe.Clean(msg.step.Detail)
 		d.setStep(msg.step)
 		return waitStep(d.id, d.stream)
 	case switchoverEndedMsg:
-		if d == nil || msg.id != d.id {
+		if msg.id != d.id {
 			return nil
 		}
 		d.phase = swDone
 		if d.failed() {
-			m.setStatus(true, "switchover to %s failed: %s", d.target, d.lastDetail())
+			d.say(true, "switchover to %s failed: %s", d.target, d.lastDetail())
 		} else {
-			m.setStatus(false, "switchover to %s done", d.target)
+			d.say(false, "switchover to %s done", d.target)
 		}
-		return nil
 	}
 	return nil
+}
+
+// onPreflight shows the checks and asks for the target's name when every
+// one passed.
+func (d *switchoverDialog) onPreflight(msg preflightMsg) tea.Cmd {
+	d.checks, d.err = msg.checks, msg.err
+	for i := range d.checks {
+		c := &d.checks[i]
+		c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
+	}
+	if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
+		d.phase = swRefused
+		return nil
+	}
+	d.phase = swConfirm
+	return d.input.Focus()
 }
 
 // setStep records a step's report: a step is reported when it starts and
@@ -173,55 +240,62 @@ func allPass(cs []Check) bool {
 	return true
 }
 
-func (m *Model) switchoverKey(msg tea.KeyPressMsg) tea.Cmd {
-	d := m.sw
+func (d *switchoverDialog) onKey(msg tea.KeyPressMsg) (*switchoverDialog, tea.Cmd) {
+	k := d.keys
+	closing := key.Matches(msg, k.Cancel, k.Close, k.Confirm)
 	switch d.phase {
-	case swPreflight, swRefused:
-		if key.Matches(msg, m.keys.Cancel, m.keys.Quit, m.keys.Confirm) {
-			if d.phase == swPreflight {
-				m.setStatus(false, "switchover cancelled during preflight")
-			} else {
-				m.setStatus(true, "switchover to %s refused by preflight", d.target)
-			}
-			m.sw = nil
+	case swPreflight:
+		if closing {
+			d.say(false, "switchover cancelled during preflight")
+			return nil, nil
+		}
+	case swRefused:
+		if closing {
+			d.say(true, "switchover to %s refused by preflight", d.target)
+			return nil, nil
 		}
 	case swConfirm:
-		switch {
-		case key.Matches(msg, m.keys.Cancel):
-			m.sw = nil
-			m.setStatus(false, "switchover cancelled")
-		case key.Matches(msg, m.keys.Confirm):
-			if strings.TrimSpace(d.input.Value()) != d.target {
-				d.mismatch = true
-				return nil
-			}
-			d.input.Blur()
-			d.phase = swRunning
-			return startSwitchover(m.opts.Context, m.opts.Switchover, d.id, d.target)
-		default:
-			var cmd tea.Cmd
-			d.input, cmd = d.input.Update(msg)
-			d.mismatch = false
-			return cmd
-		}
+		return d.promptKey(msg)
 	case swRunning:
 		// A switchover is not interrupted from here: stopping half way is
-		// what leaves a pair inconsistent. ctrl+c is still honoured above.
-		if key.Matches(msg, m.keys.Quit, m.keys.Cancel) {
-			m.setStatus(false, "switchover running; wait for it to finish")
+		// what leaves a pair inconsistent. ctrl+c is still honoured by the
+		// console.
+		if key.Matches(msg, k.Close, k.Cancel) {
+			d.say(false, "switchover running; wait for it to finish")
 		}
 	case swDone:
-		if key.Matches(msg, m.keys.Cancel, m.keys.Quit, m.keys.Confirm) {
-			m.sw = nil
+		if closing {
+			return nil, nil
 		}
 	}
-	return nil
+	return d, nil
 }
 
-// switchoverView draws the dialog in w columns and at most h lines.
-func (m *Model) switchoverView(w, h int) string {
-	st := &m.styles
-	d := m.sw
+// promptKey reads the target's name; the switchover starts only once it
+// is typed exactly.
+func (d *switchoverDialog) promptKey(msg tea.KeyPressMsg) (*switchoverDialog, tea.Cmd) {
+	switch {
+	case key.Matches(msg, d.keys.Cancel):
+		d.say(false, "switchover cancelled")
+		return nil, nil
+	case key.Matches(msg, d.keys.Confirm):
+		if strings.TrimSpace(d.input.Value()) != d.target {
+			d.mismatch = true
+			return d, nil
+		}
+		d.input.Blur()
+		d.phase = swRunning
+		return d, startSwitchover(d.ctx, d.sw, d.id, d.target)
+	}
+	var cmd tea.Cmd
+	d.input, cmd = d.input.Update(msg)
+	d.mismatch = false
+	return d, cmd
+}
+
+// View draws the dialog in its width and at most its height.
+func (d *switchoverDialog) View() string {
+	st := d.styles
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", st.Title.Render("Switchover: make "+d.target+" the master"))
 	switch d.phase {
@@ -232,7 +306,7 @@ func (m *Model) switchoverView(w, h int) string {
 		// (and the run repeats its own preflight as a step).
 	default:
 		// Title, and two lines of verdict or prompt below the checks.
-		b.WriteString(m.checksView(w, h-3))
+		b.WriteString(d.checksView(d.width, d.height-3))
 	}
 	switch d.phase {
 	case swRefused:
@@ -249,38 +323,46 @@ func (m *Model) switchoverView(w, h int) string {
 			b.WriteString("  " + st.Warn.Render("type "+d.target+" exactly"))
 		}
 	case swRunning, swDone:
-		for _, s := range d.steps {
-			var mark string
-			switch s.State {
-			case StepRunning:
-				mark = st.Warn.Render("…")
-			case StepDone:
-				mark = st.Good.Render("✓")
-			case StepFailed:
-				mark = st.Bad.Render("✗")
-			}
-			line := mark + " " + s.Name
-			if s.Detail != "" {
-				line += st.Dim.Render("  " + s.Detail)
-			}
-			b.WriteString(line + "\n")
+		b.WriteString(d.stepsView())
+	}
+	return b.String()
+}
+
+// stepsView lists the run's steps as they report, and how it ended.
+func (d *switchoverDialog) stepsView() string {
+	st := d.styles
+	var b strings.Builder
+	for _, s := range d.steps {
+		var mark string
+		switch s.State {
+		case StepRunning:
+			mark = st.Warn.Render("…")
+		case StepDone:
+			mark = st.Good.Render("✓")
+		case StepFailed:
+			mark = st.Bad.Render("✗")
 		}
-		if d.phase == swRunning {
-			b.WriteString(st.Dim.Render("running…"))
-		} else if d.failed() {
-			b.WriteString(st.Bad.Render("failed: "+d.lastDetail()) + st.Dim.Render("  (esc closes)"))
-		} else {
-			b.WriteString(st.Good.Render("done: "+d.target+" is the master") + st.Dim.Render("  (esc closes)"))
+		line := mark + " " + s.Name
+		if s.Detail != "" {
+			line += st.Dim.Render("  " + s.Detail)
 		}
+		b.WriteString(line + "\n")
+	}
+	switch {
+	case d.phase == swRunning:
+		b.WriteString(st.Dim.Render("running…"))
+	case d.failed():
+		b.WriteString(st.Bad.Render("failed: "+d.lastDetail()) + st.Dim.Render("  (esc closes)"))
+	default:
+		b.WriteString(st.Good.Render("done: "+d.target+" is the master") + st.Dim.Render("  (esc closes)"))
 	}
 	return b.String()
 }
 
 // checksView lists the preflight's checks in at most h lines. When they do
 // not all fit, the failed ones come first and the passing rest is counted.
-func (m *Model) checksView(w, h int) string {
-	st := &m.styles
-	d := m.sw
+func (d *switchoverDialog) checksView(w, h int) string {
+	st := d.styles
 	if len(d.checks) == 0 {
 		return ""
 	}
@@ -309,7 +391,7 @@ func (m *Model) checksView(w, h int) string {
 		if !c.Pass {
 			mark = st.Bad.Render("FAIL")
 		}
-		line := fmt.Sprintf("%s %-*s  %s", mark, nameW, c.Name, c.Value)
+		line := mark + " " + padRight(c.Name, nameW) + "  " + c.Value
 		if c.Threshold != "" && c.Threshold != c.Value {
 			line += st.Dim.Render(" (" + c.Threshold + ")")
 		}
@@ -318,82 +400,5 @@ func (m *Model) checksView(w, h int) string {
 	if hidden > 0 {
 		b.WriteString(st.Good.Render("pass") + st.Dim.Render(fmt.Sprintf(" … and %d more checks", hidden)) + "\n")
 	}
-	return b.String()
-}
-
-// labDialog picks a lab failure case and the node to inflict it on.
-type labDialog struct {
-	node int
-}
-
-// openLab opens the lab dialog on the VIP holder: breaking the master is
-// what shows a failover.
-func (m *Model) openLab() {
-	if m.labRunning != "" {
-		m.setStatus(false, "%s is still running; one lab command at a time", m.labRunning)
-		return
-	}
-	m.lab = &labDialog{}
-	if i, _ := m.panel(m.verdict.VIPHolder); i >= 0 {
-		m.lab.node = i
-	}
-	m.status = ""
-}
-
-// labKey runs the chosen case and closes the dialog at once, so the
-// panels and the timeline are in view while the pair reacts.
-func (m *Model) labKey(msg tea.KeyPressMsg) tea.Cmd {
-	d := m.lab
-	cases := m.opts.Lab.Cases()
-	s := msg.String()
-	var cmd tea.Cmd
-	switch {
-	case key.Matches(msg, m.keys.Cancel, m.keys.Quit, m.keys.Lab):
-		m.lab = nil
-	case s == "tab" || s == "n":
-		d.node = (d.node + 1) % len(m.panels)
-	case s == "h":
-		m.labRunning = "lab heal"
-		cmd = labHeal(m.opts.Context, m.opts.Lab)
-	case len(s) == 1 && s[0] >= '1' && s[0] <= '9':
-		i := int(s[0] - '1')
-		if i >= len(cases) {
-			return nil
-		}
-		node := m.panels[d.node].name
-		m.labRunning = "lab fail " + cases[i].Name + " --node " + node
-		cmd = labFail(m.opts.Context, m.opts.Lab, cases[i].Name, node)
-	}
-	if cmd != nil {
-		m.lab = nil
-		m.setStatus(false, "running %s…", m.labRunning)
-	}
-	return cmd
-}
-
-func (m *Model) onLabDone(msg labDoneMsg) tea.Cmd {
-	m.labRunning = ""
-	if msg.err != nil {
-		m.setStatus(true, "%s: %v", msg.what, msg.err)
-	} else {
-		m.setStatus(false, "%s: done; watch the timeline", msg.what)
-	}
-	return nil
-}
-
-func (m *Model) labView() string {
-	st := &m.styles
-	d := m.lab
-	var b strings.Builder
-	b.WriteString(st.Title.Render("Lab: inject a failure") + "\n")
-	node := m.panels[d.node].name
-	fmt.Fprintf(&b, "on node %s %s\n", st.Bold.Render(node), st.Dim.Render("(tab: other node)"))
-	for i, c := range m.opts.Lab.Cases() {
-		if i >= 9 {
-			break
-		}
-		fmt.Fprintf(&b, "%s %-15s %s\n", st.Accent.Render(fmt.Sprintf("%d", i+1)), c.Name, st.Dim.Render(c.Help))
-	}
-	fmt.Fprintf(&b, "%s heal everything   %s close", st.Accent.Render("h"), st.Accent.Render("esc"))
 	return b.String()
 }
