@@ -316,19 +316,7 @@ func TestMasterNotifyWaitsForOffsetAndLosesNoWrite(t *testing.T) {
 func TestMasterNotifyRefusesWhenCatchUpTimesOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := redistest.Start(t)
-	b := redistest.Start(t)
-	slow := redistest.Throttle(t, a.Addr(), 32<<10)
-	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 300 * time.Millisecond})
-	replicaOfAddr(t, b, b.Client(), slow.Addr())
-	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
-	pipe := a.Client().Pipeline()
-	for i := range 256 {
-		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b := behindPair(t, 300*time.Millisecond, 256)
 
 	r := p.notify(t, "b", "MASTER")
 	if r.code != 3 {
@@ -480,19 +468,7 @@ func TestOverlappingNotifiesEndInNewestState(t *testing.T) {
 func TestMasterOvertakenByBackupNeverPromotes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := redistest.Start(t)
-	b := redistest.Start(t)
-	slow := redistest.Throttle(t, a.Addr(), 32<<10)
-	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 20 * time.Second})
-	replicaOfAddr(t, b, b.Client(), slow.Addr())
-	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
-	pipe := a.Client().Pipeline()
-	for i := range 512 {
-		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b := behindPair(t, 20*time.Second, 512)
 
 	var wg sync.WaitGroup
 	var master result
@@ -713,19 +689,7 @@ func TestDrainUndrainState(t *testing.T) {
 func TestMasterNotifyTerminatedUnpausesPeer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a := redistest.Start(t)
-	b := redistest.Start(t)
-	slow := redistest.Throttle(t, a.Addr(), 32<<10)
-	p := newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: 20 * time.Second})
-	replicaOfAddr(t, b, b.Client(), slow.Addr())
-	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
-	pipe := a.Client().Pipeline()
-	for i := range 512 {
-		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, a, b := behindPair(t, 20*time.Second, 512)
 
 	cmd := exec.Command(redkeepBin, "hook", "notify", "--config", p.cfg["b"], "--node", "b", "INSTANCE", "VI_REDIS", "MASTER", "100")
 	var stderr bytes.Buffer
@@ -1048,4 +1012,26 @@ func TestResolveSavesTheLoserFirst(t *testing.T) {
 	if log := p.log(t, "a"); !strings.Contains(log, res.RDB) {
 		t.Errorf("a's log does not name the saved file:\n%s", log)
 	}
+}
+
+// behindPair is a pair whose replica b reaches master a through a link of
+// 32 KiB/s and is kb KiB behind it: a MASTER hook on b must wait for the
+// offset, for longer than a test wants, unless sync cuts it short.
+func behindPair(t *testing.T, sync time.Duration, kb int) (p *testPair, a, b *redistest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	a = redistest.Start(t)
+	b = redistest.Start(t)
+	slow := redistest.Throttle(t, a.Addr(), 32<<10)
+	p = newPair(t, a, b, pairOpts{peerAddrA: slow.Addr(), sync: sync})
+	replicaOfAddr(t, b, b.Client(), slow.Addr())
+	waitFor(t, "b to sync from a", 10*time.Second, func() bool { i := info(t, b); return i.LinkUp && !i.SyncInProgress })
+	pipe := a.Client().Pipeline()
+	for i := range kb {
+		pipe.Set(ctx, fmt.Sprintf("k:%d", i), strings.Repeat("x", 1024), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return p, a, b
 }
