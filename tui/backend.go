@@ -5,6 +5,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/redkeep/redkeep/actions"
 	"github.com/redkeep/redkeep/logs"
 	"github.com/redkeep/redkeep/nodes"
 )
@@ -34,30 +35,22 @@ type Verdict struct {
 type JudgeFunc func(snaps []nodes.Snapshot) Verdict
 
 // Check is one preflight check of a switchover, with what was measured.
-type Check struct {
-	Name      string
-	Value     string // measured, e.g. "312 B"
-	Threshold string // what it must be, e.g. "<= 1 MiB"; "" when not a number
-	Pass      bool
-}
+// The dialog shows its Node and Name together ("b: replication lag").
+type Check = actions.Check
 
 // StepState is where one switchover step stands.
-type StepState int
+type StepState = actions.StepState
 
 // Step states.
 const (
-	StepRunning StepState = iota
-	StepDone
-	StepFailed
+	StepRunning = actions.StepRunning
+	StepDone    = actions.StepDone
+	StepFailed  = actions.StepFailed
 )
 
 // Step is one progress report of a running switchover. A step is reported
-// when it starts and again when it ends; Name identifies it.
-type Step struct {
-	Name   string
-	State  StepState
-	Detail string
-}
+// when it starts and again when it ends; Node and Name identify it.
+type Step = actions.Step
 
 // Switchover runs planned switchovers. Preflight changes nothing.
 type Switchover interface {

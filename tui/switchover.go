@@ -171,7 +171,8 @@ func (d *switchoverDialog) onMsg(msg tea.Msg) tea.Cmd {
 		if msg.id != d.id {
 			return nil
 		}
-		msg.step.Name, msg.step.Detail = termsafe.Clean(msg.step.Name), termsafe.Clean(msg.step.Detail)
+		msg.step.Name, msg.step.Node = termsafe.Clean(nodeLabel(msg.step.Node, msg.step.Name)), ""
+		msg.step.Detail = termsafe.Clean(msg.step.Detail)
 		d.setStep(msg.step)
 		return waitStep(d.id, d.stream)
 	case switchoverEndedMsg:
@@ -194,7 +195,8 @@ func (d *switchoverDialog) onPreflight(msg preflightMsg) tea.Cmd {
 	d.checks, d.err = msg.checks, msg.err
 	for i := range d.checks {
 		c := &d.checks[i]
-		c.Name, c.Value, c.Threshold = termsafe.Clean(c.Name), termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
+		c.Name, c.Node = termsafe.Clean(nodeLabel(c.Node, c.Name)), ""
+		c.Value, c.Threshold = termsafe.Clean(c.Value), termsafe.Clean(c.Threshold)
 	}
 	if d.err != nil || len(d.checks) == 0 || !allPass(d.checks) {
 		d.phase = swRefused
@@ -229,6 +231,15 @@ func (d *switchoverDialog) lastDetail() string {
 		}
 	}
 	return "unknown"
+}
+
+// nodeLabel is how the dialog names a check or step about a node:
+// "b: replication lag"; one about the pair keeps its name.
+func nodeLabel(node, name string) string {
+	if node == "" {
+		return name
+	}
+	return node + ": " + name
 }
 
 func allPass(cs []Check) bool {

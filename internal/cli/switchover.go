@@ -210,7 +210,7 @@ func printStep(w io.Writer, s actions.Step, asJSON bool) {
 }
 
 // consoleSwitchover is the console's switchover backend (tui.Switchover) on
-// top of actions: the preflight's checks and the run's steps, converted.
+// top of actions: the preflight's checks and the run's steps.
 // console.go sets it as tui.Options.Switchover with the console's own
 // connections: newConsoleSwitchover(cfg, actions.UseConns(cfg, conns)).
 type consoleSwitchover struct {
@@ -224,38 +224,10 @@ func newConsoleSwitchover(cfg *config.Config, n actions.Nodes) tui.Switchover {
 
 // Preflight runs the dry run for target; it changes nothing.
 func (s consoleSwitchover) Preflight(ctx context.Context, target string) ([]tui.Check, error) {
-	p := actions.DryRun(ctx, s.cfg, s.nodes, actions.Options{To: target})
-	checks := make([]tui.Check, len(p.Checks))
-	for i, c := range p.Checks {
-		name := c.Name
-		if c.Node != "" {
-			name = c.Node + ": " + name
-		}
-		checks[i] = tui.Check{Name: name, Value: c.Value, Threshold: c.Threshold, Pass: c.Pass}
-	}
-	return checks, nil
+	return actions.DryRun(ctx, s.cfg, s.nodes, actions.Options{To: target}).Checks, nil
 }
 
 // Run starts the switchover to target; the last step says how it ended.
 func (s consoleSwitchover) Run(ctx context.Context, target string) (<-chan tui.Step, error) {
-	in := actions.Start(ctx, s.cfg, s.nodes, actions.Options{To: target})
-	out := make(chan tui.Step, cap(in))
-	go func() {
-		defer close(out)
-		for st := range in {
-			name := st.Name
-			if st.Node != "" {
-				name = st.Node + ": " + name
-			}
-			state := tui.StepRunning
-			switch st.State {
-			case actions.StepDone:
-				state = tui.StepDone
-			case actions.StepFailed:
-				state = tui.StepFailed
-			}
-			out <- tui.Step{Name: name, State: state, Detail: st.Detail}
-		}
-	}()
-	return out, nil
+	return actions.Start(ctx, s.cfg, s.nodes, actions.Options{To: target}), nil
 }
