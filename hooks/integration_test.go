@@ -995,10 +995,16 @@ func TestResolveSavesTheLoserFirst(t *testing.T) {
 	if st, err := os.Lstat(res.RDB); err != nil || st.Mode().Perm() != 0o600 || st.Size() != res.Bytes {
 		t.Fatalf("saved RDB %s: %v %v", res.RDB, st, err)
 	}
-	waitFor(t, "a to sync from b", 10*time.Second, func() bool {
-		i := info(t, a)
-		return i.Role == replication.RoleReplica && i.LinkUp && keys(t, a) == 300
-	})
+	// The resolve holds the transition lock until a has b's data: were it
+	// to let go mid-sync, a's check would see a replica of a peer on
+	// another history and detach it (rule 2), undoing the resolve.
+	if i := info(t, a); i.Role != replication.RoleReplica || !i.LinkUp || i.SyncInProgress || i.ReplID != bi.ReplID || keys(t, a) != 300 {
+		t.Fatalf("resolve returned before a had b's data: a is %s, link up %v, syncing %v, replid %s (b's %s), %d keys", i.Role, i.LinkUp, i.SyncInProgress, i.ReplID, bi.ReplID, keys(t, a))
+	}
+	p.hook(t, "a", "check")
+	if i := info(t, a); i.Role != replication.RoleReplica || i.ReplID != bi.ReplID {
+		t.Fatalf("a's check undid the resolve: a is %s on replid %s", i.Role, i.ReplID)
+	}
 
 	saved := redistest.Start(t, redistest.WithRDB(res.RDB))
 	for i := range 3 {

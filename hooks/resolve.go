@@ -113,9 +113,38 @@ func Resolve(ctx context.Context, cfg *config.Config, self *config.Node, log *Lo
 	if err != nil {
 		return res, fmt.Errorf("resolve: REPLICAOF %s %s on local Redis: %w (our data set is saved in %s)", host, port, err, res.RDB)
 	}
-	res.Took = time.Since(start)
 	r.logf(Warn, "resolve: local Redis now replicates from %s at %s; the data set it had is in %s", req.Keep, r.peerNode.Redis.PeerAddr, res.RDB)
+	// Keep the transition lock until the full sync is over: until then the
+	// check would see a replica of a peer on another history and detach it
+	// (rule 2), undoing what the operator chose.
+	if err := r.waitResynced(ctx, req.KeepReplID, time.Until(paused.Add(req.Pause))); err != nil {
+		return res, fmt.Errorf("resolve: %w (our data set is saved in %s)", err, res.RDB)
+	}
+	res.Took = time.Since(start)
 	return res, nil
+}
+
+// waitResynced waits, up to limit, until local Redis has finished its full
+// sync from the kept master: a replica with its link up, nothing loading,
+// on the master's history keep.
+func (r *runner) waitResynced(ctx context.Context, keep string, limit time.Duration) error {
+	start := time.Now()
+	for {
+		l := r.fetch(ctx, r.local)
+		in := l.Info
+		if l.Up && in.Role == replication.RoleReplica && in.LinkUp && !in.SyncInProgress && !in.Loading && in.ReplID == keep {
+			r.logf(Info, "resolve: in sync with the kept master after %s", ms(time.Since(start)))
+			return nil
+		}
+		if time.Since(start) > limit {
+			return fmt.Errorf("the full sync from the kept master did not finish within %s: %s", limit.Round(time.Millisecond), describe(l))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the full sync: %w", context.Cause(ctx))
+		case <-time.After(pollInterval):
+		}
+	}
 }
 
 // saveRDB copies local Redis's data set, as a replica's full sync receives
