@@ -1,4 +1,4 @@
-package hooks
+package proc
 
 import (
 	"os"
@@ -50,8 +50,8 @@ func TestProcessRunning(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := processRunning(fakeProc(t, here, c.procs), "keepalived"); got != c.want {
-				t.Errorf("processRunning = %v, want %v", got, c.want)
+			if got := Running(fakeProc(t, here, c.procs), "keepalived"); got != c.want {
+				t.Errorf("Running = %v, want %v", got, c.want)
 			}
 		})
 	}
@@ -79,7 +79,7 @@ func TestProcessRunningRealZombie(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if !processRunning("/proc", name) {
+	if !Running("/proc", name) {
 		t.Fatal("a live process is not seen as running")
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -88,12 +88,12 @@ func TestProcessRunningRealZombie(t *testing.T) {
 	// Wait, without reaping, until the kernel has made it a zombie.
 	stat := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "stat")
 	for i := 0; i < 200; i++ {
-		if b, err := os.ReadFile(stat); err == nil && zombie(b) {
+		if b, err := os.ReadFile(stat); err == nil && Zombie(b) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if processRunning("/proc", name) {
+	if Running("/proc", name) {
 		t.Error("a SIGKILLed, unreaped process (a zombie) counts as running")
 	}
 }
@@ -106,8 +106,8 @@ func TestZombie(t *testing.T) {
 		"1 (x)":              false,
 		"garbage":            false,
 	} {
-		if got := zombie([]byte(stat)); got != want {
-			t.Errorf("zombie(%q) = %v, want %v", stat, got, want)
+		if got := Zombie([]byte(stat)); got != want {
+			t.Errorf("Zombie(%q) = %v, want %v", stat, got, want)
 		}
 	}
 }
