@@ -24,6 +24,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/nodefile"
+	"github.com/redkeep/redkeep/internal/proc"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -105,6 +106,9 @@ type Runner struct {
 	// Emit receives each step as it starts and ends; may be nil.
 	Emit func(wire.SwitchoverStep)
 	Now  func() time.Time
+	// KeepalivedRunning reports whether this node's keepalived runs; nil
+	// means it does.
+	KeepalivedRunning func() bool
 }
 
 // New returns the switchover of a real node: self's Redis, the
@@ -116,7 +120,8 @@ func New(cfg *config.Config, self *config.Node, emit func(wire.SwitchoverStep)) 
 	}
 	return &Runner{
 		Cfg: cfg, Self: self, Password: pw, Emit: emit, Now: time.Now,
-		VIP: TrackFileVIP{VIP: cfg.VIPAddr(), TrackFile: cfg.Keepalived.TrackFile},
+		VIP:               TrackFileVIP{VIP: cfg.VIPAddr(), TrackFile: cfg.Keepalived.TrackFile},
+		KeepalivedRunning: func() bool { return proc.Running("/proc", "keepalived") },
 	}, nil
 }
 
@@ -249,7 +254,7 @@ func (s *Runner) Run(abort context.Context, o Options) error {
 	s.emit(wire.StepVIP, wire.StateRunning, fmt.Sprintf("wait up to %s for the VIP to move to %s", o.VIPTimeout, target.Name))
 	vipStart := time.Now()
 	if err := s.waitVIPGone(o.VIPTimeout); err != nil {
-		return s.rollback(ctx, rs, target, wire.StepVIP, err)
+		return s.vipFailed(ctx, rs, target, err)
 	}
 	left := time.Since(vipStart)
 	// Stay drained until the target answers on the VIP: undrained at
@@ -257,7 +262,7 @@ func (s *Runner) Run(abort context.Context, o Options) error {
 	// keepalived would start both notify hooks at the same moment, racing
 	// each other for the state file.
 	if err := s.waitVIPAnswers(ctx, rs, target, o.VIPTimeout-left); err != nil {
-		return s.rollback(ctx, rs, target, wire.StepVIP, err)
+		return s.vipFailed(ctx, rs, target, err)
 	}
 	s.emit(wire.StepVIP, wire.StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
 
@@ -306,6 +311,21 @@ func (s *Runner) waitVIPGone(limit time.Duration) error {
 // the VIP stays here, so the master must be here too. The target has every
 // write (it is the master now and nothing reached it but replication), so a
 // FAILOVER back loses nothing.
+// vipFailed handles a VIP that did not move after the Redis roles swapped.
+// Normally that rolls the roles back to the VIP. But when this node's
+// keepalived has died, the VIP here is what it left behind: it cannot keep
+// it, the target's keepalived takes the VIP once the adverts stop, and
+// rolling back would make the node without a keepalived the master (the
+// chaos soak saw writes fail for 21.7 s that way, until the target's check
+// swapped the roles again). The target keeps the roles.
+func (s *Runner) vipFailed(ctx context.Context, rs *RedisSwitch, target *config.Node, cause error) error {
+	if s.KeepalivedRunning == nil || s.KeepalivedRunning() {
+		return s.rollback(ctx, rs, target, wire.StepVIP, cause)
+	}
+	return s.fail(wire.StepVIP, fmt.Errorf("%v; keepalived is not running on %s, so no rollback", cause, s.Self.Name),
+		fmt.Sprintf("switched: %s is Redis master and its keepalived takes the VIP; %s is its replica, its keepalived is down and left a stale VIP here: start keepalived on %s (or remove the address)", target.Name, s.Self.Name, s.Self.Name))
+}
+
 func (s *Runner) rollback(ctx context.Context, rs *RedisSwitch, target *config.Node, step string, cause error) error {
 	s.emit(step, wire.StateFailed, cause.Error()+"; rolling back")
 	undrainErr := s.VIP.Undrain()

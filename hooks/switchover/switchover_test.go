@@ -237,3 +237,40 @@ func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 		t.Fatalf("write to a after the rollback (paused?): %v", err)
 	}
 }
+
+// TestSwitchoverNoRollbackOntoDeadKeepalived: keepalived on the old master
+// dies mid-switchover and leaves the VIP behind. The target's keepalived
+// takes the VIP; rolling the Redis roles back would make the node without
+// a keepalived the master. The target keeps the roles, nothing is lost.
+func TestSwitchoverNoRollbackOntoDeadKeepalived(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true, stuck: true})
+	s.KeepalivedRunning = func() bool { return false }
+
+	var w writer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	o := opts("me")
+	o.VIPTimeout = 200 * time.Millisecond
+	err := s.Run(context.Background(), o)
+	stop()
+	<-done
+
+	var f *Failure
+	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "switched: b is Redis master") {
+		t.Fatalf("Run with a dead keepalived = %v, want a vip failure, switched", err)
+	}
+	if in := infoOf(t, b.Client()); in.Role != replication.RoleMaster {
+		t.Fatalf("b is %s, want master", in.Role)
+	}
+	if in := infoOf(t, a.Client()); !isReplicaOf(in, b.Addr()) {
+		t.Fatalf("a is %s of %s:%d, want b's replica", in.Role, in.MasterHost, in.MasterPort)
+	}
+	if lost := w.lost(t, b.Client()); lost != 0 {
+		t.Fatalf("%d acknowledged writes lost", lost)
+	}
+}
