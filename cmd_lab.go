@@ -58,6 +58,7 @@ openssh-server. All its state lives in --dir.`,
 		newLabFailCmd(f),
 		newLabHealCmd(f),
 		newLabBenchCmd(f),
+		newLabChaosCmd(),
 		newLabSyslogdCmd(),
 	)
 	return cmd
