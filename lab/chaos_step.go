@@ -120,7 +120,7 @@ func (r *stepRun) act(ctx context.Context) {
 
 // inject breaks node as kase says and records what that does to its data.
 func (r *stepRun) inject(ctx context.Context, kase, node string) bool {
-	r.logf("%s on %s", kase, node)
+	r.logf("%s on %s%s", kase, node, r.replicaLag(ctx))
 	_, err := r.l.Fail(ctx, kase, node)
 	// After Fail returns: a write acknowledged before then may have been
 	// on node alone.
@@ -138,6 +138,24 @@ func (r *stepRun) inject(ctx context.Context, kase, node string) bool {
 		r.cut = node
 	}
 	return true
+}
+
+// replicaLag describes how far the replica is behind the master just
+// before a fault, when it is.
+func (r *stepRun) replicaLag(ctx context.Context) string {
+	a := probeRedis(ctx, redisAddr(r.l.S.NodeAddr("a")))
+	b := probeRedis(ctx, redisAddr(r.l.S.NodeAddr("b")))
+	if !a.Up || !b.Up || a.Role == b.Role {
+		return ""
+	}
+	m, rep, name := a, b, "b"
+	if b.Role == "master" {
+		m, rep, name = b, a, "a"
+	}
+	if m.Offset == rep.Offset && rep.LinkUp {
+		return ""
+	}
+	return fmt.Sprintf(" (replica %s: %d bytes behind, link up %v)", name, m.Offset-rep.Offset, rep.LinkUp)
 }
 
 // serves records that from now on node acknowledges the writes ("": either
@@ -305,6 +323,11 @@ func (r *stepRun) finish(ctx context.Context) {
 		} else {
 			unexpected = append(unexpected, w)
 		}
+	}
+	if n := len(res.Lost); n > 0 {
+		first, last := res.Lost[0], res.Lost[n-1]
+		r.Notes = append(r.Notes, fmt.Sprintf("lost #%d-#%d, acknowledged %s to %s after the step's first fault",
+			first.Seq, last.Seq, first.At.Sub(r.t0).Round(time.Millisecond), last.At.Sub(r.t0).Round(time.Millisecond)))
 	}
 	if len(unexpected) > 0 {
 		w := unexpected[0]

@@ -69,14 +69,15 @@ func TestChaosLossExpected(t *testing.T) {
 		want   bool
 	}{
 		{"no fault", nil, 0, false},
-		{"master killed: write just before", []dataEvent{ev(1000, "a", "kill")}, 500, true},
+		{"master killed: write just before", []dataEvent{ev(1000, "a", "kill")}, 850, true},
+		{"master killed: write 500 ms before (the replica had it)", []dataEvent{ev(1000, "a", "kill")}, 500, false},
 		{"master killed: write long before (the replica had it)", []dataEvent{ev(3000, "a", "kill")}, 500, false},
 		{"master killed: write after (the new master's)", []dataEvent{ev(1000, "a", "kill")}, 1500, false},
 		{"replica killed: the master has it", []dataEvent{ev(1000, "b", "kill")}, 800, false},
-		{"killed during a switchover: either may have acknowledged", []dataEvent{ev(500, "", "serves"), ev(1000, "b", "kill")}, 800, true},
+		{"killed during a switchover: either may have acknowledged", []dataEvent{ev(500, "", "serves"), ev(1000, "b", "kill")}, 900, true},
 		{"partition: the cut node keeps its data", []dataEvent{ev(1000, "a", "cut")}, 800, false},
 		{"both killed, in turn", []dataEvent{ev(1000, "a", "kill"), ev(4000, "b", "serves"), ev(9000, "b", "kill")}, 0, true},
-		{"new master killed: its last writes", []dataEvent{ev(1000, "a", "cut"), ev(4000, "b", "serves"), ev(9000, "b", "kill")}, 8500, true},
+		{"new master killed: its last writes", []dataEvent{ev(1000, "a", "cut"), ev(4000, "b", "serves"), ev(9000, "b", "kill")}, 8900, true},
 		{"both killed: write on b after a died", []dataEvent{ev(1000, "a", "kill"), ev(9000, "b", "kill")}, 5000, true},
 		{"a back in sync before b died", []dataEvent{ev(1000, "a", "kill"), ev(3000, "a", "back"), ev(9000, "b", "kill")}, 5000, false},
 		{"a cut, then b killed: b's writes after the cut", []dataEvent{ev(1000, "a", "cut"), ev(9000, "b", "kill")}, 5000, true},
