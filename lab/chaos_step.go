@@ -270,8 +270,39 @@ func (r *stepRun) heal(ctx context.Context) {
 		r.violate("not healthy after the heal: %v", err)
 		return
 	}
+	took, err := r.l.waitCaughtUp(ctx, r.l.wait())
+	if err != nil {
+		r.violate("healthy after the heal, but the replica is stalled: %v", err)
+		return
+	}
+	if took > time.Second {
+		r.Notes = append(r.Notes, fmt.Sprintf("replica caught up %s after the pair looked healthy", took.Round(time.Millisecond)))
+	}
 	r.healed = time.Now()
 	r.HealMS = r.healed.Sub(start).Milliseconds()
+}
+
+// waitCaughtUp waits until the replica has every byte the master had when
+// the wait began, and returns how long that took. A partition leaves the
+// replica's replication connection stalled: Redis reports the link up
+// while TCP waits out its retransmission backoff, seconds after the cable
+// is back, and the replica lags all that time.
+func (l *Lab) waitCaughtUp(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	master, err := l.Master(ctx)
+	if err != nil {
+		return 0, err
+	}
+	replica := peerOf(master)
+	start := time.Now()
+	target := probeRedis(ctx, redisAddr(l.S.NodeAddr(master))).Offset
+	err = waitFor(ctx, timeout, "replica "+replica+" to catch up with master "+master, func() (bool, error) {
+		v := probeRedis(ctx, redisAddr(l.S.NodeAddr(replica)))
+		if v.Up && v.Offset >= target {
+			return true, nil
+		}
+		return false, fmt.Errorf("replica at offset %d (link up %v), master was at %d", v.Offset, v.LinkUp, target)
+	})
+	return time.Since(start), err
 }
 
 // kept is the side a split brain is resolved to: the node clients
