@@ -24,6 +24,9 @@ func TestLabExitCodes(t *testing.T) {
 		{[]string{"lab", "--dir", dir, "up", "--subnet", "not-a-net"}, exitUsage, ""},
 		{[]string{"lab", "bench", "--case", "meteor-strike"}, exitUsage, ""},
 		{[]string{"lab", "bench", "--mode", "chaos"}, exitUsage, ""},
+		{[]string{"lab", "chaos", "--duration", "0s"}, exitUsage, ""},
+		{[]string{"lab", "chaos", "--seed", "-1"}, exitUsage, ""},
+		{[]string{"lab", "chaos", "--subnet", "not-a-net"}, exitUsage, ""},
 	} {
 		code, out := execRoot(c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {

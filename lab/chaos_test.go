@@ -152,3 +152,22 @@ func TestChaosSoak(t *testing.T) {
 		t.Errorf("the table does not name the seed")
 	}
 }
+
+// TestPrintChaos: the table has a row a step with its violation, and
+// unverified writes show as "?".
+func TestPrintChaos(t *testing.T) {
+	var b bytes.Buffer
+	PrintChaos(&b, ChaosReport{Seed: 7, Duration: "2m0s", Violations: 1, Steps: []ChaosStep{
+		{N: 1, Case: "redis-down", Nodes: []string{"a"}, From: "a", To: "b", OutageMS: 1043, Acked: 900, Verified: true},
+		{N: 2, Case: "switchover+partition", Nodes: []string{"b"}, From: "b", To: "b", Switchover: "refused: lag", Violations: []string{"two Redis masters"}},
+	}})
+	out := b.String()
+	for _, want := range []string{"seed 7", "1 violations", "redis-down", "a->b", "1043", "VIOLATION: two Redis masters", "switchover refused: lag"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.Contains(lines[3], " ? ") {
+		t.Errorf("want a title, a header and two rows, the second with lost \"?\":\n%s", out)
+	}
+}
