@@ -26,12 +26,9 @@ nopreempt with weight -20, advert_int 5).
 Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lab.Requirements(); err != nil {
-				return withCode(exitUsage, err)
-			}
-			p, err := lab.ParseSubnet(subnet)
+			s, err := ownLabSettings(subnet, dir, prefix)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			for _, m := range modes {
 				if !contains(lab.BenchModes, m) {
@@ -52,11 +49,6 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 			var runs []string
 			for i := 0; i < repeat; i++ {
 				runs = append(runs, cases...)
-			}
-			s := lab.DefaultSettings()
-			s.Dir, s.Prefix, s.Subnet = dir, prefix, p
-			if err := s.Validate(); err != nil {
-				return withCode(exitUsage, err)
 			}
 			ctx, cancel := labContext(cmd)
 			defer cancel()
@@ -80,4 +72,22 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")
 	return cmd
+}
+
+// ownLabSettings are the settings of a lab a command runs for itself
+// (bench, chaos), after checking this machine can run one.
+func ownLabSettings(subnet, dir, prefix string) (lab.Settings, error) {
+	s := lab.DefaultSettings()
+	if err := lab.Requirements(); err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	p, err := lab.ParseSubnet(subnet)
+	if err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	s.Dir, s.Prefix, s.Subnet = dir, prefix, p
+	if err := s.Validate(); err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	return s, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,23 +38,15 @@ removed at the end, also on failure or ctrl-c (after a violation, --keep
 leaves it for a look).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lab.Requirements(); err != nil {
-				return withCode(exitUsage, err)
-			}
-			p, err := lab.ParseSubnet(subnet)
+			s, err := ownLabSettings(subnet, dir, prefix)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			if duration <= 0 {
 				return withCode(exitUsage, fmt.Errorf("--duration %s: must be positive", duration))
 			}
 			if !cmd.Flags().Changed("seed") {
 				seed = uint64(time.Now().UnixNano())
-			}
-			s := lab.DefaultSettings()
-			s.Dir, s.Prefix, s.Subnet = dir, prefix, p
-			if err := s.Validate(); err != nil {
-				return withCode(exitUsage, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "chaos: seed %d (repeat this run with --seed %d)\n", seed, seed)
 			ctx, cancel := labContext(cmd)
@@ -75,6 +68,8 @@ leaves it for a look).`,
 				lab.PrintChaos(out, rep)
 			}
 			switch {
+			case errors.Is(err, context.Canceled):
+				return withCode(exitInterrupted, err)
 			case errors.Is(err, lab.ErrRefused):
 				return withCode(exitRefused, err)
 			case err != nil:

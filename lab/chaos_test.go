@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,25 +105,11 @@ func TestChaosSoak(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
 		t.Fatalf("build redkeep: %v\n%s", err, out)
 	}
-	ctx := context.Background()
-	uses, err := hostUses(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := DefaultSettings()
 	s.Dir = fmt.Sprintf("/run/redkeep-chaostest-%d", os.Getpid())
 	s.Prefix = "rkchaost"
 	s.Redkeep = bin
-	s.Subnet = netip.Prefix{}
-	for _, c := range []string{"198.18.78.0/24", "198.18.79.0/24"} {
-		if p := netip.MustParsePrefix(c); checkSubnetFree(ctx, p, uses) == nil {
-			s.Subnet = p
-			break
-		}
-	}
-	if !s.Subnet.IsValid() {
-		t.Fatal("no free subnet for the chaos lab among the candidates")
-	}
+	s.Subnet = freeSubnet(t, "198.18.78.0/24", "198.18.79.0/24")
 	t.Cleanup(func() {
 		// Chaos removes its lab itself; this is for a panic on the way.
 		if l, err := New(s); err == nil {
@@ -132,7 +117,7 @@ func TestChaosSoak(t *testing.T) {
 		}
 	})
 	const seed = 20261201
-	steps, err := Chaos(ctx, s, ChaosOptions{Duration: d, Seed: seed, Log: testLog{t}})
+	steps, err := Chaos(context.Background(), s, ChaosOptions{Duration: d, Seed: seed, Log: testLog{t}})
 	var table bytes.Buffer
 	rep := ChaosReport{Seed: seed, Duration: d.String(), Steps: steps, Violations: Violations(steps)}
 	PrintChaos(&table, rep)
