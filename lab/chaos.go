@@ -245,14 +245,14 @@ func PrintChaos(w io.Writer, rep ChaosReport) {
 		if !s.Verified {
 			lost = "?"
 		}
-		fmt.Fprintf(w, "%4d %-33s %-5s %-6s %9d %7d %7d %6d %5s %8d  %s\n", s.N, s.Case, strings.Join(s.Nodes, ","), s.From+"->"+s.To,
+		fmt.Fprintf(w, "%4d %-33s %-5s %-6s %9d %7d %7d %6d %5s %8d  %s\n", s.N, s.Case, s.nodes(), s.From+"->"+s.To,
 			s.OutageMS, s.OutageAtMS, s.HealMS, s.Acked, lost, s.LostExpected, strings.Join(notes, "; "))
 	}
 }
 
 func (s *ChaosStep) summary() string {
 	b := fmt.Sprintf("%s on %s, %s->%s: outage %d ms, heal %d ms, %d acked, %d lost (%d expected)",
-		s.Case, strings.Join(s.Nodes, ","), s.From, s.To, s.OutageMS, s.HealMS, s.Acked, s.Lost, s.LostExpected)
+		s.Case, s.nodes(), s.From, s.To, s.OutageMS, s.HealMS, s.Acked, s.Lost, s.LostExpected)
 	if s.Switchover != "" {
 		b += "; switchover " + s.Switchover
 	}
@@ -263,6 +263,14 @@ func (s *ChaosStep) summary() string {
 		b += "; VIOLATION: " + v
 	}
 	return b
+}
+
+// nodes lists the nodes faulted, "-" for none.
+func (s *ChaosStep) nodes() string {
+	if len(s.Nodes) == 0 {
+		return "-"
+	}
+	return strings.Join(s.Nodes, ",")
 }
 
 func peerOf(n string) string {
