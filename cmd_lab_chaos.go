@@ -69,7 +69,7 @@ leaves it for a look).`,
 			}
 			switch {
 			case errors.Is(err, context.Canceled):
-				return withCode(exitInterrupted, err)
+				return withCode(exitInterrupted, fmt.Errorf("chaos: interrupted: %w", err))
 			case errors.Is(err, lab.ErrRefused):
 				return withCode(exitRefused, err)
 			case err != nil:
