@@ -23,7 +23,7 @@ func newLabChaosCmd() *cobra.Command {
 		Long: `chaos starts a lab of its own and, until --duration has passed, runs random
 steps while a checker writes a key through the VIP every 5 ms: one fault on the
 master or the replica (the cases of lab fail), a switchover, a fault injected
-0-500 ms into a switchover, or a fault on the master and, after the takeover, a
+0-500 ms after a switchover's preflight, as it executes, or a fault on the master and, after the takeover, a
 second one before the heal. After each step it heals the pair (resolving a
 split brain left by a partition in favour of the side that served) and checks:
 at most one Redis master once a transition settles, writes flowing through the

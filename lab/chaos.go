@@ -41,8 +41,8 @@ type ChaosPlan struct {
 	// OnMaster: the fault hits the master (else the replica); in a
 	// switchover, the old master (else the target).
 	OnMaster bool `json:"on_master"`
-	// Delay is, in switchover+fault, the time from the switchover's start
-	// to the fault.
+	// Delay is, in switchover+fault, the time from the switchover's first
+	// execution step (after its preflight) to the fault.
 	Delay time.Duration `json:"delay_ns,omitempty"`
 	// Second is, in fault+fault, the second fault: on the new master when
 	// SecondOnNew, else redis-restart on the old master.
@@ -90,9 +90,10 @@ func (d *ChaosDice) Next() ChaosPlan {
 			Delay: time.Duration(d.r.IntN(501)) * time.Millisecond}
 	}
 	p := ChaosPlan{Kind: KindDoubleFault, Case: pick(cases), OnMaster: true}
-	// redis-restart on the old master needs it to be there; two partitions
-	// would leave clients no side to reach.
-	if p.Case != NodeDown && d.r.IntN(3) == 0 {
+	// redis-restart on the old master needs it to be there and reachable
+	// (the lab waits for the restarted server); two partitions would leave
+	// clients no side to reach.
+	if p.Case != NodeDown && p.Case != Partition && d.r.IntN(3) == 0 {
 		p.Second = RedisRestart
 		return p
 	}

@@ -1,12 +1,14 @@
 package lab
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redkeep/redkeep/internal/loadcheck"
@@ -208,8 +210,9 @@ func (r *stepRun) rejoined(ctx context.Context, node string) {
 	}
 }
 
-// switchover runs `redkeep switchover --yes` on the lab's config; with a
-// fault, injects it on node after delay while the switchover runs. It
+// switchover runs `redkeep switchover --yes --json` on the lab's config;
+// with a fault, injects it on node delay after the switchover's first
+// execution step (after the preflight; at its end when it refused). It
 // returns the outcome: done, refused: why, or failed: why.
 func (r *stepRun) switchover(ctx context.Context, delay time.Duration, fault, node string) string {
 	bin, err := r.l.S.executable()
@@ -217,27 +220,46 @@ func (r *stepRun) switchover(ctx context.Context, delay time.Duration, fault, no
 		r.violate("%v", err)
 		return ""
 	}
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "switchover", "--yes", "-c", r.l.S.ConfigPath())
-	cmd.Stdout, cmd.Stderr = &out, &out
-	r.logf("switchover from %s", r.From)
-	if err := cmd.Start(); err != nil {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "switchover", "--yes", "--json", "-c", r.l.S.ConfigPath())
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err == nil {
+		r.logf("switchover from %s", r.From)
+		err = cmd.Start()
+	}
+	if err != nil {
 		r.violate("start redkeep switchover: %v", err)
 		return ""
 	}
+	executing, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var once sync.Once
+		defer once.Do(func() { close(executing) })
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if bytes.HasPrefix(sc.Bytes(), []byte(`{"step"`)) {
+				once.Do(func() { close(executing) })
+			}
+		}
+	}()
 	if fault != "" {
+		<-executing
 		sleep(ctx, delay)
 		r.inject(ctx, fault, node)
 	}
+	<-done
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
 		return "done"
 	case errors.As(err, &exit) && exit.ExitCode() == 3:
-		return "refused: " + lastLine(out.String())
+		return "refused: " + lastLine(stderr.String())
 	}
-	return "failed: " + lastLine(out.String())
+	return "failed: " + lastLine(stderr.String())
 }
 
 // heal brings the pair back: cables in, everything started again; a split

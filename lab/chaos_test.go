@@ -38,8 +38,8 @@ func TestChaosDice(t *testing.T) {
 		seen[p.Kind] = true
 		seen[p.Case] = true
 		if p.Kind == KindDoubleFault {
-			if p.Case == NodeDown && !p.SecondOnNew {
-				t.Errorf("%s: redis-restart on a node that is down", p.Name())
+			if (p.Case == NodeDown || p.Case == Partition) && !p.SecondOnNew {
+				t.Errorf("%s: redis-restart on a node that is down or cut off", p.Name())
 			}
 			if p.Case == Partition && p.Second == Partition {
 				t.Errorf("%s: both nodes cut off", p.Name())
