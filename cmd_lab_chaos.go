@@ -16,7 +16,7 @@ func newLabChaosCmd() *cobra.Command {
 	var subnet, dir, prefix string
 	var duration time.Duration
 	var seed uint64
-	var asJSON, keep bool
+	var asJSON, keep, keepGoing bool
 	cmd := &cobra.Command{
 		Use:   "chaos",
 		Short: "Soak a lab of its own in random faults and switchovers under write load, checking the pair's invariants",
@@ -33,7 +33,8 @@ destroyed every copy of it (both Redis servers killed, or the only holder
 killed within a second of the acknowledgement).
 
 The schedule comes from --seed (default: from the clock, printed), so a run can
-be repeated. The soak stops at the first violation and exits 1; the lab is
+be repeated. The soak stops at the first violation (--keep-going: rebuilds the
+lab and goes on) and exits 1; the lab is
 removed at the end, also on failure or ctrl-c (after a violation, --keep
 leaves it for a look).`,
 		Args: cobra.NoArgs,
@@ -51,7 +52,7 @@ leaves it for a look).`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "chaos: seed %d (repeat this run with --seed %d)\n", seed, seed)
 			ctx, cancel := labContext(cmd)
 			defer cancel()
-			steps, err := lab.Chaos(ctx, s, lab.ChaosOptions{Duration: duration, Seed: seed, Log: cmd.ErrOrStderr(), Keep: keep})
+			steps, err := lab.Chaos(ctx, s, lab.ChaosOptions{Duration: duration, Seed: seed, Log: cmd.ErrOrStderr(), Keep: keep, KeepGoing: keepGoing})
 			rep := lab.ChaosReport{Seed: seed, Duration: duration.String(), Steps: steps, Violations: lab.Violations(steps)}
 			if rep.Steps == nil {
 				rep.Steps = []lab.ChaosStep{}
@@ -83,6 +84,7 @@ leaves it for a look).`,
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Minute, "no step starts after this long")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed of the random schedule (default: from the clock)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&keepGoing, "keep-going", false, "after a violation, rebuild the lab and go on (still exit 1 at the end)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "after a violation, leave the lab running for a look (remove it with lab --dir DIR down)")
 	cmd.Flags().StringVar(&subnet, "subnet", "198.18.76.0/24", "the chaos lab's IPv4 network")
 	cmd.Flags().StringVar(&dir, "chaos-dir", "/run/redkeep-chaos", "the chaos lab's directory")

@@ -158,6 +158,9 @@ type ChaosOptions struct {
 	// Keep leaves the lab running after a violation, for a look at it
 	// (remove it with lab down).
 	Keep bool
+	// KeepGoing rebuilds the lab after a violation and goes on, instead of
+	// stopping at the first.
+	KeepGoing bool
 }
 
 // Chaos starts a lab of its own from s, runs random steps under write load
@@ -185,7 +188,7 @@ func Chaos(ctx context.Context, s Settings, opts ChaosOptions) (steps []ChaosSte
 		return nil, err
 	}
 	defer func() {
-		if opts.Keep && Violations(steps) > 0 && ctx.Err() == nil {
+		if opts.Keep && !opts.KeepGoing && Violations(steps) > 0 && ctx.Err() == nil {
 			logf("leaving the lab in %s for a look: remove it with `redkeep lab --dir %s down`", s.Dir, s.Dir)
 			return
 		}
@@ -206,12 +209,22 @@ func Chaos(ctx context.Context, s Settings, opts ChaosOptions) (steps []ChaosSte
 		}
 		steps = append(steps, r.ChaosStep)
 		logf("step %d: %s", n, r.summary())
-		if len(r.Violations) > 0 {
-			logf("stopping at the first violation (repeat with --seed %d); lab state:%s", opts.Seed, l.diagnostics())
-			for _, node := range NodeNames {
-				logf("--- %s redis-state log (last lines)\n%s", node, tail(l.S.StateLog(node), 30))
-			}
+		if len(r.Violations) == 0 {
+			continue
+		}
+		logf("step %d broke an invariant (repeat with --seed %d); lab state:%s", n, opts.Seed, l.diagnostics())
+		for _, node := range NodeNames {
+			logf("--- %s redis-state log (last lines)\n%s", node, tail(l.S.StateLog(node), 30))
+		}
+		if !opts.KeepGoing {
 			break
+		}
+		logf("rebuilding the lab")
+		if err := l.Down(context.WithoutCancel(ctx)); err != nil {
+			return steps, err
+		}
+		if _, _, err := l.Up(ctx); err != nil {
+			return steps, err
 		}
 	}
 	return steps, ctx.Err()

@@ -252,6 +252,9 @@ func (r *stepRun) switchover(ctx context.Context, delay time.Duration, fault, no
 	}
 	<-done
 	err = cmd.Wait()
+	if err != nil {
+		r.logf("switchover: %v\n%s", err, strings.TrimSpace(stderr.String()))
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
