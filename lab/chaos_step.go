@@ -110,7 +110,7 @@ func (r *stepRun) act(ctx context.Context) {
 		}
 		r.rejoined(ctx, r.From)
 		if p.SecondOnNew {
-			// Both nodes are broken now: no writes until the heal.
+			// Both nodes are broken now: writes may not flow until the heal.
 			r.inject(ctx, p.Second, to)
 			r.quiet(ctx, false)
 			return
