@@ -29,25 +29,11 @@ func e2eLab(t *testing.T) (*Lab, string) {
 	}
 	ctx := context.Background()
 	removeStaleE2ELabs(t)
-	uses, err := hostUses(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := DefaultSettings()
 	s.Dir = fmt.Sprintf("/run/redkeep-e2e-%d", os.Getpid())
 	s.Prefix = "rke2e"
 	s.Redkeep = bin
-	s.Subnet = netip.Prefix{}
-	for _, c := range []string{"198.18.77.0/24", "198.18.76.0/24", "198.51.100.0/24"} {
-		p := netip.MustParsePrefix(c)
-		if checkSubnetFree(ctx, p, uses) == nil {
-			s.Subnet = p
-			break
-		}
-	}
-	if !s.Subnet.IsValid() {
-		t.Fatal("no free subnet for the lab among the candidates")
-	}
+	s.Subnet = freeSubnet(t, "198.18.77.0/24", "198.18.76.0/24", "198.51.100.0/24")
 	l, err := New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +69,24 @@ func e2eLab(t *testing.T) (*Lab, string) {
 		t.Fatalf("after up: running=%v healthy=%v holder=%q problems=%v", running, st.Healthy, st.VIPHolder, st.Problems)
 	}
 	return l, bin
+}
+
+// freeSubnet returns the first of candidates that no interface or route on
+// this machine uses.
+func freeSubnet(t *testing.T, candidates ...string) netip.Prefix {
+	t.Helper()
+	ctx := context.Background()
+	uses, err := hostUses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range candidates {
+		if p := netip.MustParsePrefix(c); checkSubnetFree(ctx, p, uses) == nil {
+			return p
+		}
+	}
+	t.Fatalf("no free subnet for the lab among %s", strings.Join(candidates, ", "))
+	return netip.Prefix{}
 }
 
 // removeStaleE2ELabs removes labs left by earlier test runs that were

@@ -129,8 +129,17 @@ func (l *Lab) killKeepalived(ctx context.Context, n string) error {
 // Heal brings back whatever is down, as an operator (or a reboot) would, and
 // waits for a healthy pair, whichever node ends up master.
 func (l *Lab) Heal(ctx context.Context) (*Status, error) {
+	if err := l.restore(ctx); err != nil {
+		return nil, err
+	}
+	return l.WaitHealthy(ctx, l.wait())
+}
+
+// restore is Heal without the wait: cables in, every process that is down
+// started again, keepalived last.
+func (l *Lab) restore(ctx context.Context) error {
 	if !l.Exists() {
-		return nil, fmt.Errorf("%w in %s: start one with `redkeep lab up`", ErrNoLab, l.S.Dir)
+		return fmt.Errorf("%w in %s: start one with `redkeep lab up`", ErrNoLab, l.S.Dir)
 	}
 	s := &l.S
 	for _, n := range NodeNames {
@@ -139,16 +148,16 @@ func (l *Lab) Heal(ctx context.Context) (*Status, error) {
 			// back from a partition still runs keepalived and keeps it.
 			if p, _ := s.keepalivedPids(n); p == 0 {
 				if err := dropVIP(ctx, s, n); err != nil {
-					return nil, fmt.Errorf("node %s: %w", n, err)
+					return fmt.Errorf("node %s: %w", n, err)
 				}
 			}
 			l.logf("lab: node %s: link up", n)
 			if err := setLink(ctx, s, n, true); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := l.startBase(ctx, n, false); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Keepalived last. If neither runs, nopreempt makes the order matter as
@@ -162,15 +171,15 @@ func (l *Lab) Heal(ctx context.Context) (*Status, error) {
 	for i, n := range stopped {
 		l.logf("lab: node %s: keepalived", n)
 		if err := l.startKeepalived(ctx, n); err != nil {
-			return nil, err
+			return err
 		}
 		if len(stopped) == 2 && i == 0 {
 			if err := l.waitMaster(ctx, n); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return l.WaitHealthy(ctx, l.wait())
+	return nil
 }
 
 // Reconnect plugs node n's cable back in and does nothing else: a partition

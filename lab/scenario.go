@@ -104,16 +104,9 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 	finish := func(err error) *CaseResult {
 		res.Load = run.Stop()
 		res.Err = err
-		st, serr := l.Status(ctx)
-		if serr != nil || st.VIPHolder == "" {
-			if res.Err == nil {
-				res.Err = fmt.Errorf("at the end: no single VIP holder to verify the writes on (%v)", serr)
-			}
-			return res
-		}
-		res.To = st.VIPHolder
-		addr := redisAddr(s.NodeAddr(st.VIPHolder))
-		if verr := res.Load.Verify(ctx, addr); verr != nil {
+		to, verr := l.verifyOnHolder(ctx, res.Load)
+		res.To = to
+		if verr != nil {
 			if res.Err == nil {
 				res.Err = verr
 			}
@@ -125,7 +118,6 @@ func (l *Lab) RunCase(ctx context.Context, kase string, opts ScenarioOptions) *C
 				res.LostAfterInjection++
 			}
 		}
-		_ = res.Load.Cleanup(ctx, addr)
 		return res
 	}
 	if err := run.WaitAcked(ctx, 100, 10*time.Second); err != nil {
@@ -198,6 +190,17 @@ func (l *Lab) reconnectPartition(ctx context.Context, cut, kept string) (string,
 	if err := l.Reconnect(ctx, cut); err != nil {
 		return "", err
 	}
+	split, err := l.healthyOrSplit(ctx)
+	if err != nil || split == "" {
+		return "", err
+	}
+	return l.resolveKeeping(ctx, split, kept)
+}
+
+// healthyOrSplit waits until the pair is healthy (returning "") or
+// `redkeep status` reports a split brain that `redkeep resolve` can end
+// (returning its description).
+func (l *Lab) healthyOrSplit(ctx context.Context) (string, error) {
 	bin, err := l.S.executable()
 	if err != nil {
 		return "", err
@@ -222,7 +225,15 @@ func (l *Lab) reconnectPartition(ctx context.Context, cut, kept string) (string,
 		}
 		return false, nil
 	})
-	if err != nil || split == "" {
+	return split, err
+}
+
+// resolveKeeping ends the split brain split as an operator would, with
+// `redkeep resolve --keep kept`, and returns the split's description with
+// where the other side's data set was saved.
+func (l *Lab) resolveKeeping(ctx context.Context, split, kept string) (string, error) {
+	bin, err := l.S.executable()
+	if err != nil {
 		return "", err
 	}
 	out, err := exec.CommandContext(ctx, bin, "resolve", "-c", l.S.ConfigPath(), "--keep", kept, "--yes").CombinedOutput()
@@ -236,6 +247,22 @@ func (l *Lab) reconnectPartition(ctx context.Context, cut, kept string) (string,
 		}
 	}
 	return split + "; resolved keeping " + kept + saved, nil
+}
+
+// verifyOnHolder reads every write load acknowledged back from the Redis of
+// the node holding the VIP (filling load.Lost), deletes the run's keys there,
+// and returns that node.
+func (l *Lab) verifyOnHolder(ctx context.Context, load *loadcheck.Result) (string, error) {
+	st, err := l.Status(ctx)
+	if err != nil || st.VIPHolder == "" {
+		return "", fmt.Errorf("at the end: no single VIP holder to verify the writes on (%v)", err)
+	}
+	addr := redisAddr(l.S.NodeAddr(st.VIPHolder))
+	if err := load.Verify(ctx, addr); err != nil {
+		return st.VIPHolder, err
+	}
+	_ = load.Cleanup(ctx, addr)
+	return st.VIPHolder, nil
 }
 
 // splitOutages returns the longest finished outage that began before

@@ -71,6 +71,7 @@ openssh-server. All its state lives in --dir.`,
 		newLabFailCmd(f),
 		newLabHealCmd(f),
 		newLabBenchCmd(f),
+		newLabChaosCmd(f),
 		newLabSyslogdCmd(),
 	)
 	return cmd

@@ -27,12 +27,9 @@ nopreempt with weight -20, advert_int 5).
 Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lab.Requirements(); err != nil {
-				return withCode(exitUsage, err)
-			}
-			p, err := lab.ParseSubnet(subnet)
+			s, err := f.ownLabSettings(cmd, subnet, "/run/redkeep-bench", "rkbench")
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			for _, m := range modes {
 				if !contains(lab.BenchModes, m) {
@@ -54,12 +51,6 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 			for i := 0; i < repeat; i++ {
 				runs = append(runs, cases...)
 			}
-			s := lab.DefaultSettings()
-			s.Dir, s.Prefix = f.ownLab(cmd, "/run/redkeep-bench", "rkbench")
-			s.Subnet = p
-			if err := s.Validate(); err != nil {
-				return withCode(exitUsage, err)
-			}
 			ctx, cancel := labContext(cmd)
 			defer cancel()
 			rows, err := lab.Bench(ctx, s, runs, modes, cmd.ErrOrStderr())
@@ -80,4 +71,23 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")
 	return cmd
+}
+
+// ownLabSettings are the settings of a lab a command runs for itself
+// (bench, chaos), after checking this machine can run one.
+func (f *labFlags) ownLabSettings(cmd *cobra.Command, subnet, dir, prefix string) (lab.Settings, error) {
+	s := lab.DefaultSettings()
+	if err := lab.Requirements(); err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	p, err := lab.ParseSubnet(subnet)
+	if err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	s.Dir, s.Prefix = f.ownLab(cmd, dir, prefix)
+	s.Subnet = p
+	if err := s.Validate(); err != nil {
+		return s, withCode(exitUsage, err)
+	}
+	return s, nil
 }

@@ -27,6 +27,10 @@ func TestLabExitCodes(t *testing.T) {
 		// bench runs a lab of its own, named by the lab's --dir and --prefix.
 		{[]string{"lab", "--dir", "relative/dir", "bench"}, exitUsage, "absolute path"},
 		{[]string{"lab", "--prefix", "Has-Caps", "bench"}, exitUsage, "lab prefix"},
+		{[]string{"lab", "--dir", "relative/dir", "chaos"}, exitUsage, "absolute path"},
+		{[]string{"lab", "chaos", "--duration", "0s"}, exitUsage, ""},
+		{[]string{"lab", "chaos", "--seed", "-1"}, exitUsage, ""},
+		{[]string{"lab", "chaos", "--subnet", "not-a-net"}, exitUsage, ""},
 	} {
 		code, out := execRoot(c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {
