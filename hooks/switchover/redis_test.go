@@ -50,6 +50,16 @@ func (w *writer) run(ctx context.Context, c *redis.Client) {
 	}
 }
 
+// startWriter runs a writer against c until stop is called; stop waits for
+// its last write.
+func startWriter(c *redis.Client) (w *writer, stop func()) {
+	w = &writer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, c) }()
+	return w, func() { cancel(); <-done }
+}
+
 // lost counts acknowledged keys missing on c.
 func (w *writer) lost(t *testing.T, c *redis.Client) int {
 	t.Helper()

@@ -109,14 +109,10 @@ func TestSwitchoverRun(t *testing.T) {
 	vip := &fakeVIP{held: true}
 	s, steps := newTestSwitchover(t, cfg, vip)
 
-	var w writer
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	w, stop := startWriter(a.Client())
 	time.Sleep(50 * time.Millisecond)
 	err := s.Run(context.Background(), opts("me"))
 	stop()
-	<-done
 	if err != nil {
 		t.Fatalf("Run: %v\nsteps: %+v", err, *steps)
 	}
@@ -203,16 +199,12 @@ func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 	vip := &fakeVIP{held: true, stuck: true}
 	s, _ := newTestSwitchover(t, cfg, vip)
 
-	var w writer
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	w, stop := startWriter(a.Client())
 	o := opts("me")
 	o.VIPTimeout = 200 * time.Millisecond
 	err := s.Run(context.Background(), o)
 	time.Sleep(50 * time.Millisecond) // writes after the rollback must succeed
 	stop()
-	<-done
 
 	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
@@ -250,15 +242,11 @@ func TestSwitchoverNoRollbackOntoDeadKeepalived(t *testing.T) {
 	s, _ := newTestSwitchover(t, cfg, &fakeVIP{held: true, stuck: true})
 	s.KeepalivedRunning = func() bool { return false }
 
-	var w writer
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.run(ctx, a.Client()) }()
+	w, stop := startWriter(a.Client())
 	o := opts("me")
 	o.VIPTimeout = 200 * time.Millisecond
 	err := s.Run(context.Background(), o)
 	stop()
-	<-done
 
 	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "switched: b is Redis master") {
