@@ -17,9 +17,10 @@ type Tail struct {
 }
 
 // NodeTails returns the logs the console follows on the named node: the
-// syslog file (keepalived, redis-server and the hooks' syslog copies), or
-// the journald units of console.journal_unit (comma-separated) when set,
-// and the hooks' redis-state log. s reaches the node; each log starts with
+// journald units of console.journal_unit (comma-separated) when set, else
+// the syslog file (keepalived, redis-server and the hooks' syslog copies),
+// or the journal of the keepalived and redis-server units on a node that
+// has no such file; and the hooks' redis-state log. s reaches the node; each log starts with
 // its last backlog lines.
 func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, error) {
 	found := false
@@ -37,8 +38,9 @@ func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, 
 		})
 	} else if c.Console.Syslog != "" {
 		tails = append(tails, Tail{
-			Follower: &RemoteFile{Streamer: s, Path: c.Console.Syslog, Backlog: backlog},
-			Parser:   Parser{Node: node, Source: SourceSyslog},
+			Follower: &SystemLog{Streamer: s, Path: c.Console.Syslog, Units: fallbackUnits, Backlog: backlog},
+			// Syslog lines or journal JSON, whichever the node has.
+			Parser: Parser{Node: node},
 		})
 	}
 	if c.Hooks.StateLog != "" {
@@ -49,6 +51,11 @@ func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, 
 	}
 	return tails, nil
 }
+
+// fallbackUnits are followed in the journal of a node without a syslog
+// file: the hooks run as keepalived's children, so their syslog messages
+// belong to its unit.
+var fallbackUnits = []string{"keepalived", "redis-server"}
 
 func splitUnits(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
