@@ -35,6 +35,10 @@ type nodePanel struct {
 	// timers of earlier snapshots are recognised and dropped.
 	gen   int
 	stale bool
+
+	// offsets are this node's offsets while a master: its replica's lag
+	// in seconds is read from them.
+	offsets offsetHistory
 }
 
 // staleTickMsg fires when a node has sent no snapshot for a while.
@@ -51,6 +55,7 @@ const slowPoll = 300 * time.Millisecond
 func (p *nodePanel) update(s nodes.Snapshot) (changed bool) {
 	changed = !p.seen || p.stale || !sameLook(p.last, s)
 	p.last, p.seen = s, true
+	p.offsets.add(s)
 	if s.Conn == nodes.ConnConnected {
 		p.good, p.seenGood = s, true
 	}
@@ -88,7 +93,7 @@ func (p *nodePanel) live() bool {
 
 // panelView renders the panel's content (without its border) at width w.
 // peer is the other node's latest data, needed for the replica's lag.
-func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, lagWarn int64, now time.Time) string {
+func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *offsetHistory, lagWarn int64, now time.Time) string {
 	rows := make([]string, 0, panelRows)
 	rows = append(rows, p.titleRow(st, w, now))
 
@@ -112,7 +117,7 @@ func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, lagWarn int64,
 		row(st, "redis", redisText(st, s.Redis)),
 		row(st, "link", linkText(st, s.Redis)),
 		row(st, "offset", offsetText(s.Redis)),
-		row(st, "lag", lagText(st, s, peer, lagWarn)),
+		row(st, "lag", lagText(st, s, peer, peerOffsets, lagWarn)),
 	}
 	if !p.live() {
 		// Old data must not look current: strip its colours and dim it.
@@ -280,23 +285,28 @@ func offsetText(r nodes.Redis) string {
 }
 
 // lagText shows how far a replica is behind its master: bytes from the two
-// offsets (replication.Lag), seconds from the replica's last contact with
-// its master.
-func lagText(st *Styles, s nodes.Snapshot, peer *nodes.Snapshot, lagWarn int64) string {
+// offsets (replication.Lag), and seconds from the master's offsets over the
+// polls (offsetHistory.age): 0 s when the replica had all the master had at
+// the last poll.
+func lagText(st *Styles, s nodes.Snapshot, peer *nodes.Snapshot, peerOffsets *offsetHistory, lagWarn int64) string {
 	r := s.Redis
 	if !r.Up || r.Info.Role != replication.RoleReplica {
 		return st.Dim.Render("—")
 	}
-	secs := "? s"
-	if r.Info.LastIOSecs >= 0 {
-		secs = fmt.Sprintf("%d s", r.Info.LastIOSecs)
-	}
 	if peer == nil || !peer.Redis.Up || peer.Redis.Info.Role != replication.RoleMaster {
-		return st.Dim.Render("? B · ") + secs
+		return st.Dim.Render("? B · ? s")
 	}
 	lag, ok := replication.Lag(r.Info, peer.Redis.Info)
 	if !ok {
 		return st.Bad.Render("other history than " + peer.Node)
+	}
+	secs := "? s"
+	if peerOffsets != nil {
+		age, known := peerOffsets.age(r.Info.ReplID, r.Info.Offset(), s.Time)
+		secs = seconds(age)
+		if !known {
+			secs = "> " + secs
+		}
 	}
 	style := st.Good
 	switch {
@@ -306,6 +316,17 @@ func lagText(st *Styles, s nodes.Snapshot, peer *nodes.Snapshot, lagWarn int64) 
 		style = st.Warn
 	}
 	return style.Render(human.Bytes(lag)) + " · " + secs + " " + style.Render(bar(lag, lagWarn, 6))
+}
+
+// seconds shows d to a tenth of a second below 10 s.
+func seconds(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0 s"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d s", int64(d/time.Second))
 }
 
 // bar is a small gauge of v against max, in cells of eighths.

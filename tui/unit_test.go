@@ -347,3 +347,50 @@ func TestSwitchoverDialog(t *testing.T) {
 		t.Errorf("esc at the prompt: dialog %v, note %+v", closed != nil, d.note)
 	}
 }
+
+// TestLagAge: the replica's lag in seconds is how old its data is, read
+// from the master's polled offsets: 0 on an idle pair in sync, however long
+// since the last byte (master_last_io_seconds_ago would climb there).
+func TestLagAge(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	master := func(at time.Duration, replid string, offset int64) nodes.Snapshot {
+		return nodes.Snapshot{Time: t0.Add(at), Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: offset}}}
+	}
+	var h offsetHistory
+	for i, off := range []int64{1000, 1000, 2000, 3000, 4000} {
+		h.add(master(time.Duration(i)*500*time.Millisecond, "r1", off))
+	}
+	h.add(nodes.Snapshot{Time: t0.Add(3 * time.Second), Redis: nodes.Redis{Up: true, Info: replication.Info{Role: replication.RoleReplica}}}) // not a master: ignored
+	for _, c := range []struct {
+		name   string
+		replid string
+		offset int64
+		at     time.Duration
+		age    time.Duration
+		known  bool
+	}{
+		{"has all of the last poll", "r1", 4000, 2100 * time.Millisecond, 0, true},
+		{"ahead of the last poll", "r1", 4500, 2100 * time.Millisecond, 0, true},
+		{"behind: had all of the poll at 1 s", "r1", 2500, 2100 * time.Millisecond, 1100 * time.Millisecond, true},
+		{"read before the later polls", "r1", 2000, 1 * time.Second, 0, true},
+		{"behind every poll", "r1", 500, 2100 * time.Millisecond, 2100 * time.Millisecond, false},
+		{"another history", "r2", 4000, 2100 * time.Millisecond, 0, false},
+	} {
+		age, known := h.age(c.replid, c.offset, t0.Add(c.at))
+		if age != c.age || known != c.known {
+			t.Errorf("%s: age %s known %v, want %s %v", c.name, age, known, c.age, c.known)
+		}
+	}
+	// Idle and in sync for a minute: still 0, not the seconds since the
+	// last byte.
+	var idle offsetHistory
+	for i := range 120 {
+		idle.add(master(time.Duration(i)*500*time.Millisecond, "r1", 7000))
+	}
+	if age, known := idle.age("r1", 7000, t0.Add(time.Minute)); age != 0 || !known {
+		t.Errorf("idle pair in sync: age %s known %v, want 0", age, known)
+	}
+	if len(idle.samples) != historyLen {
+		t.Errorf("history holds %d samples, want at most %d", len(idle.samples), historyLen)
+	}
+}

@@ -152,11 +152,12 @@ func (m *Model) drawPanels() string {
 	boxes := make([]string, len(m.panels))
 	for i, p := range m.panels {
 		var peer *nodes.Snapshot
-		if q := m.panels[1-i]; q.seen {
+		q := m.panels[1-i]
+		if q.seen {
 			s, _ := q.current()
 			peer = &s
 		}
-		content := p.view(&m.styles, m.layout.panelContentW[i], peer, m.opts.LagWarn, m.now)
+		content := p.view(&m.styles, m.layout.panelContentW[i], peer, &q.offsets, m.opts.LagWarn, m.now)
 		boxes[i] = m.styles.Panel.Width(m.layout.panelW[i]).Render(content)
 	}
 	if m.layout.sideBySide {
