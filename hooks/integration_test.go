@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1040,4 +1041,51 @@ func behindPair(t *testing.T, sync time.Duration, kb int) (p *testPair, a, b *re
 		t.Fatal(err)
 	}
 	return p, a, b
+}
+
+// TestRestartedEmptyReplicaLoopIsNotPromoted is the chaos soak's loss (seed
+// 1796172174386237518, step 2): a was master with b its replica; a died
+// with its data and came back empty as b's replica, boot config style, so
+// each is the other's replica and neither can sync. keepalived then made a
+// MASTER: the hook promoted the empty a over b, whose 100 keys were a's
+// writes, and b would have resynced from nothing. a must refuse (its check
+// then fails and the VIP goes to b); b's MASTER hook takes over with the
+// data and a follows it.
+func TestRestartedEmptyReplicaLoopIsNotPromoted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{})
+	for i := range 100 {
+		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	waitFor(t, "b to have a's keys", 5*time.Second, func() bool { return keys(t, b) == 100 })
+	a.Restart()
+	if err := a.Client().ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(b.Port())).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	if r := p.notify(t, "a", "MASTER"); r.code != 3 {
+		t.Fatalf("MASTER notify on the empty a: exit %d, want 3 (refused)\nstderr: %s", r.code, r.stderr)
+	}
+	if ai := info(t, a); ai.Role != replication.RoleReplica {
+		t.Fatalf("the empty a was promoted: %s", ai.Role)
+	}
+	if c := p.hook(t, "a", "check"); c.code == 0 {
+		t.Fatal("a's check passes, so a would keep the VIP without the data")
+	}
+	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify on b: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	waitFor(t, "a to sync b's data", 10*time.Second, func() bool {
+		ai := info(t, a)
+		return ai.Role == replication.RoleReplica && ai.LinkUp && !ai.SyncInProgress && keys(t, a) == 100
+	})
+	if bi := info(t, b); bi.Role != replication.RoleMaster || keys(t, b) != 100 {
+		t.Fatalf("b is %s with %d keys, want master with the 100", bi.Role, keys(t, b))
+	}
 }

@@ -175,9 +175,18 @@ func decideMaster(f Facts) Plan {
 			Steps: []Step{{ActPromote, why + ": promote at once; writes it had not replicated to us are lost (origin case 1)"}}}
 	}
 
-	// The peer replicates from us: whatever it has came from us (an offset
-	// ahead of ours is only INFO read a moment later).
+	// The peer replicates from us. When we are a master, whatever it has
+	// came from us (an offset ahead of ours is only INFO read a moment
+	// later). When we are a replica too, of the peer, neither can sync (a
+	// replica without its master link serves no sync) and both offsets are
+	// frozen: promoting us makes the peer resync from us, which wipes what
+	// it has beyond our data, all of it when we came back empty (the chaos
+	// soak: a restarted empty Redis promoted over its replica's data). Then
+	// refuse: the check fails, and the VIP goes to the peer and its data.
 	if p.Follows {
+		if ok, why := p.canFollow(l); isReplica && !ok && !p.Info.Empty() {
+			return nothing(wire.ResultRefused, "refusing to promote: we are a replica, and the peer, which replicates from us, holds data we lack (%s); as our replica it would be wiped", why)
+		}
 		if isReplica {
 			return Plan{Result: wire.ResultOK, Summary: "the peer already replicates from us",
 				Steps: []Step{{ActPromote, "take over as master; the peer already replicates from us"}}}

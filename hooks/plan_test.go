@@ -170,7 +170,7 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"MASTER", "replica-of-peer", "master-empty", "pause-peer-writes,promote,demote-peer", "ok"},
 	{"MASTER", "replica-of-peer", "master-diverged", "-", "refused"},
 	{"MASTER", "replica-of-peer", "replica-of-local", "promote", "ok"},
-	{"MASTER", "replica-of-peer", "replica-of-local-ahead", "promote", "ok"},
+	{"MASTER", "replica-of-peer", "replica-of-local-ahead", "-", "refused"},
 	{"MASTER", "replica-of-peer", "replica-of-other", "promote", "ok"},
 	{"MASTER", "replica-of-peer-behind", "down", "promote", "ok"},
 	{"MASTER", "replica-of-peer-behind", "loading", "promote", "ok"},
@@ -180,8 +180,8 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"MASTER", "replica-of-peer-behind", "master-promoted", "pause-peer-writes,wait-caught-up,promote,demote-peer", "ok"},
 	{"MASTER", "replica-of-peer-behind", "master-empty", "pause-peer-writes,promote,demote-peer", "ok"},
 	{"MASTER", "replica-of-peer-behind", "master-diverged", "-", "refused"},
-	{"MASTER", "replica-of-peer-behind", "replica-of-local", "promote", "ok"},
-	{"MASTER", "replica-of-peer-behind", "replica-of-local-ahead", "promote", "ok"},
+	{"MASTER", "replica-of-peer-behind", "replica-of-local", "-", "refused"},
+	{"MASTER", "replica-of-peer-behind", "replica-of-local-ahead", "-", "refused"},
 	{"MASTER", "replica-of-peer-behind", "replica-of-other", "promote", "ok"},
 	{"MASTER", "replica-of-other", "down", "promote", "ok"},
 	{"MASTER", "replica-of-other", "loading", "promote", "ok"},
@@ -192,7 +192,7 @@ var decisionTable = []struct{ state, local, peer, steps, result string }{
 	{"MASTER", "replica-of-other", "master-empty", "pause-peer-writes,promote,demote-peer", "ok"},
 	{"MASTER", "replica-of-other", "master-diverged", "-", "refused"},
 	{"MASTER", "replica-of-other", "replica-of-local", "promote", "ok"},
-	{"MASTER", "replica-of-other", "replica-of-local-ahead", "promote", "ok"},
+	{"MASTER", "replica-of-other", "replica-of-local-ahead", "-", "refused"},
 	{"MASTER", "replica-of-other", "replica-of-other", "promote", "ok"},
 	{"BACKUP", "down", "down", "-", "failed"},
 	{"BACKUP", "down", "loading", "-", "failed"},
@@ -369,6 +369,15 @@ func TestDecideInvariants(t *testing.T) {
 						if p, w := has(ActPausePeer), has(ActWaitCaughtUp); p < 0 || w < 0 || p > w || w > i {
 							t.Errorf("%s: promotes over a master peer without pause and catch-up first: %v", name, acts)
 						}
+					}
+				}
+				// Rule 2 for the peer: promoting a local replica makes the
+				// peer that replicates from it resync from it; that must
+				// cost the peer nothing. (A local master's offset races the
+				// peer's INFO, so only a local replica is held to it.)
+				if has(ActPromote) >= 0 && f.Peer.Follows && f.Local.Info.Role == replication.RoleReplica && !f.Peer.Info.Empty() {
+					if ok, why := replication.SafeToReplicateFrom(f.Peer.Info, f.Local.Info); !ok {
+						t.Errorf("%s: promotes over a peer replica with data we lack: %s", name, why)
 					}
 				}
 				// Rule 5: only the VIP holder promotes, except to detach

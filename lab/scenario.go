@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -237,6 +238,15 @@ func (l *Lab) resolveKeeping(ctx context.Context, split, kept string) (string, e
 		return "", err
 	}
 	out, err := exec.CommandContext(ctx, bin, "resolve", "-c", l.S.ConfigPath(), "--keep", kept, "--yes").CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 3 && strings.Contains(string(out), "not split") {
+		// The split the console saw had a side it could not read yet
+		// ("may be writes"); the hooks read it, found only PINGs and
+		// healed the pair before the resolve came.
+		if st, serr := l.Status(ctx); serr == nil && st.Healthy {
+			return split + "; healed by the hooks before the resolve", nil
+		}
+	}
 	if err != nil {
 		return split, fmt.Errorf("redkeep resolve --keep %s: %w\n%s", kept, err, out)
 	}
