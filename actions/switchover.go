@@ -310,7 +310,12 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 		return res, &FailedError{Step: StepLock, Err: lockErr, PairState: "unchanged (no Redis or VIP step ran)"}
 	}
 	report(StepLock, "", StepDone, "both nodes locked")
-	defer release()
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
 
 	// The node-local run on the current master.
 	vipTimeout := 3*cfg.Keepalived.AdvertInt + 2*time.Second
@@ -328,6 +333,15 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	// settled; when the stream broke, the node may still be finishing.
 	var notStarted *notStartedError
 	settled := runErr == nil && (last.State == wire.StateDone || last.State == wire.StateFailed) || errors.As(runErr, &notStarted)
+	if settled {
+		// The node's run is over: let go before looking, or the nodes'
+		// checks, which leave a pair under a switchover lock alone, could
+		// not mend a pair the run left broken (the chaos soak saw a Redis
+		// restarted during a switchover wait out the whole confirmation,
+		// 16 s without writes, before the checks moved the VIP).
+		release()
+		released = true
+	}
 	state, ok := confirm(ctx, cfg, n, plan.To, settled, vipTimeout+10*time.Second)
 	res.PairState = state
 	res.Took = time.Since(start)
