@@ -53,8 +53,14 @@ func (f *refusingNode) RedkeepStream(_ context.Context, node string, args ...str
 	defer f.mu.Unlock()
 	f.ran = true
 	line, _ := json.Marshal(wire.SwitchoverStep{Step: wire.StepCheck, State: wire.StateFailed, Detail: "local Redis is replica, not master", PairState: "unchanged", Time: time.Now()})
-	return io.NopCloser(strings.NewReader(string(line) + "\n")), nil
+	// The node reports its end, then exits 3, which the SSH stream reads
+	// as an error after the last line.
+	return io.NopCloser(io.MultiReader(strings.NewReader(string(line)+"\n"), errReader{errors.New("Process exited with status 3")})), nil
 }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // TestSwitchoverReleasesBeforeConfirming: once the node's run has ended,
 // the console lets go of the switchover lock before it looks at the pair.
@@ -64,6 +70,8 @@ func (f *refusingNode) RedkeepStream(_ context.Context, node string, args ...str
 func TestSwitchoverReleasesBeforeConfirming(t *testing.T) {
 	f := &refusingNode{held: map[string]bool{}}
 	_, err := Run(context.Background(), testConfig(t), f, Options{Owner: "me"}, nil)
+	// The node exited 3 after reporting its check refused, pair unchanged:
+	// a refusal (exit 3), not a failure.
 	var refused *RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("Run = %v, want refused by the node's check", err)

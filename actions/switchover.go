@@ -327,12 +327,12 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 
 	// The console's own look at the pair, whatever the node said.
 	report(StepConfirm, "", StepRunning, "")
-	// Generous: it returns as soon as the pair is consistent, and a loaded
-	// node answering slowly must not turn a done switchover into a failure.
-	// When the node reported its own end (done or failed), the pair has
-	// settled; when the stream broke, the node may still be finishing.
 	var notStarted *notStartedError
-	settled := runErr == nil && (last.State == wire.StateDone || last.State == wire.StateFailed) || errors.As(runErr, &notStarted)
+	// The node reported its end (done or failed; it then exits non-zero on
+	// a failure, which the stream reads as an error after the last line),
+	// or never started: the pair has settled. When the stream broke before
+	// that, the node may still be finishing.
+	settled := last.State == wire.StateDone || last.State == wire.StateFailed || errors.As(runErr, &notStarted)
 	if settled {
 		// The node's run is over: let go before looking, or the nodes'
 		// checks, which leave a pair under a switchover lock alone, could
@@ -342,6 +342,8 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 		release()
 		released = true
 	}
+	// Generous: it returns as soon as the pair is consistent, and a loaded
+	// node answering slowly must not turn a done switchover into a failure.
 	state, ok := confirm(ctx, cfg, n, plan.To, settled, vipTimeout+10*time.Second)
 	res.PairState = state
 	res.Took = time.Since(start)
@@ -349,7 +351,7 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	case runErr == nil && last.State == wire.StateDone && last.Step == wire.StepVerify && ok:
 		report(StepConfirm, "", StepDone, state)
 		return res, nil
-	case runErr == nil && last.State == wire.StateFailed && last.Step == wire.StepCheck && last.PairState == "unchanged":
+	case last.State == wire.StateFailed && last.Step == wire.StepCheck && last.PairState == "unchanged":
 		// The node's own check refused: the facts changed since preflight.
 		report(StepConfirm, "", StepDone, state)
 		plan.Checks = append(plan.Checks, Check{Name: "check on " + plan.From, Node: plan.From, Value: last.Detail, Threshold: "passes"})
