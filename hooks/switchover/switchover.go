@@ -322,6 +322,11 @@ func (s *Runner) vipFailed(ctx context.Context, rs *RedisSwitch, target *config.
 	if s.KeepalivedRunning == nil || s.KeepalivedRunning() {
 		return s.rollback(ctx, rs, target, wire.StepVIP, cause)
 	}
+	// Undrained, the keepalived that is started here next comes up as
+	// BACKUP; left drained, it would stay in FAULT for good.
+	if err := s.VIP.Undrain(); err != nil {
+		cause = fmt.Errorf("%v; undrain failed too: %v", cause, err)
+	}
 	return s.fail(wire.StepVIP, fmt.Errorf("%v; keepalived is not running on %s, so no rollback", cause, s.Self.Name),
 		fmt.Sprintf("switched: %s is Redis master and its keepalived takes the VIP; %s is its replica, its keepalived is down and left a stale VIP here: start keepalived on %s (or remove the address)", target.Name, s.Self.Name, s.Self.Name))
 }
