@@ -1064,9 +1064,11 @@ func TestRestartedEmptyReplicaLoopIsNotPromoted(t *testing.T) {
 	}
 	b.ReplicaOf(a)
 	waitFor(t, "b to have a's keys", 5*time.Second, func() bool { return keys(t, b) == 100 })
-	a.Restart()
-	if err := a.Client().ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(b.Port())).Err(); err != nil {
-		t.Fatal(err)
+	// a comes back a replica from its first moment, as with the lab's boot
+	// config: were it a master even briefly, b would resync from it empty.
+	a.Restart("--replicaof", "127.0.0.1", strconv.Itoa(b.Port()))
+	if bi := info(t, b); keys(t, b) != 100 || bi.Role != replication.RoleReplica {
+		t.Fatalf("b is %s with %d keys before the hook ran, want a replica with a's 100", bi.Role, keys(t, b))
 	}
 
 	if r := p.notify(t, "a", "MASTER"); r.code != 3 {
