@@ -29,6 +29,9 @@ type ResolveRequest struct {
 	Pause time.Duration
 }
 
+// peerWait bounds how long resolve waits for both Redis servers to answer.
+const peerWait = 10 * time.Second
+
 // maxRDB bounds the saved copy: far above any Redis a pair like this runs.
 const maxRDB = 1 << 40
 
@@ -63,7 +66,14 @@ func Resolve(ctx context.Context, cfg *config.Config, self *config.Node, log *Lo
 	}
 	defer lock.Unlock()
 
+	// Right after a partition heals the nodes may not reach each other for
+	// a few seconds yet (neighbour entries still failed: "no route to
+	// host"), while the console already reaches both: wait for that.
 	f := r.observe(ctx, "")
+	for deadline := time.Now().Add(peerWait); (!f.Local.Up || !f.Peer.Up) && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(200 * time.Millisecond)
+		f = r.observe(ctx, "")
+	}
 	l, p := f.Local, f.Peer
 	switch {
 	case !l.Up || !p.Up:
