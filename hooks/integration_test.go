@@ -354,16 +354,7 @@ func TestMasterNotifyRefusesWhenCatchUpTimesOut(t *testing.T) {
 // VIP holder, empty) its replica instead, so the VIP follows the data.
 func TestEmptyRestartedPeerIsNeverReplicatedFrom(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	a := redistest.Start(t)
-	b := redistest.Start(t)
-	p := newPair(t, a, b, pairOpts{})
-	for i := range 100 {
-		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b.ReplicaOf(a)
+	p, a, b := replicatedPair(t)
 	b.Restart()
 
 	r := p.notify(t, "a", "BACKUP")
@@ -1053,16 +1044,7 @@ func behindPair(t *testing.T, sync time.Duration, kb int) (p *testPair, a, b *re
 // data and a follows it.
 func TestRestartedEmptyReplicaLoopIsNotPromoted(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	a := redistest.Start(t)
-	b := redistest.Start(t)
-	p := newPair(t, a, b, pairOpts{})
-	for i := range 100 {
-		if err := a.Client().Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b.ReplicaOf(a)
+	p, a, b := replicatedPair(t)
 	waitFor(t, "b to have a's keys", 5*time.Second, func() bool { return keys(t, b) == 100 })
 	// a comes back a replica from its first moment, as with the lab's boot
 	// config: were it a master even briefly, b would resync from it empty.
@@ -1090,4 +1072,20 @@ func TestRestartedEmptyReplicaLoopIsNotPromoted(t *testing.T) {
 	if bi := info(t, b); bi.Role != replication.RoleMaster || keys(t, b) != 100 {
 		t.Fatalf("b is %s with %d keys, want master with the 100", bi.Role, keys(t, b))
 	}
+}
+
+// replicatedPair is a pair whose a is master with 100 keys and b its
+// replica in sync.
+func replicatedPair(t *testing.T) (p *testPair, a, b *redistest.Server) {
+	t.Helper()
+	a = redistest.Start(t)
+	b = redistest.Start(t)
+	p = newPair(t, a, b, pairOpts{})
+	for i := range 100 {
+		if err := a.Client().Set(context.Background(), fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	return p, a, b
 }

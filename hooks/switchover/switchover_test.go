@@ -193,16 +193,10 @@ func TestSwitchoverRunAbortedEarly(t *testing.T) {
 // no acknowledged write is lost on the way there and back.
 func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 	t.Parallel()
-	a, b := pair(t)
-	cfg := loopbackConfig(t, a, b)
-	takeLock(t, cfg, "me")
-	vip := &fakeVIP{held: true, stuck: true}
-	s, _ := newTestSwitchover(t, cfg, vip)
+	a, b, s, vip := stuckSwitchover(t)
 
 	w, stop := startWriter(a.Client())
-	o := opts("me")
-	o.VIPTimeout = 200 * time.Millisecond
-	err := s.Run(context.Background(), o)
+	err := s.Run(context.Background(), stuckVIPOpts())
 	time.Sleep(50 * time.Millisecond) // writes after the rollback must succeed
 	stop()
 
@@ -236,17 +230,11 @@ func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 // a keepalived the master. The target keeps the roles, nothing is lost.
 func TestSwitchoverNoRollbackOntoDeadKeepalived(t *testing.T) {
 	t.Parallel()
-	a, b := pair(t)
-	cfg := loopbackConfig(t, a, b)
-	takeLock(t, cfg, "me")
-	vip := &fakeVIP{held: true, stuck: true}
-	s, _ := newTestSwitchover(t, cfg, vip)
+	a, b, s, vip := stuckSwitchover(t)
 	s.KeepalivedRunning = func() bool { return false }
 
 	w, stop := startWriter(a.Client())
-	o := opts("me")
-	o.VIPTimeout = 200 * time.Millisecond
-	err := s.Run(context.Background(), o)
+	err := s.Run(context.Background(), stuckVIPOpts())
 	stop()
 
 	var f *Failure
@@ -267,4 +255,24 @@ func TestSwitchoverNoRollbackOntoDeadKeepalived(t *testing.T) {
 	if vip.drained {
 		t.Error("the node was left drained")
 	}
+}
+
+// stuckVIPOpts are the options of a run whose VIP never moves: it gives up
+// on the VIP after 200 ms.
+func stuckVIPOpts() Options {
+	o := opts("me")
+	o.VIPTimeout = 200 * time.Millisecond
+	return o
+}
+
+// stuckSwitchover is a locked loopback pair, a master and b its replica,
+// whose switchover from a finds the VIP stuck on a.
+func stuckSwitchover(t *testing.T) (a, b *redistest.Server, s *Runner, vip *fakeVIP) {
+	t.Helper()
+	a, b = pair(t)
+	cfg := loopbackConfig(t, a, b)
+	takeLock(t, cfg, "me")
+	vip = &fakeVIP{held: true, stuck: true}
+	s, _ = newTestSwitchover(t, cfg, vip)
+	return a, b, s, vip
 }
