@@ -300,6 +300,9 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 	}
 	if n, ok := replication.Lag(ti, master.Redis.Info); ok {
 		lag.Value, lag.Pass = human.Bytes(n), n <= maxLag && ti.LinkUp
+		if l := replica.Redis.Lag; l != nil {
+			lag.Value = l.String()
+		}
 		if !ti.LinkUp {
 			lag.Value += " (link down: the master's offset moves on unseen)"
 		}

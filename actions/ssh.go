@@ -11,6 +11,7 @@ import (
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/shell"
 	"github.com/redkeep/redkeep/nodes"
+	"github.com/redkeep/redkeep/replication"
 )
 
 // SSHNodes reaches the pair over the console's SSH connections: the nodes'
@@ -126,15 +127,32 @@ func (s *SSHNodes) Snapshots(ctx context.Context) []nodes.Snapshot {
 	return out
 }
 
+// MeasureLag measures each replica's lag in seconds (nodes.MeasureLag),
+// reading offsets over this SSHNodes' connections.
+func (s *SSHNodes) MeasureLag(ctx context.Context, snaps []nodes.Snapshot) {
+	nodes.MeasureLag(ctx, snaps, nodes.CatchUpBound, func(ctx context.Context, node string) (replication.Info, error) {
+		n, err := s.cfg.Node(node)
+		if err != nil {
+			return replication.Info{}, err
+		}
+		return s.prober(n).ReadOffset(ctx)
+	})
+}
+
 // snapshot probes one node with the nodes package's Prober over this
 // SSHNodes' connection, kept between calls.
 func (s *SSHNodes) snapshot(ctx context.Context, n *config.Node) nodes.Snapshot {
+	return s.prober(n).Probe(ctx)
+}
+
+// prober is node n's Prober, made on first use.
+func (s *SSHNodes) prober(n *config.Node) *nodes.Prober {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	p := s.probers[n.Name]
 	if p == nil {
 		p = nodes.NewProber(s.cfg, n, s.conns[n.Name], probeTimeout)
 		s.probers[n.Name] = p
 	}
-	s.mu.Unlock()
-	return p.Probe(ctx)
+	return p
 }

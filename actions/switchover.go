@@ -35,6 +35,12 @@ type Nodes interface {
 	RedkeepStream(ctx context.Context, node string, args ...string) (io.ReadCloser, error)
 }
 
+// LagMeasurer is a Nodes that can measure a replica's lag in seconds
+// after a snapshot (nodes.MeasureLag); the preflight shows it.
+type LagMeasurer interface {
+	MeasureLag(ctx context.Context, snaps []nodes.Snapshot)
+}
+
 // StepState is where one step stands.
 type StepState string
 
@@ -163,6 +169,9 @@ func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
 	go func() {
 		defer wg.Done()
 		f.Snapshots = n.Snapshots(ctx)
+		if m, ok := n.(LagMeasurer); ok {
+			m.MeasureLag(ctx, f.Snapshots)
+		}
 	}()
 	for _, node := range cfg.NodeNames() {
 		wg.Add(1)

@@ -178,6 +178,14 @@ func ProbeAll(ctx context.Context, cfg *config.Config, opts ...PollerOption) []S
 		}
 		return replication.Tail{}, fmt.Errorf("node %s: no probe", node)
 	})
+	MeasureLag(ctx, out, CatchUpBound, func(ctx context.Context, node string) (replication.Info, error) {
+		for _, p := range pollers {
+			if p.prober != nil && p.node == node {
+				return p.prober.ReadOffset(ctx)
+			}
+		}
+		return replication.Info{}, fmt.Errorf("node %s: no probe", node)
+	})
 	for _, p := range pollers {
 		if p.prober != nil {
 			p.prober.Close()

@@ -165,6 +165,15 @@ func (p *Prober) probeRedis(ctx context.Context) Redis {
 	return Redis{Up: true, Info: info}
 }
 
+// ReadOffset reads the node's replication offset again with ROLE, over
+// the probe's Redis connection: what MeasureLag polls.
+func (p *Prober) ReadOffset(ctx context.Context) (replication.Info, error) {
+	if p.err != nil {
+		return replication.Info{}, p.err
+	}
+	return replication.FetchRole(ctx, p.rc)
+}
+
 // redisErr turns a go-redis error into what an operator needs to read.
 func redisErr(n *config.Node, err error) string {
 	msg := err.Error()

@@ -71,4 +71,7 @@ type Redis struct {
 	// (ReadSplitTails); TailErr says why it could not be read.
 	Tail    *replication.Tail `json:"tail_past_fork,omitempty"`
 	TailErr string            `json:"tail_error,omitempty"`
+	// Lag is a replica's lag behind the master, measured after the probe
+	// (MeasureLag); nil on a master, or when it could not be known.
+	Lag *Lag `json:"lag,omitempty"`
 }

@@ -42,6 +42,11 @@ cleaned for the terminal: control and format characters, escape sequences
 among them, show as U+FFFD. --json carries that text exactly, for scripts,
 with every control and format character written as a \uXXXX escape.
 
+A replica's LAG is in bytes and seconds: after the probe, its offset is read
+again until it reaches the offset the master had at the probe (at most 1 s),
+so the seconds are 0 when it had everything and "> 1 s" when it did not get
+there in time. --json gives it as redis.lag with its source.
+
 Exit codes: 0 healthy, 1 not healthy (each reason is printed), 2 usage or
 config error.`,
 		Args: cobra.NoArgs,
@@ -157,6 +162,9 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 				if master != nil {
 					if n, ok := replication.Lag(in, *master); ok {
 						lag = human.Bytes(n)
+					}
+					if s.Redis.Lag != nil {
+						lag = s.Redis.Lag.String()
 					}
 				}
 			}
