@@ -24,6 +24,7 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 		t.Skip("lab end to end: runs without -short")
 	}
 	labtest.Require(t, lab.Requirements)
+	labtest.Lock(t, "rktui")
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("needs tmux (apt-get install tmux)")
 	}

@@ -94,6 +94,7 @@ func TestChaosLossExpected(t *testing.T) {
 // start in) and fails on any violation, printing the soak's table.
 func TestChaosSoak(t *testing.T) {
 	labtest.Require(t, Requirements)
+	labtest.Lock(t, "rkchaost")
 	d := 90 * time.Second
 	if v := os.Getenv("REDKEEP_CHAOS_DURATION"); v != "" {
 		var err error

@@ -28,6 +28,7 @@ func e2eLab(t *testing.T) (*Lab, string) {
 		t.Fatalf("build redkeep: %v\n%s", err, out)
 	}
 	ctx := context.Background()
+	labtest.Lock(t, "rke2e")
 	removeStaleE2ELabs(t)
 	s := DefaultSettings()
 	s.Dir = fmt.Sprintf("/run/redkeep-e2e-%d", os.Getpid())
@@ -330,6 +331,7 @@ func TestUpRefusesUsedSubnet(t *testing.T) {
 	s := DefaultSettings()
 	s.Dir = fmt.Sprintf("/run/redkeep-refuse-%d", os.Getpid())
 	s.Prefix = "rkref"
+	labtest.Lock(t, s.Prefix)
 	// Loopback is on every machine.
 	s.Subnet = netip.MustParsePrefix("127.0.0.0/24")
 	l, err := New(s)

@@ -26,6 +26,7 @@ import (
 func Up(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status) {
 	tb.Helper()
 	labtest.Require(tb, lab.Requirements)
+	labtest.Lock(tb, prefix)
 	bin := filepath.Join(tb.TempDir(), "redkeep")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/redkeep/redkeep").CombinedOutput(); err != nil {
 		tb.Fatalf("build redkeep: %v\n%s", err, out)

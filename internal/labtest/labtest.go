@@ -3,8 +3,11 @@
 package labtest
 
 import (
+	"errors"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Require skips t unless the lab can run here: root, and requirements (the
@@ -26,4 +29,50 @@ func Require(t testing.TB, requirements func() error) {
 		t.Fatal(why + " ($CI is set: this must run in CI)")
 	}
 	t.Skip(why)
+}
+
+// lockWait bounds how long Lock waits for another test run's lab.
+const lockWait = 20 * time.Minute
+
+// Lock makes t the only test on this machine with a lab named prefix until
+// t ends: it holds an exclusive flock on /run/redkeep-labtest-PREFIX.lock,
+// waiting (at most lockWait) while another test process holds it. Labs are
+// named by prefix: two `go test` runs at once (two clones, a developer and
+// CI) would otherwise take each other's namespaces, and one run's clean-up
+// of a lab it could not start removes the other's, which is what broke a
+// clean-clone run here while a second run's lab tests started.
+func Lock(t testing.TB, prefix string) {
+	t.Helper()
+	path := "/run/redkeep-labtest-" + prefix + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatalf("lab lock %s: %v", path, err)
+	}
+	start := time.Now()
+	logged := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			t.Fatalf("lab lock %s: %v", path, err)
+		}
+		if !logged {
+			t.Logf("waiting for %s: another test run on this machine has a %q lab", path, prefix)
+			logged = true
+		}
+		if time.Since(start) > lockWait {
+			f.Close()
+			t.Fatalf("lab lock %s: still held by another test run after %s", path, lockWait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if logged {
+		t.Logf("took %s after %s", path, time.Since(start).Round(time.Millisecond))
+	}
+	// Closing the file releases the lock; registered first, it runs after
+	// the clean-ups that remove the lab.
+	t.Cleanup(func() { f.Close() })
 }
