@@ -5,6 +5,7 @@ package labtest
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func Require(t testing.TB, requirements func() error) {
 	t.Skip(why)
 }
 
+// lockDir holds the lab locks (a variable for the package's own test).
+var lockDir = "/run"
+
 // lockWait bounds how long Lock waits for another test run's lab.
 const lockWait = 20 * time.Minute
 
@@ -43,7 +47,7 @@ const lockWait = 20 * time.Minute
 // clean-clone run here while a second run's lab tests started.
 func Lock(t testing.TB, prefix string) {
 	t.Helper()
-	path := "/run/redkeep-labtest-" + prefix + ".lock"
+	path := filepath.Join(lockDir, "redkeep-labtest-"+prefix+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		t.Fatalf("lab lock %s: %v", path, err)
