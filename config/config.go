@@ -33,6 +33,9 @@ type Config struct {
 	Switchover Switchover `yaml:"switchover"`
 	Console    Console    `yaml:"console"`
 
+	// Pair is the pair's name: its file's name without .yaml in a directory
+	// of pair files (and for a single pair file), its name in a pairs list.
+	Pair string `yaml:"-"`
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string `yaml:"-"`
 	// Warnings are problems that do not stop the config from loading,
@@ -249,14 +252,9 @@ func Find(explicit string) (string, error) {
 // Load reads, defaults and validates the config at path. It reads at most
 // MaxFileSize bytes.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	c, err := Parse(data, path)
 	if err != nil {
@@ -280,6 +278,10 @@ func Parse(data []byte, file string) (*Config, error) {
 	}
 	if root == nil {
 		return nil, Errors{{File: file, Msg: "file is empty"}}
+	}
+	if isPairsList(root) {
+		return nil, Errors{{File: file, Line: lineOf(root, "pairs"), Field: "pairs",
+			Msg: "this file lists several pairs; a node's hooks read one pair's file (the console, status and switchover read this one, with --pair NAME to pick a pair)"}}
 	}
 	if errs := checkShape(root, file); errs != nil {
 		return nil, errs
@@ -535,6 +537,7 @@ var sections = map[string]string{
 	"Config": "the top level", "Node": "a node", "SSH": "ssh", "NodeRedis": "a node's redis",
 	"NodeKeepalived": "a node's keepalived", "Keepalived": "keepalived", "Check": "keepalived.check",
 	"Redis": "redis", "Hooks": "hooks", "Switchover": "switchover", "Console": "console",
+	"pairEntry": "a pair", "pairsFile": "a file with a pairs list (it holds nothing else)",
 }
 
 // friendlier rewrites yaml.v3's Go-flavoured messages in the config's terms.

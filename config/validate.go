@@ -274,8 +274,8 @@ func checkShape(root *yaml.Node, file string) Errors {
 	walk = func(n *yaml.Node, path []any, line int) {
 		switch n.Kind {
 		case yaml.DocumentNode, yaml.SequenceNode:
-			if n.Kind == yaml.SequenceNode && len(n.Content) > maxItems {
-				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d items in one list, at most %d", len(n.Content), maxItems)})
+			if limit := listLimit(path); n.Kind == yaml.SequenceNode && len(n.Content) > limit {
+				errs = append(errs, &Error{File: file, Line: line, Field: fieldName(path), Msg: fmt.Sprintf("%d items in one list, at most %d", len(n.Content), limit)})
 				return
 			}
 			for i, c := range n.Content {
@@ -293,13 +293,13 @@ func checkShape(root *yaml.Node, file string) Errors {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				key, val := n.Content[i], n.Content[i+1]
 				p := append(path[:len(path):len(path)], key.Value)
-				if len(path) == 0 && key.Value == "nodes" {
+				if isPairRoot(path) && key.Value == "nodes" {
 					list := val
 					if list.Kind == yaml.AliasNode && list.Alias != nil {
 						list = list.Alias
 					}
 					if list.Kind == yaml.SequenceNode && len(list.Content) > 2 {
-						errs = append(errs, &Error{File: file, Line: key.Line, Field: "nodes", Msg: nodeCountMsg(len(list.Content))})
+						errs = append(errs, &Error{File: file, Line: key.Line, Field: fieldName(p), Msg: nodeCountMsg(len(list.Content))})
 						continue
 					}
 				}
@@ -309,6 +309,28 @@ func checkShape(root *yaml.Node, file string) Errors {
 	}
 	walk(root, nil, root.Line)
 	return errs
+}
+
+// isPairRoot tells whether path is where a pair's fields are: the top
+// level of a pair file, or an item of a pairs list.
+func isPairRoot(path []any) bool {
+	if len(path) == 0 {
+		return true
+	}
+	if len(path) == 2 && path[0] == "pairs" {
+		_, ok := path[1].(int)
+		return ok
+	}
+	return false
+}
+
+// listLimit bounds the list at path: MaxPairs for a pairs list, maxItems
+// for any other.
+func listLimit(path []any) int {
+	if len(path) == 1 && path[0] == "pairs" {
+		return MaxPairs
+	}
+	return maxItems
 }
 
 func (c *Config) validate(root *yaml.Node) Errors {
