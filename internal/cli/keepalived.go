@@ -34,6 +34,7 @@ func newKeepalivedConfCmd(g *globalFlags) *cobra.Command {
 			return err
 		},
 	}
+	g.addPairFlag(cmd, pairFlagUsage)
 	cmd.Flags().StringVar(&node, "node", "", "node name (default: $REDKEEP_NODE, else the node whose host is on this machine)")
 	return cmd
 }

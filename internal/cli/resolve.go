@@ -64,6 +64,7 @@ Refused (exit 3, nothing changed) when the pair is not split.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "run the preflight only")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&o.asJSON, "json", false, "print the plan and the result as JSON")
+	g.addPairFlag(cmd, pairFlagUsage)
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for a healthy pair afterwards")
 	return cmd
 }
@@ -90,7 +91,7 @@ func runResolve(ctx context.Context, cfg *config.Config, o *resolveOptions) erro
 	out := o.out
 
 	plan := actions.ResolvePreflight(ctx, cfg, sn, o.keep)
-	printResolvePlan(out, plan, o.asJSON)
+	printResolvePlan(out, cfg.Pair, plan, o.asJSON)
 	if !plan.OK() {
 		return withCode(exitRefused, fmt.Errorf("%w", actions.ErrResolveRefused))
 	}
@@ -136,11 +137,12 @@ func confirmLoser(in io.Reader, out io.Writer, plan actions.ResolvePlan) error {
 	return nil
 }
 
-func printResolvePlan(w io.Writer, p actions.ResolvePlan, asJSON bool) {
+// printResolvePlan prints the preflight of pair's resolve.
+func printResolvePlan(w io.Writer, pair string, p actions.ResolvePlan, asJSON bool) {
 	if asJSON {
-		_ = termsafe.WriteJSON(w, map[string]any{"plan": p, "ok": p.OK()}, "")
+		_ = termsafe.WriteJSON(w, map[string]any{"pair": pair, "plan": p, "ok": p.OK()}, "")
 		return
 	}
-	fmt.Fprintf(w, "preflight: resolve a split brain keeping %s's data\n", p.Keep)
+	fmt.Fprintf(w, "preflight: pair %s: resolve a split brain keeping %s's data\n", termsafe.Clean(pair), p.Keep)
 	printChecks(w, p.Checks)
 }

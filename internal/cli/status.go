@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -47,28 +48,44 @@ again until it reaches the offset the master had at the probe (at most 1 s),
 so the seconds are 0 when it had everything and "> 1 s" when it did not get
 there in time. --json gives it as redis.lag with its source.
 
-Exit codes: 0 healthy, 1 not healthy (each reason is printed), 2 usage or
-config error.`,
+When the config names several pairs (a directory of pair files or a pairs
+list), every pair is probed at once and printed under its name, then one
+line per pair; --json prints {"healthy", "pairs": [...]}, each pair as a
+single pair's --json with its "pair" name. --pair NAME probes one pair only,
+printed as a single pair is.
+
+Exit codes: 0 healthy (every pair), 1 not healthy (each reason is printed),
+2 usage or config error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.timeout <= 0 {
 				return withCode(exitUsage, fmt.Errorf("status: --timeout must be positive, got %s", o.timeout))
 			}
-			cfg, err := g.loadConfig()
+			fleet, err := g.loadFleet()
+			if err != nil {
+				return err
+			}
+			pairs, err := g.pairsOf(fleet)
 			if err != nil {
 				return err
 			}
 			// An unusable ssh setting is a config error (exit 2), not an
 			// unhealthy pair.
-			for i := range cfg.Nodes {
-				if _, err := nodes.ResolveTarget(&cfg.Nodes[i]); err != nil {
-					return withCode(exitUsage, err)
+			for _, cfg := range pairs {
+				for i := range cfg.Nodes {
+					if _, err := nodes.ResolveTarget(&cfg.Nodes[i]); err != nil {
+						return withCode(exitUsage, fmt.Errorf("pair %s: %w", cfg.Pair, err))
+					}
 				}
 			}
 			o.out = cmd.OutOrStdout()
-			return runStatus(cmd.Context(), cfg, o)
+			if len(pairs) == 1 {
+				return runStatus(cmd.Context(), pairs[0], o)
+			}
+			return runFleetStatus(cmd.Context(), pairs, o)
 		},
 	}
+	g.addPairFlag(cmd, "only this pair (default: every pair the config names)")
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print both snapshots and the verdict as JSON")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on the whole probe")
 	return cmd
@@ -85,7 +102,7 @@ func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error 
 	var err error
 	out := o.out
 	if o.asJSON {
-		err = writeStatusJSON(out, snaps, v)
+		err = termsafe.WriteJSON(out, newStatusJSON(cfg.Pair, snaps, v), "  ")
 	} else {
 		err = writeStatusTable(out, cfg, snaps, v)
 	}
@@ -102,6 +119,7 @@ func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error 
 // statusJSON is `redkeep status --json`: the verdict first, then each
 // node's snapshot as the console sees it.
 type statusJSON struct {
+	Pair      string           `json:"pair,omitempty"`
 	Healthy   bool             `json:"healthy"`
 	VIPHolder string           `json:"vip_holder"`
 	Master    string           `json:"master"`
@@ -114,12 +132,115 @@ type reasonJSON struct {
 	Text string `json:"text"`
 }
 
-func writeStatusJSON(w io.Writer, snaps []nodes.Snapshot, v nodes.Verdict) error {
-	s := statusJSON{Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Nodes: snaps}
+func newStatusJSON(pair string, snaps []nodes.Snapshot, v nodes.Verdict) statusJSON {
+	s := statusJSON{Pair: pair, Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Nodes: snaps}
 	for _, r := range v.Reasons {
 		s.Reasons = append(s.Reasons, reasonJSON{Code: r.Code, Text: r.Text})
 	}
-	return termsafe.WriteJSON(w, s, "  ")
+	return s
+}
+
+// fleetStatusJSON is `redkeep status --json` over several pairs.
+type fleetStatusJSON struct {
+	Healthy bool         `json:"healthy"`
+	Pairs   []statusJSON `json:"pairs"`
+}
+
+// maxParallelPairs bounds the pairs status probes at once: each probe
+// opens two SSH connections.
+const maxParallelPairs = 16
+
+// runFleetStatus probes every pair at once (at most maxParallelPairs at a
+// time, all within --timeout), prints each under its name and a summary,
+// and returns nil only when every pair is healthy.
+func runFleetStatus(ctx context.Context, pairs []*config.Config, o *statusOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	snaps := make([][]nodes.Snapshot, len(pairs))
+	verdicts := make([]nodes.Verdict, len(pairs))
+	sem := make(chan struct{}, maxParallelPairs)
+	var wg sync.WaitGroup
+	for i, cfg := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				snaps[i] = o.probe(ctx, cfg, o.timeout)
+			case <-ctx.Done():
+				// Never started: every node is reported as not probed.
+				for _, n := range cfg.Nodes {
+					snaps[i] = append(snaps[i], nodes.Snapshot{Node: n.Name, Time: time.Now(), Conn: nodes.ConnUnreachable,
+						ConnErr: fmt.Sprintf("not probed within --timeout %s", o.timeout)})
+				}
+			}
+			verdicts[i] = nodes.Judge(snaps[i], nodes.Thresholds{LagWarn: cfg.Console.LagWarn})
+		}()
+	}
+	wg.Wait()
+
+	healthy := true
+	for _, v := range verdicts {
+		healthy = healthy && v.Healthy
+	}
+	var err error
+	if o.asJSON {
+		fs := fleetStatusJSON{Healthy: healthy}
+		for i, cfg := range pairs {
+			fs.Pairs = append(fs.Pairs, newStatusJSON(cfg.Pair, snaps[i], verdicts[i]))
+		}
+		err = termsafe.WriteJSON(o.out, fs, "  ")
+	} else {
+		err = writeFleetTable(o.out, pairs, snaps, verdicts)
+	}
+	if err != nil {
+		return withCode(exitUnhealthy, fmt.Errorf("status: write: %w", err))
+	}
+	if !healthy {
+		return withCode(exitUnhealthy, errSilent)
+	}
+	return nil
+}
+
+// writeFleetTable prints each pair as status prints one, under its name,
+// then one line a pair.
+func writeFleetTable(w io.Writer, pairs []*config.Config, snaps [][]nodes.Snapshot, verdicts []nodes.Verdict) error {
+	for i, cfg := range pairs {
+		fmt.Fprintf(w, "== pair %s (VIP %s)\n", termsafe.Clean(cfg.Pair), cfg.VIPAddr())
+		if err := writeStatusTable(w, cfg, snaps[i], verdicts[i]); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	bad := 0
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	writeRow(tw, "PAIR", "VERDICT", "MASTER", "VIP")
+	for i, cfg := range pairs {
+		v := verdicts[i]
+		verdict := "healthy"
+		if !v.Healthy {
+			bad++
+			verdict = fmt.Sprintf("NOT HEALTHY (%d)", len(v.Reasons))
+		}
+		writeRow(tw, cfg.Pair, verdict, orNone(v.Master), orNone(v.VIPHolder))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if bad == 0 {
+		_, err := fmt.Fprintf(w, "\nall %d pairs healthy\n", len(pairs))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d of %d pairs NOT HEALTHY\n", bad, len(pairs))
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // writeRow writes one table row. Every cell is cleaned: most hold what

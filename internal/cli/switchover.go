@@ -84,6 +84,7 @@ Exit codes: 0 done, 1 failed (the message says how the pair was left),
 	f.BoolVar(&o.dryRun, "dry-run", false, "run the preflight checks only")
 	f.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&o.asJSON, "json", false, "print the plan and the steps as JSON lines")
+	g.addPairFlag(cmd, pairFlagUsage)
 	return cmd
 }
 
@@ -117,7 +118,7 @@ func runSwitchover(ctx context.Context, cfg *config.Config, o *switchoverOptions
 	opts := actions.Options{To: o.to, MaxLag: o.maxLag, Timeout: o.timeout, Method: o.method}
 
 	plan := actions.DryRun(ctx, cfg, sn, opts)
-	printPlan(out, plan, o.asJSON)
+	printPlan(out, cfg.Pair, plan, o.asJSON)
 	if !plan.OK() {
 		return withCode(exitRefused, &actions.RefusedError{Plan: plan})
 	}
@@ -140,7 +141,7 @@ func runSwitchover(ctx context.Context, cfg *config.Config, o *switchoverOptions
 		return withCode(exitUnhealthy, err)
 	}
 	if !o.asJSON {
-		fmt.Fprintf(out, "switchover %s -> %s done in %s (%s); %s\n", res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), termsafe.Clean(res.Method), termsafe.Clean(res.PairState))
+		fmt.Fprintf(out, "pair %s: switchover %s -> %s done in %s (%s); %s\n", termsafe.Clean(cfg.Pair), res.Plan.From, res.Plan.To, res.Took.Round(time.Millisecond), termsafe.Clean(res.Method), termsafe.Clean(res.PairState))
 	}
 	return nil
 }
@@ -161,9 +162,9 @@ func confirmTarget(in io.Reader, out io.Writer, plan actions.Plan) error {
 
 // printPlan and printStep print what the nodes measured and said: text
 // cleaned for the terminal, or JSON lines keeping it exact (escaped).
-func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
+func printPlan(w io.Writer, pair string, p actions.Plan, asJSON bool) {
 	if asJSON {
-		_ = termsafe.WriteJSON(w, map[string]any{"plan": p, "ok": p.OK()}, "")
+		_ = termsafe.WriteJSON(w, map[string]any{"pair": pair, "plan": p, "ok": p.OK()}, "")
 		return
 	}
 	from, to := p.From, p.To
@@ -173,7 +174,7 @@ func printPlan(w io.Writer, p actions.Plan, asJSON bool) {
 	if to == "" {
 		to = "?"
 	}
-	fmt.Fprintf(w, "preflight: switchover %s -> %s (max lag %s)\n", from, to, human.Bytes(p.MaxLag))
+	fmt.Fprintf(w, "preflight: pair %s: switchover %s -> %s (max lag %s)\n", termsafe.Clean(pair), from, to, human.Bytes(p.MaxLag))
 	printChecks(w, p.Checks)
 }
 

@@ -75,7 +75,7 @@ func TestSwitchoverPrintsHostileText(t *testing.T) {
 	step := actions.Step{Name: "redis", Node: "a", State: actions.StepFailed, Detail: "ERR \x1b]0;owned\x07\nsecond line\u2066", Time: time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)}
 
 	var text strings.Builder
-	printPlan(&text, plan, false)
+	printPlan(&text, "config", plan, false)
 	printStep(&text, step, false)
 	out := text.String()
 	if what, bad := termUnsafe(out); bad {
@@ -91,7 +91,7 @@ func TestSwitchoverPrintsHostileText(t *testing.T) {
 	}
 
 	var js strings.Builder
-	printPlan(&js, plan, true)
+	printPlan(&js, "config", plan, true)
 	printStep(&js, step, true)
 	if what, bad := termUnsafe(js.String()); bad {
 		t.Errorf("JSON output has %s", what)
