@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
@@ -14,13 +15,17 @@ import (
 // latest Snapshot on a channel. Latest wins: a slow reader never holds up
 // polling, it just skips stale snapshots.
 type Poller struct {
-	node     string
-	interval time.Duration
-	conn     *Conn
-	ownConn  bool
-	prober   *Prober
-	cfgErr   error
-	out      chan Snapshot
+	node string
+	// interval is the poll interval (nanoseconds); SetInterval changes it
+	// and wakes Run.
+	interval  atomic.Int64
+	fullEvery time.Duration
+	wake      chan struct{}
+	conn      *Conn
+	ownConn   bool
+	prober    *Prober
+	cfgErr    error
+	out       chan Snapshot
 }
 
 // PollerOption configures a Poller.
@@ -66,7 +71,8 @@ func NewPoller(cfg *config.Config, node string, opts ...PollerOption) *Poller {
 	if o.interval <= 0 {
 		o.interval = config.DefaultPoll
 	}
-	p := &Poller{node: node, interval: o.interval, out: make(chan Snapshot, 1)}
+	p := &Poller{node: node, fullEvery: o.fullEvery, wake: make(chan struct{}, 1), out: make(chan Snapshot, 1)}
+	p.interval.Store(int64(o.interval))
 	n, err := cfg.Node(node)
 	if err != nil {
 		p.cfgErr = err
@@ -82,8 +88,35 @@ func NewPoller(cfg *config.Config, node string, opts ...PollerOption) *Poller {
 		p.conn, p.ownConn = c, true
 	}
 	p.prober = NewProber(cfg, n, p.conn, o.timeout)
-	p.prober.fullEvery = max(1, int((o.fullEvery+o.interval-1)/o.interval))
+	p.prober.fullEvery = fullEveryN(o.fullEvery, o.interval)
 	return p
+}
+
+// fullEveryN is how many polls at interval make one full poll every period.
+func fullEveryN(period, interval time.Duration) int {
+	return max(1, int((period+interval-1)/interval))
+}
+
+// SetInterval changes the poll interval from now on: the next poll starts
+// interval after the last one started (at once if that is past). The
+// console polls a fleet's pairs slowly and the pair on screen at its own
+// poll_interval.
+func (p *Poller) SetInterval(d time.Duration) {
+	if d <= 0 {
+		d = config.DefaultPoll
+	}
+	if time.Duration(p.interval.Swap(int64(d))) == d {
+		return
+	}
+	if p.prober != nil {
+		p.prober.mu.Lock()
+		p.prober.fullEvery = fullEveryN(p.fullEvery, d)
+		p.prober.mu.Unlock()
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Snapshots is the stream of polls; it is closed when Run returns.
@@ -110,19 +143,25 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var start time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.wake:
+			// A new interval: the next poll is due interval after the
+			// last one started.
+			timer.Reset(max(0, time.Duration(p.interval.Load())-time.Since(start)))
+			continue
 		case <-timer.C:
 		}
-		start := time.Now()
+		start = time.Now()
 		snap := p.poll(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		p.offer(snap)
-		timer.Reset(max(0, p.interval-time.Since(start)))
+		timer.Reset(max(0, time.Duration(p.interval.Load())-time.Since(start)))
 	}
 }
 
