@@ -43,26 +43,90 @@ syslog and redis-state logs, a timeline explaining each transition, and a
 planned switchover (preflight, then confirmation by typing the target's name).
 On a lab's config it also offers the lab's failure cases. Press ? for the keys.
 
+With several pairs (-c DIR of pair files, or a file with a pairs list) it
+opens on the fleet: one row a pair, worst first, with its verdict and
+reasons, master, VIP holder, lag and last transition; / filters, : goes to
+a pair by name, enter opens the pair's view above, esc goes back, q quits.
+Every pair is polled every 2 s over one SSH connection per node; the open
+pair at its own poll_interval, and only its logs are followed.
+
 Set NO_COLOR to draw without colours, REDKEEP_DEBUG_LOG=FILE to write debug
 logging to FILE (the console never prints while it runs), REDKEEP_CPUPROFILE=FILE
 to write a Go CPU profile of the session to FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			f, err := g.loadFleet()
 			if err != nil {
 				return err
 			}
-			return runConsole(cmd.Context(), cfg, o)
+			pairs, err := g.pairsOf(f)
+			if err != nil {
+				return err
+			}
+			if len(f.Pairs) == 1 {
+				return runConsole(cmd.Context(), pairs[0], o)
+			}
+			return runFleetConsole(cmd.Context(), f.Pairs, g.pair, o)
 		},
 	}
+	g.addPairFlag(cmd, "with several pairs: open this pair's view first (esc shows the fleet)")
 	cmd.Flags().BoolVar(&o.readOnly, "read-only", false, "hide every action")
 	cmd.Flags().BoolVar(&o.mouse, "mouse", false, "scroll with the mouse wheel (the terminal's own text selection then needs shift)")
 	return cmd
 }
 
-// runConsole runs the TUI until the operator quits. Everything that touches
-// the network is started here and handed to the TUI as streams and actions.
+// runConsole runs the TUI of one pair until the operator quits.
+// Everything that touches the network is started here and handed to the
+// TUI as streams and actions.
 func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) error {
+	return withConsole(ctx, o, func(ctx context.Context) (tea.Model, func(), error) {
+		pair, err := startPair(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		wait := func() { pair.wait(2 * time.Second) }
+		opts := tui.Options{
+			VIP:        cfg.VIPAddr().String(),
+			Backend:    pair,
+			Judge:      pair.judge,
+			ReadOnly:   o.readOnly,
+			LagWarn:    cfg.Console.LagWarn,
+			StaleAfter: staleAfter(cfg.Console.PollInterval),
+			Mouse:      o.mouse,
+			Context:    ctx,
+		}
+		for _, n := range cfg.Nodes {
+			opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
+		}
+		if !o.readOnly {
+			opts.Switchover = newConsoleSwitchover(cfg, actions.UseConns(cfg, pair.conns))
+			if l := labOf(cfg); l != nil {
+				opts.Lab = consoleLab{l}
+			}
+		}
+		m, err := tui.New(opts)
+		return m, wait, err
+	})
+}
+
+// runFleetConsole runs the TUI of several pairs: the fleet view, and the
+// pair open names (if any) opened over it.
+func runFleetConsole(ctx context.Context, pairs []*config.Config, open string, o *consoleOptions) error {
+	return withConsole(ctx, o, func(ctx context.Context) (tea.Model, func(), error) {
+		f := startFleet(ctx, pairs, o)
+		wait := func() { f.wait(2 * time.Second) }
+		m, err := tui.NewFleet(f.options(pairs, open))
+		if err != nil {
+			return nil, wait, err
+		}
+		return m, wait, nil
+	})
+}
+
+// withConsole runs the model build returns on the terminal until the
+// operator quits, with the console's logging and profiling set up first;
+// then it cancels build's context and calls its wait.
+func withConsole(ctx context.Context, o *consoleOptions, build func(ctx context.Context) (tea.Model, func(), error)) error {
 	if !o.io.Terminal {
 		return withCode(exitUsage, errors.New("console: needs a terminal; for scripts use `redkeep status --json`"))
 	}
@@ -88,35 +152,11 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		defer pprof.StopCPUProfile()
 	}
 
-	pair, err := startPair(ctx, cfg)
-	if err != nil {
-		return withCode(exitUsage, err)
+	m, wait, err := build(ctx)
+	if wait != nil {
+		defer wait()
 	}
-	defer pair.wait(2 * time.Second)
 	defer cancel()
-
-	opts := tui.Options{
-		VIP:      cfg.VIPAddr().String(),
-		Backend:  pair,
-		Judge:    pair.judge,
-		ReadOnly: o.readOnly,
-		LagWarn:  cfg.Console.LagWarn,
-		// A poll may take its whole probe timeout before it reports a
-		// failure; only silence beyond that is news.
-		StaleAfter: max(4*cfg.Console.PollInterval, nodes.DefaultProbeTimeout+cfg.Console.PollInterval),
-		Mouse:      o.mouse,
-		Context:    ctx,
-	}
-	for _, n := range cfg.Nodes {
-		opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
-	}
-	if !o.readOnly {
-		opts.Switchover = newConsoleSwitchover(cfg, actions.UseConns(cfg, pair.conns))
-		if l := labOf(cfg); l != nil {
-			opts.Lab = consoleLab{l}
-		}
-	}
-	m, err := tui.New(opts)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -234,14 +274,7 @@ func (p *pair) Snapshots(node string) <-chan nodes.Snapshot { return p.polls[nod
 // Events implements tui.Backend.
 func (p *pair) Events() <-chan logs.Event { return p.events }
 
-func (p *pair) judge(snaps []nodes.Snapshot) tui.Verdict {
-	v := nodes.Judge(snaps, nodes.Thresholds{LagWarn: p.cfg.Console.LagWarn})
-	out := tui.Verdict{Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master}
-	for _, r := range v.Reasons {
-		out.Problems = append(out.Problems, r.Text)
-	}
-	return out
-}
+func (p *pair) judge(snaps []nodes.Snapshot) tui.Verdict { return judgeFunc(p.cfg)(snaps) }
 
 // consoleLab offers the lab's failure cases when the config is a lab's.
 type consoleLab struct{ l *lab.Lab }
