@@ -26,7 +26,7 @@ func execRoot(args ...string) (int, string) {
 
 // statusConfig writes a config whose two nodes are reached over SSH on the
 // given loopback ports; nodes' redkeep is a stand-in printing factsJSON.
-func statusConfig(t *testing.T, sshPorts [2]int, redisAddrs [2]string, clientKey, knownHosts string, holder int) string {
+func statusConfig(t testing.TB, sshPorts [2]int, redisAddrs [2]string, clientKey, knownHosts string, holder int) string {
 	t.Helper()
 	dir := t.TempDir()
 	sshConfig := filepath.Join(dir, "ssh_config")
@@ -46,7 +46,7 @@ func statusConfig(t *testing.T, sshPorts [2]int, redisAddrs [2]string, clientKey
 	return path
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
