@@ -127,3 +127,27 @@ func TestLoadFleetBounds(t *testing.T) {
 		t.Errorf("LoadFleet(%d pairs): %v", MaxPairs+1, err)
 	}
 }
+
+// TestReadmeFleetExample: the pairs list the README shows loads.
+func TestReadmeFleetExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "# /etc/redkeep/fleet.yaml")
+	if !ok {
+		t.Fatal("README has no fleet.yaml example")
+	}
+	body, _, _ := strings.Cut(rest, "```")
+	path := filepath.Join(t.TempDir(), "fleet.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := LoadFleet(path)
+	if err != nil {
+		t.Fatalf("README's fleet.yaml: %v\n%s", err, body)
+	}
+	if got := f.Names(); !slices.Equal(got, []string{"sessions", "cache"}) {
+		t.Errorf("pairs %v", got)
+	}
+}
