@@ -70,11 +70,9 @@ func TestFleetConsoleInTmuxOnThreeLabs(t *testing.T) {
 		if failed != nil {
 			t.Fatalf("redkeep lab up (%s):\n%s", l.pair, failed)
 		}
-		cfg, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(fleetDir, l.pair+".yaml"), cfg, 0o600); err != nil {
+		// A link, as an operator would make: the pair's view then offers
+		// the lab's failure cases too.
+		if err := os.Symlink(filepath.Join(dir, "config.yaml"), filepath.Join(fleetDir, l.pair+".yaml")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,6 +96,7 @@ func TestFleetConsoleInTmuxOnThreeLabs(t *testing.T) {
 	tmux(t, "send-keys", "-t", session, "g", "Enter")
 	waitScreen(t, session, "VIP "+vips["p3"], 30*time.Second)
 	waitScreen(t, session, "master b", time.Minute)
+	waitScreen(t, session, "L lab: fail/heal", 10*time.Second)
 	tmux(t, "send-keys", "-t", session, "Escape")
 	waitScreen(t, session, "redkeep fleet", 30*time.Second)
 

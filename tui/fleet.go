@@ -305,7 +305,12 @@ func (m *FleetModel) clock() tea.Cmd {
 }
 
 // open asks the backend for pair's view, in a Cmd: opening follows logs.
+// One opening at a time: a second enter before the first view shows is
+// dropped, so the backend never has two views of a pair racing.
 func (m *FleetModel) open(pair string) tea.Cmd {
+	if m.opening != "" {
+		return nil
+	}
 	m.gen++
 	m.opening = pair
 	m.setStatus(false, "opening %s…", pair)
@@ -432,13 +437,14 @@ func (m *FleetModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *FleetModel) onOpened(msg pairOpenedMsg) tea.Cmd {
 	if msg.gen != m.gen || msg.pair != m.opening {
-		// Overtaken by another opening or by esc.
+		// Not the opening awaited (open allows one at a time).
 		if msg.err == nil {
 			return closePair(m.opts.Backend, msg.pair)
 		}
 		return nil
 	}
 	m.opening = ""
+	m.status = ""
 	if msg.err != nil {
 		m.setStatus(true, "open %s: %v", msg.pair, msg.err)
 		return nil
@@ -448,7 +454,6 @@ func (m *FleetModel) onOpened(msg pairOpenedMsg) tea.Cmd {
 		m.setStatus(true, "open %s: %v", msg.pair, err)
 		return closePair(m.opts.Backend, msg.pair)
 	}
-	m.status = ""
 	m.child, m.childPair, m.selected = child, msg.pair, msg.pair
 	child.setStyles(m.dark)
 	cmds := []tea.Cmd{childCmd(m.gen, child.Init())}

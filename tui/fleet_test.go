@@ -327,3 +327,18 @@ func TestFlowFleet(t *testing.T) {
 		t.Errorf("backend calls %v, want search opened and closed", got)
 	}
 }
+
+// TestFleetOneOpeningAtATime: enter pressed twice before the first view
+// shows opens one view; the backend is asked once.
+func TestFleetOneOpeningAtATime(t *testing.T) {
+	m, b := newTestFleet(t, newFleetJudge())
+	pollPairs(m, fleetPairs...)
+	first := m.mustUpdate(press("enter"))
+	if second := m.mustUpdate(press("enter")); second != nil {
+		t.Fatal("a second enter while opening asked for another view")
+	}
+	run(m, first)
+	if m.child == nil || m.childPair != "cache" || !slices.Equal(b.log(), []string{"open cache"}) {
+		t.Errorf("child %v %q, calls %v", m.child != nil, m.childPair, b.log())
+	}
+}

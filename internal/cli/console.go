@@ -292,7 +292,12 @@ type consoleLab struct{ l *lab.Lab }
 
 // labOf returns the lab whose console config cfg is, or nil.
 func labOf(cfg *config.Config) *lab.Lab {
-	path, err := filepath.Abs(cfg.Path)
+	// A fleet's directory may hold a symbolic link to a lab's config.
+	real, err := filepath.EvalSymlinks(cfg.Path)
+	if err != nil {
+		return nil
+	}
+	path, err := filepath.Abs(real)
 	if err != nil {
 		return nil
 	}
