@@ -45,6 +45,7 @@ func TestFleetConsoleInTmuxOnThreeLabs(t *testing.T) {
 	flags := map[string][]string{}
 	vips := map[string]string{}
 	for _, l := range labs {
+		labtest.Lock(t, l.prefix)
 		dir := fmt.Sprintf("/run/redkeep-fleet-e2e-%d-%s", os.Getpid(), l.pair)
 		flags[l.pair] = []string{"--dir", dir, "--prefix", l.prefix}
 		// Registered before up: a lab half up is taken down too.
