@@ -14,8 +14,8 @@ import (
 )
 
 // fleetPollInterval is how often the fleet view polls each pair: 50 pairs
-// (100 nodes) at this pace cost the console about a percent of a core
-// (BenchmarkFleetPollCPU: 2.6-4.6 %). The open pair is polled at its own
+// (100 nodes) at this pace cost the console 2.6-4.6 % of a core
+// (BenchmarkFleetPollCPU). The open pair is polled at its own
 // console.poll_interval.
 const fleetPollInterval = 2 * time.Second
 
