@@ -31,6 +31,7 @@ type Check struct {
 // Check names, stable for scripts and tests.
 const (
 	CheckReachable   = "reachable over SSH"
+	CheckHooks       = "redkeep hooks"
 	CheckRedisUp     = "Redis answers"
 	CheckVersions    = "redkeep versions"
 	CheckRedisVer    = "Redis version"
@@ -116,6 +117,9 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 			reach.Value += ": " + s.ConnErr
 		}
 		add(reach)
+		if c, ok := hooksCheck(s); ok {
+			add(c)
+		}
 		redisUp := Check{Name: CheckRedisUp, Node: n.Name, Value: "up", Threshold: "up", Pass: s.Redis.Up}
 		if !s.Redis.Up {
 			redisUp.Value = "down"
@@ -243,6 +247,20 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 		add(c)
 	}
 	return p
+}
+
+// hooksCheck fails a node whose keepalived does not run redkeep's hooks:
+// nothing there would take the switchover's or resolve's node-side steps.
+// ok is false when the node's facts are unknown (other checks say why).
+func hooksCheck(s nodes.Snapshot) (Check, bool) {
+	c := Check{Name: CheckHooks, Node: s.Node, Value: s.Hooks, Threshold: "redkeep (deploy first otherwise)", Pass: s.Hooks == nodes.HooksRedkeep}
+	switch s.Hooks {
+	case "":
+		return c, false
+	case nodes.HooksNotRedkeep:
+		c.Value = "not redkeep: no redkeep at the configured path; deploy first (README, Install)"
+	}
+	return c, true
 }
 
 // replicationChecks are the target's link, sync state and lag.

@@ -25,10 +25,10 @@ func testConfig(t *testing.T) *config.Config {
 // 100 bytes behind.
 func healthy() Facts {
 	const replid = "8c2a1d7f3b4e5a6978c0d1e2f3a4b5c6d7e8f901"
-	master := nodes.Snapshot{Node: "a", Conn: nodes.ConnConnected, Version: "v1.0.0", HoldsVIP: true,
+	master := nodes.Snapshot{Node: "a", Conn: nodes.ConnConnected, Version: "v1.0.0", Hooks: nodes.HooksRedkeep, HoldsVIP: true,
 		Keepalived: nodes.Keepalived{Running: true, State: "MASTER"},
 		Redis:      nodes.Redis{Up: true, Info: replication.Info{Version: "7.0.15", Role: replication.RoleMaster, ReplID: replid, MasterReplOffset: 10_100, ConnectedReplicas: 1}}}
-	replica := nodes.Snapshot{Node: "b", Conn: nodes.ConnConnected, Version: "v1.0.0",
+	replica := nodes.Snapshot{Node: "b", Conn: nodes.ConnConnected, Version: "v1.0.0", Hooks: nodes.HooksRedkeep,
 		Keepalived: nodes.Keepalived{Running: true, State: "BACKUP"},
 		Redis: nodes.Redis{Up: true, Info: replication.Info{Version: "7.0.15", Role: replication.RoleReplica, ReplID: replid, MasterReplOffset: 10_000, ReplicaOffset: 10_000,
 			MasterHost: "198.51.100.11", MasterPort: 6379, LinkUp: true, LinkDownSecs: -1}}}
@@ -66,6 +66,13 @@ func TestPreflight(t *testing.T) {
 		{name: "lag above the limit", facts: healthy, maxLag: 99, fail: []string{CheckLag}, value: "100 B"},
 		{name: "target is the master", facts: healthy, target: "a", maxLag: 1 << 20, fail: []string{CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: "already the master"},
 		{name: "target unknown", facts: healthy, target: "c", maxLag: 1 << 20, fail: []string{CheckTarget, CheckTargetReady, CheckReplicaOf, CheckLink, CheckSyncing, CheckLag}, value: `"c" is not a node`},
+		{name: "a pair without redkeep: deploy first", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			for i := range f.Snapshots {
+				f.Snapshots[i].Version, f.Snapshots[i].Hooks = "", nodes.HooksNotRedkeep
+			}
+			return f
+		}, fail: []string{CheckHooks + "@a", CheckHooks + "@b", CheckVersions}, value: "deploy first"},
 		{name: "replica link down", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Redis.Info.LinkUp = false

@@ -79,6 +79,9 @@ func ResolvePreflight(ctx context.Context, cfg *config.Config, n Nodes, keep str
 			val = "down: " + s.Redis.Err
 		}
 		add(CheckRedisUp, s.Node, val, "up", up)
+		if c, ok := hooksCheck(s); ok {
+			p.Checks = append(p.Checks, c)
+		}
 	}
 	if tr, ok := n.(TailReader); ok {
 		nodes.ReadSplitTails(ctx, snaps, tr.ReadTail)

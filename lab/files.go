@@ -143,7 +143,8 @@ func (s *Settings) checkDirSecure() error {
 	}
 }
 
-// installRedkeep copies this build of redkeep into the lab, root-owned 0755.
+// installRedkeep copies this build of redkeep into the lab (labBinary),
+// root-owned 0755.
 func (s *Settings) installRedkeep() error {
 	exe, err := s.executable()
 	if err != nil {
@@ -154,7 +155,7 @@ func (s *Settings) installRedkeep() error {
 		return fmt.Errorf("install redkeep into the lab: %w", err)
 	}
 	defer src.Close()
-	tmp := s.RedkeepPath() + ".tmp"
+	tmp := s.labBinary() + ".tmp"
 	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
 	if err != nil {
 		return fmt.Errorf("install redkeep into the lab: %w", err)
@@ -169,7 +170,7 @@ func (s *Settings) installRedkeep() error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	return os.Rename(tmp, s.RedkeepPath())
+	return os.Rename(tmp, s.labBinary())
 }
 
 func appendFile(path, text string) error {

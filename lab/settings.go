@@ -159,8 +159,19 @@ func (s *Settings) NodeDir(name string) string { return s.path("nodes", name) }
 // nodes (and the shared config) use the same paths, as two real hosts would.
 func (s *Settings) NodeView() string { return s.path("node") }
 
-// RedkeepPath is the installed copy of redkeep that keepalived runs.
+// RedkeepPath is the installed copy of redkeep that keepalived runs, and
+// the nodes' redkeep in the lab's config.yaml. A baseline lab leaves it
+// absent: its nodes do not run redkeep, as on hosts before a deploy.
 func (s *Settings) RedkeepPath() string { return s.path("bin", "redkeep") }
+
+// labBinary is the copy of redkeep the lab's own helpers run (its syslog
+// receivers): RedkeepPath, except in a baseline lab.
+func (s *Settings) labBinary() string {
+	if s.Baseline {
+		return s.path("bin", "redkeep-lab")
+	}
+	return s.RedkeepPath()
+}
 
 // Syslog is node name's syslog file, as seen from the root namespace.
 func (s *Settings) Syslog(name string) string { return filepath.Join(s.NodeDir(name), "syslog") }

@@ -86,7 +86,7 @@ func (s *Settings) startSyslogd(ctx context.Context, n string) error {
 	}
 	sock := s.syslogSocket(n)
 	_ = os.Remove(sock)
-	argv := []string{s.RedkeepPath(), "lab", "syslogd", "--socket", sock, "--file", s.Syslog(n), "--host", n}
+	argv := []string{s.labBinary(), "lab", "syslogd", "--socket", sock, "--file", s.Syslog(n), "--host", n}
 	if _, err := s.startProc(n, procSyslogd, argv); err != nil {
 		return err
 	}

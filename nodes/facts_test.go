@@ -29,17 +29,17 @@ func TestParseFacts(t *testing.T) {
 			name: "redkeep hook state",
 			out: `{"node":"a","state":{"node":"a","instance":"VI_REDIS","state":"MASTER","priority":150,"since":"2026-11-26T01:02:03Z",` +
 				`"generation":4,"pid":99,"last_action":"promoted","last_result":"ok"},"holds_vip":true,"keepalived_running":true,"drained":false,"version":"v1.2.3"}`,
-			want: Snapshot{Version: "v1.2.3", HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "MASTER", Priority: 150, Since: since, LastAction: "promoted", LastResult: "ok"}},
+			want: Snapshot{Version: "v1.2.3", Hooks: HooksRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "MASTER", Priority: 150, Since: since, LastAction: "promoted", LastResult: "ok", StateFrom: StateFromFile}},
 		},
 		{
 			name: "redkeep hook state before any notify",
 			out:  `{"node":"b","state":null,"holds_vip":false,"keepalived_running":true,"drained":true,"version":"v1.2.3"}`,
-			want: Snapshot{Version: "v1.2.3", Keepalived: Keepalived{Running: true, Drained: true}},
+			want: Snapshot{Version: "v1.2.3", Hooks: HooksRedkeep, Keepalived: Keepalived{Running: true, Drained: true}},
 		},
 		{
 			name:    "redkeep hook state with an unreadable state file",
 			out:     `{"node":"b","state":null,"state_error":"state file: not JSON","holds_vip":false,"keepalived_running":true,"version":"v1"}`,
-			want:    Snapshot{Version: "v1", Keepalived: Keepalived{Running: true}},
+			want:    Snapshot{Version: "v1", Hooks: HooksRedkeep, Keepalived: Keepalived{Running: true}},
 			wantErr: "state file: not JSON",
 		},
 		{name: "garbage", out: "bash: redkeep: Permission denied\n", wantErr: "unreadable reply"},
@@ -47,18 +47,42 @@ func TestParseFacts(t *testing.T) {
 			name: "plain node",
 			out: plainMarker + "\n#state\n" + `{"node":"a","instance":"VI_REDIS","state":"BACKUP","priority":100,"since":"2026-11-26T01:02:03Z","generation":1,"pid":5,"last_action":"became replica","last_result":"ok"}` +
 				"\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\\       valid_lft forever\n#keepalived\nyes\n#drain\n0\n",
-			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "BACKUP", Priority: 100, Since: since, LastAction: "became replica", LastResult: "ok"}},
+			want: Snapshot{Hooks: HooksNotRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "BACKUP", Priority: 100, Since: since, LastAction: "became replica", LastResult: "ok", StateFrom: StateFromFile}},
 		},
 		{
 			name: "plain node, nothing there",
 			out:  plainMarker + "\n#state\n\n#addr\n1: lo    inet 127.0.0.1/8 scope host lo\n#keepalived\nno\n#drain\n\n",
-			want: Snapshot{},
+			want: Snapshot{Hooks: HooksNotRedkeep},
+		},
+		{
+			name: "plain node, state from keepalived's syslog line",
+			out: plainMarker + "\n#state\n\n#addr\n2: eth0    inet 198.51.100.11/24 scope global eth0\n#keepalived\nyes\n#drain\n\n" +
+				"#syslog\nNov 26 00:11:55 b Keepalived_vrrp[123]: (VI_REDIS) Entering FAULT STATE\n#journal\n",
+			want: Snapshot{Hooks: HooksNotRedkeep, Keepalived: Keepalived{Running: true, State: "FAULT", StateFrom: StateFromSyslog}},
+		},
+		{
+			name: "plain node, state from the journal",
+			out: plainMarker + "\n#state\n\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\n#keepalived\nyes\n#drain\n\n" +
+				"#syslog\n#journal\nVRRP_Instance(VI_1) Entering MASTER STATE\n",
+			want: Snapshot{Hooks: HooksNotRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "MASTER", StateFrom: StateFromJournal}},
+		},
+		{
+			name: "plain node, no log readable: guessed from the VIP",
+			out: plainMarker + "\n#state\n\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\n#keepalived\nyes\n#drain\n\n" +
+				"#syslog\n#journal\n",
+			want: Snapshot{Hooks: HooksNotRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true, State: "MASTER", StateFrom: StateFromVIP}},
+		},
+		{
+			name: "plain node, keepalived stopped: its last line is history",
+			out: plainMarker + "\n#state\n\n#addr\n#keepalived\nno\n#drain\n\n" +
+				"#syslog\nNov 26 00:11:55 b Keepalived_vrrp[123]: (VI_REDIS) Entering MASTER STATE\n#journal\n",
+			want: Snapshot{Hooks: HooksNotRedkeep},
 		},
 		{
 			name: "fast",
 			out: fastMarker + "\n#state\n" + `{"node":"a","instance":"VI_REDIS","state":"FAULT","priority":100,"since":"2026-11-26T01:02:03Z","generation":1,"pid":5,"last_action":"x","last_result":"ok"}` +
 				"\n#addr\n2: eth0    inet 198.51.100.100/24 scope global secondary eth0\n",
-			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{State: "FAULT", Priority: 100, Since: since, LastAction: "x", LastResult: "ok"}},
+			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{State: "FAULT", Priority: 100, Since: since, LastAction: "x", LastResult: "ok", StateFrom: StateFromFile}},
 		},
 		{
 			name:    "plain node, broken state file",
@@ -78,7 +102,7 @@ func TestParseFacts(t *testing.T) {
 				return
 			}
 			got.Keepalived.Since = got.Keepalived.Since.UTC()
-			if got.Version != tt.want.Version || got.HoldsVIP != tt.want.HoldsVIP || got.Keepalived != tt.want.Keepalived {
+			if got.Version != tt.want.Version || got.Hooks != tt.want.Hooks || got.HoldsVIP != tt.want.HoldsVIP || got.Keepalived != tt.want.Keepalived {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})

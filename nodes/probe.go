@@ -70,6 +70,7 @@ type Prober struct {
 // slowFacts are the facts a fast probe does not read.
 type slowFacts struct {
 	version string
+	hooks   string
 	running bool
 	drained bool
 }
@@ -187,7 +188,9 @@ func redisErr(n *config.Node, err error) string {
 }
 
 func (p *Prober) probeFacts(ctx context.Context, snap *Snapshot) {
-	full := p.slow == nil || p.fullEvery <= 1 || p.probe%p.fullEvery == 0
+	// A node without redkeep has no state file for the fast command to
+	// read: its state comes from the full command's log lines every time.
+	full := p.slow == nil || p.slow.hooks != HooksRedkeep || p.fullEvery <= 1 || p.probe%p.fullEvery == 0
 	p.probe++
 	cmd := p.fast
 	if full {
@@ -208,9 +211,9 @@ func (p *Prober) probeFacts(ctx context.Context, snap *Snapshot) {
 	}
 	switch {
 	case full && err == nil:
-		p.slow = &slowFacts{version: snap.Version, running: snap.Keepalived.Running, drained: snap.Keepalived.Drained}
+		p.slow = &slowFacts{version: snap.Version, hooks: snap.Hooks, running: snap.Keepalived.Running, drained: snap.Keepalived.Drained}
 	case !full && p.slow != nil:
-		snap.Version, snap.Keepalived.Running, snap.Keepalived.Drained = p.slow.version, p.slow.running, p.slow.drained
+		snap.Version, snap.Hooks, snap.Keepalived.Running, snap.Keepalived.Drained = p.slow.version, p.slow.hooks, p.slow.running, p.slow.drained
 	}
 }
 
@@ -238,8 +241,30 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 		"echo '#addr'; ip -o addr show 2>/dev/null",
 		"echo '#keepalived'; " + keepalivedRunning,
 		"echo '#drain'; cat " + q(cfg.Keepalived.TrackFile) + " 2>/dev/null; echo",
+		// Without redkeep's state file, keepalived's own last transition
+		// line says its state: from the syslog file, else the journal.
+		// Both reads are bounded (the file's last 256 KiB, the journal's
+		// last 2000 lines).
+		"echo '#syslog'; tail -c 262144 " + q(cfg.Console.Syslog) + " 2>/dev/null | grep -aE " + q(`[Kk]eepalived[^:]*: .*`+enteringRE) + " | tail -n 1",
+		"echo '#journal'; [ -r " + q(cfg.Console.Syslog) + " ] || journalctl -q -u keepalived -n 2000 --no-pager -o cat 2>/dev/null | grep -aE " + q(enteringRE) + " | tail -n 1",
 		"true",
 	}, "\n")
+}
+
+// enteringRE matches keepalived's log line for a VRRP transition, in the
+// layouts of keepalived 1.x ("VRRP_Instance(VI_1) Entering MASTER STATE")
+// and 2.x ("(VI_1) Entering MASTER STATE").
+const enteringRE = `Entering (MASTER|BACKUP|FAULT) STATE`
+
+// enteredState returns the state named by the last of keepalived's
+// transition lines in text, "" when there is none.
+func enteredState(text string) string {
+	for _, st := range []string{"MASTER", "BACKUP", "FAULT"} {
+		if strings.Contains(text, "Entering "+st+" STATE") {
+			return st
+		}
+	}
+	return ""
 }
 
 // keepalivedRunning prints yes when a keepalived runs in this network
@@ -270,11 +295,13 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 			return fmt.Errorf("redkeep hook state --json: unreadable reply %q: %v", abbrev(out), err)
 		}
 		snap.Version = ns.Version
+		snap.Hooks = HooksRedkeep
 		snap.HoldsVIP = ns.HoldsVIP
 		snap.Keepalived.Running = ns.KeepalivedRunning
 		snap.Keepalived.Drained = ns.Drained
 		if ns.State != nil {
 			setState(&snap.Keepalived, ns.State)
+			snap.Keepalived.StateFrom = StateFromFile
 		}
 		if ns.StateErr != "" {
 			return errors.New(ns.StateErr)
@@ -306,8 +333,32 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 			return fmt.Errorf("state file: %v", err)
 		}
 		setState(&snap.Keepalived, &s)
+		snap.Keepalived.StateFrom = StateFromFile
+	}
+	if plain {
+		snap.Hooks = HooksNotRedkeep
+		plainState(&snap.Keepalived, sections, snap.HoldsVIP)
 	}
 	return nil
+}
+
+// plainState fills in the keepalived state of a node without redkeep's
+// state file: keepalived's last transition line in its log, else a guess
+// from the VIP (a running keepalived holding it is MASTER), said as such.
+func plainState(k *Keepalived, sections map[string][]byte, holdsVIP bool) {
+	if k.State != "" || !k.Running {
+		return
+	}
+	switch {
+	case enteredState(string(sections["syslog"])) != "":
+		k.State, k.StateFrom = enteredState(string(sections["syslog"])), StateFromSyslog
+	case enteredState(string(sections["journal"])) != "":
+		k.State, k.StateFrom = enteredState(string(sections["journal"])), StateFromJournal
+	case holdsVIP:
+		k.State, k.StateFrom = "MASTER", StateFromVIP
+	default:
+		k.State, k.StateFrom = "BACKUP", StateFromVIP
+	}
 }
 
 func setState(k *Keepalived, s *wire.State) {

@@ -35,6 +35,11 @@ type Snapshot struct {
 
 	// Version is the redkeep version installed on the node ("" if unknown).
 	Version string `json:"version"`
+	// Hooks says whose hooks keepalived runs on the node: HooksRedkeep
+	// when redkeep is installed there (its `hook state` answered),
+	// HooksNotRedkeep when it is not (the origin document's scripts, or
+	// anything else), "" when the facts could not be read.
+	Hooks string `json:"hooks"`
 
 	Keepalived Keepalived `json:"keepalived"`
 	// HoldsVIP is true when the VIP is on one of the node's interfaces.
@@ -42,6 +47,20 @@ type Snapshot struct {
 
 	Redis Redis `json:"redis"`
 }
+
+// Hooks values of a Snapshot.
+const (
+	HooksRedkeep    = "redkeep"
+	HooksNotRedkeep = "not redkeep"
+)
+
+// StateFrom values: where a node's keepalived state was read.
+const (
+	StateFromFile    = "state file"
+	StateFromSyslog  = "syslog"
+	StateFromJournal = "journal"
+	StateFromVIP     = "vip"
+)
 
 // Keepalived is keepalived on a node: whether it runs, and the last state
 // the hooks recorded in the state file.
@@ -56,6 +75,11 @@ type Keepalived struct {
 	// Drained is true when the node's track file holds it in FAULT (a
 	// planned switchover in progress, or an operator's drain).
 	Drained bool `json:"drained"`
+	// StateFrom says where State was read: StateFromFile (redkeep's
+	// hooks), StateFromSyslog or StateFromJournal (keepalived's last
+	// "Entering ... STATE" line on a node without redkeep), StateFromVIP
+	// (guessed from the VIP when no log was readable), "" when unknown.
+	StateFrom string `json:"state_from,omitempty"`
 	// Err says why these facts are missing or incomplete ("" when fine).
 	Err string `json:"error,omitempty"`
 }

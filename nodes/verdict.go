@@ -26,6 +26,10 @@ const (
 	ReasonDrained          = "drained"
 	ReasonVersionMismatch  = "version-mismatch"
 	ReasonNodeStateUnknown = "state-unknown"
+	// NoteNotRedkeep is a note, not a reason: the pair may be healthy,
+	// but its nodes run other hooks than redkeep's, so the console shows
+	// plain facts and refuses its actions.
+	NoteNotRedkeep = "not-redkeep"
 )
 
 // Reason is one named problem of the pair.
@@ -42,6 +46,9 @@ type Verdict struct {
 	VIPHolder string
 	// Master is the node whose Redis is master, "" when none or several.
 	Master string
+	// Notes are facts worth telling that do not make the pair unhealthy:
+	// nodes whose keepalived does not run redkeep's hooks.
+	Notes []Reason
 }
 
 // Thresholds are the verdict's tunable limits.
@@ -65,6 +72,7 @@ func Judge(snaps []Snapshot, t Thresholds) Verdict {
 	j.keepalived()
 	j.versionMismatch()
 	j.stateUnknown()
+	j.notRedkeep()
 	j.v.Healthy = len(j.v.Reasons) == 0
 	return j.v
 }
@@ -253,6 +261,23 @@ func (j *judgement) stateUnknown() {
 			j.add(ReasonNodeStateUnknown, "keepalived state of %s unknown: %s", s.Node, s.Keepalived.Err)
 		}
 	}
+}
+
+// notRedkeep notes the nodes without redkeep: their state is read from
+// plain facts, and no redkeep action can run on them.
+func (j *judgement) notRedkeep() {
+	var plain []string
+	for _, s := range j.snaps {
+		if s.Conn == ConnConnected && s.Hooks == HooksNotRedkeep {
+			plain = append(plain, s.Node)
+		}
+	}
+	if len(plain) == 0 {
+		return
+	}
+	j.v.Notes = append(j.v.Notes, Reason{Code: NoteNotRedkeep, Text: fmt.Sprintf(
+		"hooks: not redkeep on %s (keepalived runs other scripts; state read from plain facts): switchover and resolve are refused: deploy first (README, Install); `redkeep doctor` lists the hazards",
+		strings.Join(plain, " and "))})
 }
 
 func find(snaps []Snapshot, node string) Snapshot {

@@ -189,3 +189,29 @@ func TestJudgeSplitBrain(t *testing.T) {
 		})
 	}
 }
+
+// TestJudgeNotRedkeep: a pair whose nodes run other hooks is judged on its
+// plain facts, and the verdict notes them without calling the pair unhealthy.
+func TestJudgeNotRedkeep(t *testing.T) {
+	snaps := healthyPair()
+	for i := range snaps {
+		snaps[i].Version, snaps[i].Hooks = "", HooksNotRedkeep
+	}
+	v := Judge(snaps, Thresholds{LagWarn: 1024})
+	if !v.Healthy || v.VIPHolder != "a" || v.Master != "a" {
+		t.Fatalf("plain healthy pair judged %+v", v)
+	}
+	if len(v.Notes) != 1 || v.Notes[0].Code != NoteNotRedkeep || !strings.Contains(v.Notes[0].Text, "not redkeep on a and b") ||
+		!strings.Contains(v.Notes[0].Text, "deploy first") {
+		t.Errorf("notes = %+v", v.Notes)
+	}
+	snaps[1].Hooks = HooksRedkeep
+	snaps[1].Version = "v1"
+	v = Judge(snaps, Thresholds{LagWarn: 1024})
+	if len(v.Notes) != 1 || !strings.Contains(v.Notes[0].Text, "not redkeep on a ") || v.Healthy {
+		t.Errorf("half-deployed pair: healthy %v, notes %+v, reasons %+v", v.Healthy, v.Notes, v.Reasons)
+	}
+	if v := Judge(healthyPair(), Thresholds{}); len(v.Notes) != 0 {
+		t.Errorf("a redkeep pair has notes: %+v", v.Notes)
+	}
+}

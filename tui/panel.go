@@ -127,7 +127,13 @@ func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *o
 	}
 	rows = append(rows, data...)
 	rows = append(rows, row(st, "ssh", p.connText(st)))
-	rows = append(rows, row(st, "last hook", hookText(st, s.Keepalived)))
+	if s.Hooks == nodes.HooksNotRedkeep {
+		// The origin's scripts, say: no hook of ours ran, and no action
+		// of ours can run there.
+		rows = append(rows, row(st, "hooks", st.Warn.Render("not redkeep")+st.Dim.Render(": deploy first")))
+	} else {
+		rows = append(rows, row(st, "last hook", hookText(st, s.Keepalived)))
+	}
 	return fit(rows, w)
 }
 
@@ -214,6 +220,11 @@ func keepalivedText(st *Styles, s nodes.Snapshot) string {
 		state = st.Warn.Render(k.State)
 	}
 	txt := state + st.Dim.Render(fmt.Sprintf(" prio %d", k.Priority))
+	if k.StateFrom != "" && k.StateFrom != nodes.StateFromFile {
+		// No redkeep state file: no priority known, and where the state
+		// was read says how far to trust it.
+		txt = state + st.Dim.Render(" from "+k.StateFrom)
+	}
 	if s.HoldsVIP {
 		txt += " " + st.Bold.Render("◆ VIP")
 	}

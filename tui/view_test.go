@@ -37,6 +37,19 @@ func TestView(t *testing.T) {
 			},
 		},
 		{
+			// A pair running the origin document's scripts: plain facts,
+			// and the hooks row says why no action will run.
+			name: "not-redkeep", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			setup: func(m *Model) {
+				a, b := snapMaster("a"), snapReplica("b")
+				for _, s := range []*nodes.Snapshot{&a, &b} {
+					s.Version, s.Hooks = "", nodes.HooksNotRedkeep
+					s.Keepalived = nodes.Keepalived{Running: true, State: s.Keepalived.State, StateFrom: nodes.StateFromSyslog}
+				}
+				feed(m, snaps(a, b)...)
+			},
+		},
+		{
 			name: "light-background", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
 			setup: func(m *Model) {
 				feed(m, tea.BackgroundColorMsg{Color: color.White})

@@ -119,12 +119,14 @@ func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error 
 // statusJSON is `redkeep status --json`: the verdict first, then each
 // node's snapshot as the console sees it.
 type statusJSON struct {
-	Pair      string           `json:"pair,omitempty"`
-	Healthy   bool             `json:"healthy"`
-	VIPHolder string           `json:"vip_holder"`
-	Master    string           `json:"master"`
-	Reasons   []reasonJSON     `json:"reasons"`
-	Nodes     []nodes.Snapshot `json:"nodes"`
+	Pair      string       `json:"pair,omitempty"`
+	Healthy   bool         `json:"healthy"`
+	VIPHolder string       `json:"vip_holder"`
+	Master    string       `json:"master"`
+	Reasons   []reasonJSON `json:"reasons"`
+	// Notes do not make the pair unhealthy: nodes without redkeep.
+	Notes []reasonJSON     `json:"notes"`
+	Nodes []nodes.Snapshot `json:"nodes"`
 }
 
 type reasonJSON struct {
@@ -133,9 +135,12 @@ type reasonJSON struct {
 }
 
 func newStatusJSON(pair string, snaps []nodes.Snapshot, v nodes.Verdict) statusJSON {
-	s := statusJSON{Pair: pair, Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Nodes: snaps}
+	s := statusJSON{Pair: pair, Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Notes: []reasonJSON{}, Nodes: snaps}
 	for _, r := range v.Reasons {
 		s.Reasons = append(s.Reasons, reasonJSON{Code: r.Code, Text: r.Text})
+	}
+	for _, r := range v.Notes {
+		s.Notes = append(s.Notes, reasonJSON{Code: r.Code, Text: r.Text})
 	}
 	return s
 }
@@ -273,6 +278,9 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 			if version == "" {
 				version = "(none)"
 			}
+			if s.Hooks == nodes.HooksNotRedkeep {
+				version = "(none): hooks: not redkeep"
+			}
 		}
 		role, offset, link, lag := "?", "-", "-", "-"
 		if s.Redis.Up {
@@ -298,6 +306,9 @@ func writeStatusTable(w io.Writer, cfg *config.Config, snaps []nodes.Snapshot, v
 		return err
 	}
 	fmt.Fprintln(w)
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "%s\n", termsafe.Clean(n.Text))
+	}
 	if v.Healthy {
 		_, err := fmt.Fprintf(w, "healthy: VIP %s on %s, master %s\n", cfg.VIPAddr(), v.VIPHolder, v.Master)
 		return err
@@ -315,9 +326,14 @@ func keepalivedCell(k nodes.Keepalived) string {
 	if !k.Running {
 		parts = append(parts, "not running")
 	}
-	if k.State != "" {
+	switch {
+	case k.State != "" && (k.StateFrom == "" || k.StateFrom == nodes.StateFromFile):
 		parts = append(parts, fmt.Sprintf("%s (prio %d)", k.State, k.Priority))
-	} else if k.Running {
+	case k.State != "":
+		// A node without redkeep: no priority known, and the state's
+		// source matters (a guess from the VIP is only a guess).
+		parts = append(parts, fmt.Sprintf("%s (from %s)", k.State, k.StateFrom))
+	case k.Running:
 		parts = append(parts, "running, no state yet")
 	}
 	if k.Drained {

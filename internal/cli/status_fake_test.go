@@ -28,6 +28,17 @@ func fakePair() []nodes.Snapshot {
 	return []nodes.Snapshot{a, b}
 }
 
+// plainPair is fakePair on nodes without redkeep: the origin document's
+// scripts, the keepalived states read from its log lines.
+func plainPair() []nodes.Snapshot {
+	s := fakePair()
+	for i := range s {
+		s[i].Version, s[i].Hooks = "", nodes.HooksNotRedkeep
+		s[i].Keepalived.Priority, s[i].Keepalived.StateFrom = 0, nodes.StateFromSyslog
+	}
+	return s
+}
+
 func fakeConfig(t *testing.T) *config.Config {
 	t.Helper()
 	cfg, err := config.Load("../../config.yaml")
@@ -50,6 +61,8 @@ func TestRunStatusWithFakes(t *testing.T) {
 	}{
 		{"healthy", fakePair, false, exitOK, "healthy: VIP"},
 		{"healthy, json", fakePair, true, exitOK, `"healthy": true`},
+		{"a pair without redkeep", plainPair, false, exitOK, "hooks: not redkeep on a and b"},
+		{"a pair without redkeep, json", plainPair, true, exitOK, `"hooks": "not redkeep"`},
 		{"redis down on the replica", func() []nodes.Snapshot {
 			s := fakePair()
 			s[1].Redis = nodes.Redis{Err: "dial tcp: connection refused"}
