@@ -117,7 +117,7 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 			reach.Value += ": " + s.ConnErr
 		}
 		add(reach)
-		if c, ok := hooksCheck(s); ok {
+		if c, ok := hooksCheck(s, n.Redkeep); ok {
 			add(c)
 		}
 		redisUp := Check{Name: CheckRedisUp, Node: n.Name, Value: "up", Threshold: "up", Pass: s.Redis.Up}
@@ -239,7 +239,11 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 	// No other switchover on either node.
 	for _, n := range cfg.Nodes {
 		c := Check{Name: CheckNoOperation, Node: n.Name, Value: "none", Threshold: "no switchover lock", Pass: true}
-		if e, ok := f.LockErrs[n.Name]; ok {
+		if snaps[n.Name].Hooks == nodes.HooksNotRedkeep {
+			// The lock lives in redkeep's files; the hooks check says why
+			// there is none to ask.
+			c.Value, c.Pass = "unknown: no redkeep on the node to ask", false
+		} else if e, ok := f.LockErrs[n.Name]; ok {
 			c.Value, c.Pass = "unknown: "+e, false
 		} else if l := f.Locks[n.Name]; l != nil && l.Owner != "" {
 			c.Value, c.Pass = l.String(), false
@@ -252,13 +256,13 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 // hooksCheck fails a node whose keepalived does not run redkeep's hooks:
 // nothing there would take the switchover's or resolve's node-side steps.
 // ok is false when the node's facts are unknown (other checks say why).
-func hooksCheck(s nodes.Snapshot) (Check, bool) {
-	c := Check{Name: CheckHooks, Node: s.Node, Value: s.Hooks, Threshold: "redkeep (deploy first otherwise)", Pass: s.Hooks == nodes.HooksRedkeep}
+func hooksCheck(s nodes.Snapshot, redkeep string) (Check, bool) {
+	c := Check{Name: CheckHooks, Node: s.Node, Value: s.Hooks, Threshold: "redkeep installed on the node", Pass: s.Hooks == nodes.HooksRedkeep}
 	switch s.Hooks {
 	case "":
 		return c, false
 	case nodes.HooksNotRedkeep:
-		c.Value = "not redkeep: no redkeep at the configured path; deploy first (README, Install)"
+		c.Value = "not redkeep (no " + redkeep + "): deploy first (README, Install)"
 	}
 	return c, true
 }

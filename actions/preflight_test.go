@@ -72,7 +72,7 @@ func TestPreflight(t *testing.T) {
 				f.Snapshots[i].Version, f.Snapshots[i].Hooks = "", nodes.HooksNotRedkeep
 			}
 			return f
-		}, fail: []string{CheckHooks + "@a", CheckHooks + "@b", CheckVersions}, value: "deploy first"},
+		}, fail: []string{CheckHooks + "@a", CheckHooks + "@b", CheckVersions, CheckNoOperation + "@a", CheckNoOperation + "@b"}, value: "deploy first"},
 		{name: "replica link down", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.Snapshots[1].Redis.Info.LinkUp = false

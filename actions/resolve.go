@@ -79,7 +79,11 @@ func ResolvePreflight(ctx context.Context, cfg *config.Config, n Nodes, keep str
 			val = "down: " + s.Redis.Err
 		}
 		add(CheckRedisUp, s.Node, val, "up", up)
-		if c, ok := hooksCheck(s); ok {
+		redkeep := ""
+		if node, err := cfg.Node(s.Node); err == nil {
+			redkeep = node.Redkeep
+		}
+		if c, ok := hooksCheck(s, redkeep); ok {
 			p.Checks = append(p.Checks, c)
 		}
 	}

@@ -397,3 +397,57 @@ func abbrev(b []byte) string {
 	}
 	return s
 }
+
+// RedisServer is what `redkeep doctor` reads of a node's Redis beyond its
+// replication INFO: configuration parameters (CONFIG GET) and the server's
+// process.
+type RedisServer struct {
+	// Config holds the parameters asked for that the server knows.
+	Config map[string]string `json:"config"`
+	// ConfigErr says why CONFIG GET failed (renamed or ACL-denied, say).
+	ConfigErr string `json:"config_error,omitempty"`
+	// PID is INFO server's process_id (0 when unknown), ConfigFile its
+	// config_file ("" when started without one).
+	PID        int    `json:"pid"`
+	ConfigFile string `json:"config_file"`
+	Err        string `json:"error,omitempty"`
+}
+
+// ReadServer reads params with CONFIG GET and the server's process from
+// INFO server, over the probe's Redis connection.
+func (p *Prober) ReadServer(ctx context.Context, params ...string) RedisServer {
+	var rs RedisServer
+	if p.err != nil {
+		rs.Err = p.err.Error()
+		return rs
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	text, err := p.rc.Info(ctx, "server").Result()
+	if err != nil {
+		rs.Err = redisErr(p.node, err)
+		return rs
+	}
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		switch {
+		case !ok:
+		case k == "process_id":
+			fmt.Sscan(v, &rs.PID)
+		case k == "config_file":
+			rs.ConfigFile = v
+		}
+	}
+	rs.Config = map[string]string{}
+	for _, name := range params {
+		m, err := p.rc.ConfigGet(ctx, name).Result()
+		if err != nil {
+			rs.ConfigErr = fmt.Sprintf("CONFIG GET %s on %s: %v", name, p.node.Name, err)
+			break
+		}
+		for k, v := range m {
+			rs.Config[k] = v
+		}
+	}
+	return rs
+}

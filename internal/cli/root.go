@@ -45,6 +45,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newStatusCmd(g),
 		newSwitchoverCmd(g),
 		newResolveCmd(g),
+		newDoctorCmd(g),
 		newHookCmd(g),
 		newKeepalivedConfCmd(g),
 		newLabCmd(g),
