@@ -25,6 +25,18 @@ import (
 // per test package) on the first of subnets that the machine does not use.
 func Up(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status) {
 	tb.Helper()
+	return up(tb, prefix, false, subnets)
+}
+
+// UpBaseline is Up with the origin document's scripts instead of redkeep's
+// hooks (lab up --baseline): a pair that does not run redkeep.
+func UpBaseline(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status) {
+	tb.Helper()
+	return up(tb, prefix, true, subnets)
+}
+
+func up(tb testing.TB, prefix string, baseline bool, subnets []string) (*lab.Lab, *lab.Status) {
+	tb.Helper()
 	labtest.Require(tb, lab.Requirements)
 	labtest.Lock(tb, prefix)
 	bin := filepath.Join(tb.TempDir(), "redkeep")
@@ -35,6 +47,7 @@ func Up(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status)
 	s.Dir = fmt.Sprintf("/run/redkeep-%s-%d", prefix, os.Getpid())
 	s.Prefix = prefix
 	s.Redkeep = bin
+	s.Baseline = baseline
 	ctx := context.Background()
 	for _, subnet := range subnets {
 		s.Subnet = netip.MustParsePrefix(subnet)
