@@ -52,6 +52,8 @@ clocks. Then report each finding with its severity, the evidence and the fix:
 A file the SSH user may not read is an info finding naming it, not a failure.
 Text from the nodes is cleaned for the terminal; --json carries it exactly.
 
+With several pairs in the config, --pair names the one to examine.
+
 Exit codes: 0 no finding of warning or worse (info findings may be printed),
 1 findings, 2 usage or config error.`,
 		Args: cobra.NoArgs,
@@ -72,6 +74,7 @@ Exit codes: 0 no finding of warning or worse (info findings may be printed),
 			return runDoctor(cmd.Context(), cfg, o)
 		},
 	}
+	g.addPairFlag(cmd, pairFlagUsage)
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the findings as JSON")
 	cmd.Flags().BoolVar(&o.facts, "facts", false, "print the facts read from the nodes as JSON, not the findings")
 	_ = cmd.Flags().MarkHidden("facts")
