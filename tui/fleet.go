@@ -116,6 +116,9 @@ type fleetRow struct {
 	stale          []string
 	lastTransition time.Time
 	lag            string
+	// offsets are the master's offsets over the polls: the replica's lag
+	// in seconds is read from them, as in the pair view's panel.
+	offsets offsetHistory
 }
 
 // severity orders rows worst first: not healthy, not yet polled, healthy.
@@ -512,11 +515,17 @@ func (m *FleetModel) judge(r *fleetRow) {
 	if master == nil || !master.Redis.Up {
 		return
 	}
+	r.offsets.add(*master)
 	var lags []string
 	for _, s := range snaps {
 		if s.Node != master.Node && s.Redis.Up && s.Redis.Info.Role == replication.RoleReplica {
 			if n, ok := replication.Lag(s.Redis.Info, master.Redis.Info); ok {
-				lags = append(lags, human.Bytes(n))
+				age, known := r.offsets.age(s.Redis.Info.ReplID, s.Redis.Info.Offset(), s.Time)
+				secs := seconds(age)
+				if !known {
+					secs = ">" + secs
+				}
+				lags = append(lags, human.Bytes(n)+" · "+secs)
 			}
 		}
 	}
@@ -710,7 +719,7 @@ func (m *FleetModel) View() tea.View {
 // verdict, which take what is left.
 const (
 	fleetNodeW  = 8
-	fleetLagW   = 9
+	fleetLagW   = 16
 	fleetTransW = 16
 	fleetMaintW = 6
 )
