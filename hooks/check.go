@@ -13,6 +13,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks/switchover"
+	"github.com/redkeep/redkeep/internal/hookstats"
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
@@ -40,7 +41,16 @@ const reconcileMargin = 50 * time.Millisecond
 //     facts.
 //
 // Nothing is reconciled while a notify or a planned switchover runs.
-func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger) error {
+func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger) (err error) {
+	// Counted for the exporter (hookstats); a count lost to a stuck lock is
+	// not worth failing the check over.
+	defer func() {
+		result := hookstats.ResultOK
+		if err != nil {
+			result = hookstats.ResultFailed
+		}
+		_ = hookstats.Add(hookstats.Path(cfg.Hooks.StateFile), hookstats.KindCheck, result)
+	}()
 	deadline := cfg.Keepalived.Check.Deadline
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()

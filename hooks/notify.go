@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/hookstats"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -78,8 +79,13 @@ func NotifyBudget(cfg *config.Config) time.Duration {
 // Decide's plan. It returns nil when the plan succeeded or a newer notify
 // overtook it, an error wrapping ErrRefused when a safety rule stopped it,
 // and any other error when a step failed.
-func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, n NotifyArgs) error {
+func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger, n NotifyArgs) (err error) {
 	role := strings.ToLower(n.State)
+	// Counted for the exporter (hookstats), by result.
+	overtaken := false
+	defer func() {
+		_ = hookstats.Add(hookstats.Path(cfg.Hooks.StateFile), role, notifyResult(err, overtaken))
+	}()
 	if err := ours(cfg, n); err != nil {
 		log.Logf(Error, role, "%v", err)
 		return err
@@ -97,6 +103,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
 		if errors.Is(err, ErrOvertaken) {
 			r.logf(Warn, "overtaken before starting, stopping: %v", err)
+			overtaken = true
 			return nil
 		}
 		r.logf(Error, "cannot record the state: %v", err)
@@ -122,6 +129,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 		r.logf(Warn, "the VIP %s did not appear on this node within %s", cfg.VIPAddr(), vipGrace)
 	}
 	if err := r.stillCurrent(); err != nil {
+		overtaken = errors.Is(err, ErrOvertaken)
 		return r.finish(err)
 	}
 
@@ -129,7 +137,24 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	r.logf(Info, "local %s; peer %s", describe(facts.Local), describe(facts.Peer))
 	plan := Decide(facts)
 	r.logf(Info, "plan: %s", plan)
-	return r.finish(r.execute(ctx, plan, facts))
+	err = r.execute(ctx, plan, facts)
+	overtaken = errors.Is(err, ErrOvertaken)
+	return r.finish(err)
+}
+
+// notifyResult is the hookstats result of a notify that returned err;
+// overtaken notifies return nil but are counted apart.
+func notifyResult(err error, overtaken bool) string {
+	switch {
+	case overtaken:
+		return hookstats.ResultOvertaken
+	case err == nil:
+		return hookstats.ResultOK
+	case errors.Is(err, ErrRefused):
+		return hookstats.ResultRefused
+	default:
+		return hookstats.ResultFailed
+	}
 }
 
 // ours refuses a notify for anything but this pair's VRRP instance

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/internal/hookstats"
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/internal/proc"
 	"github.com/redkeep/redkeep/replication"
@@ -175,6 +176,19 @@ func (e *Failure) Error() string {
 }
 func (e *Failure) Unwrap() error { return e.Err }
 
+// Result is the hookstats result of a run that returned err.
+func Result(err error) string {
+	var f *Failure
+	switch {
+	case err == nil:
+		return hookstats.ResultOK
+	case errors.As(err, &f) && f.Step == wire.StepCheck && f.PairState == "unchanged":
+		return hookstats.ResultRefused
+	default:
+		return hookstats.ResultFailed
+	}
+}
+
 // fail reports step as failed and returns the failure.
 func (s *Runner) fail(step string, err error, pair string) error {
 	if s.Emit != nil {
@@ -186,7 +200,12 @@ func (s *Runner) fail(step string, err error, pair string) error {
 // Run performs the switchover. abort is honoured only before the Redis
 // step: after it, stopping half-way would leave the VIP on a replica, so the
 // run finishes (everything it does is bounded by its timeouts).
-func (s *Runner) Run(abort context.Context, o Options) error {
+func (s *Runner) Run(abort context.Context, o Options) (err error) {
+	// Counted for the exporter (hookstats): a refusal is a check that
+	// failed with the pair unchanged.
+	defer func() {
+		_ = hookstats.Add(hookstats.Path(s.Cfg.Hooks.StateFile), hookstats.KindSwitchover, Result(err))
+	}()
 	target, err := s.Cfg.Node(o.To)
 	if err != nil {
 		return s.fail(wire.StepCheck, err, "unchanged")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/hooks/switchover"
+	"github.com/redkeep/redkeep/internal/hookstats"
 	"github.com/redkeep/redkeep/wire"
 )
 
@@ -133,11 +134,10 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 				return withCode(exitUsage, err)
 			}
 			err = sw.Run(abort, o)
-			var f *switchover.Failure
-			switch {
-			case err == nil:
+			switch switchover.Result(err) {
+			case hookstats.ResultOK:
 				return nil
-			case errors.As(err, &f) && f.Step == wire.StepCheck && f.PairState == "unchanged":
+			case hookstats.ResultRefused:
 				return withCode(exitRefused, err)
 			default:
 				return withCode(exitUnhealthy, err)
