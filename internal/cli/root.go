@@ -48,6 +48,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newDoctorCmd(g),
 		newHookCmd(g),
 		newKeepalivedConfCmd(g),
+		newExporterCmd(g),
 		newLabCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(),

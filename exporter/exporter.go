@@ -1,0 +1,328 @@
+// Package exporter is `redkeep exporter`: the Prometheus metrics of one
+// node of the pair, gathered on each scrape from what the node itself
+// knows (its keepalived state file, its VIP, its keepalived process, its
+// Redis and the hooks' counters), under a deadline, so a frozen Redis makes
+// a scrape report redkeep_redis_up 0 instead of hanging it.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/hooks"
+	"github.com/redkeep/redkeep/hooks/switchover"
+	"github.com/redkeep/redkeep/internal/hookstats"
+	"github.com/redkeep/redkeep/internal/nodefile"
+	"github.com/redkeep/redkeep/internal/proc"
+	"github.com/redkeep/redkeep/internal/termsafe"
+	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
+)
+
+// DefaultScrapeTimeout bounds one scrape's gathering: well below
+// Prometheus's default scrape_timeout of 10 s.
+const DefaultScrapeTimeout = 2 * time.Second
+
+// maxReplicas caps the per-replica series a master reports: a pair has one
+// replica; anything attached beyond a few is not ours to chart.
+const maxReplicas = 8
+
+// Options configure a Collector.
+type Options struct {
+	Cfg  *config.Config
+	Self *config.Node
+	// Password is the Redis password ("" for none).
+	Password string
+	// ScrapeTimeout bounds each scrape's gathering; DefaultScrapeTimeout
+	// when zero.
+	ScrapeTimeout time.Duration
+	// Version is this redkeep's version (redkeep_build_info).
+	Version string
+	// Log receives collection problems, once each time they change; nil
+	// discards them.
+	Log io.Writer
+
+	// VIPHeld and KeepalivedRunning are the node's facts; nil asks the
+	// machine (the same checks `redkeep hook state` makes).
+	VIPHeld           func() (bool, error)
+	KeepalivedRunning func() bool
+}
+
+// Collector gathers one node's metrics on each scrape.
+type Collector struct {
+	o      Options
+	client *redis.Client
+
+	mu      sync.Mutex
+	lastErr string
+}
+
+// New returns the collector of node o.Self.
+func New(o Options) (*Collector, error) {
+	if o.Cfg == nil || o.Self == nil {
+		return nil, errors.New("exporter: no config or node")
+	}
+	if o.ScrapeTimeout == 0 {
+		o.ScrapeTimeout = DefaultScrapeTimeout
+	}
+	if o.ScrapeTimeout < 0 {
+		return nil, fmt.Errorf("exporter: scrape timeout %s: must be positive", o.ScrapeTimeout)
+	}
+	if o.VIPHeld == nil {
+		vip := switchover.TrackFileVIP{VIP: o.Cfg.VIPAddr()}
+		o.VIPHeld = vip.Held
+	}
+	if o.KeepalivedRunning == nil {
+		o.KeepalivedRunning = func() bool { return proc.Running("/proc", "keepalived") }
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	// Every call is bounded by the scrape's context as well; no retries,
+	// so a frozen server costs one timeout, not several.
+	client := redis.NewClient(&redis.Options{
+		Addr:                  o.Self.Redis.Addr,
+		Username:              o.Cfg.Redis.Username,
+		Password:              o.Password,
+		DialTimeout:           o.ScrapeTimeout,
+		ReadTimeout:           o.ScrapeTimeout,
+		WriteTimeout:          o.ScrapeTimeout,
+		MaxRetries:            -1,
+		PoolSize:              2,
+		ContextTimeoutEnabled: true,
+	})
+	return &Collector{o: o, client: client}, nil
+}
+
+// Close closes the collector's Redis connections.
+func (c *Collector) Close() error { return c.client.Close() }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("redkeep_"+name, help, labels, nil)
+}
+
+// The metrics. Each scrape reports them all; the registry adds the node
+// and pair labels (NewRegistry).
+var (
+	descUp    = desc("up", "1 when this node's files (keepalived state file, hook counters) could be read; the exporter's log says what failed otherwise.")
+	descBuild = desc("build_info", "This redkeep's version, always 1.", "version", "goversion")
+
+	descKAState   = desc("keepalived_state", "keepalived state last handled by a notify hook on this node (state file): 1 for the current state, 0 for the others; all 0 before the first notify.", "state")
+	descKASince   = desc("last_transition_timestamp_seconds", "When the notify hook for the current keepalived state started (the state file's since), Unix time.")
+	descNotifyRes = desc("notify_last_result", "Outcome of the last notify hook (state file's last_result): 1 for the current one.", "result")
+	descKARunning = desc("keepalived_running", "1 when a keepalived process runs in this node's network namespace.")
+	descVIP       = desc("vip_held", "1 when the VIP is on one of this node's interfaces.")
+	descDrained   = desc("drained", "1 when keepalived's track file drains this node (a non-zero number in it).")
+
+	descRedisUp     = desc("redis_up", "1 when this node's Redis answered INFO within the scrape timeout.")
+	descRole        = desc("redis_role", "Redis role of this node's server: 1 for the current role; all 0 when Redis is down.", "role")
+	descLoading     = desc("redis_loading", "1 while Redis loads its data set.")
+	descOffset      = desc("redis_repl_offset_bytes", "Redis master_repl_offset: the replication stream position this server has reached.")
+	descReplicas    = desc("redis_connected_replicas", "Replicas connected to this server (INFO connected_slaves).")
+	descReplicaLag  = desc("redis_replica_lag_bytes", "On a master: bytes of the replication stream a replica has not acknowledged (master_repl_offset minus its offset).", "replica")
+	descReplicaAck  = desc("redis_replica_ack_age_seconds", "On a master: seconds since a replica last acknowledged (INFO slaveN lag). Not how old its data is: an idle replica in sync reads up to about 1.", "replica")
+	descLinkUp      = desc("redis_master_link_up", "On a replica: 1 when its link to the master is up.")
+	descLastIO      = desc("redis_master_last_io_seconds", "On a replica: seconds since it last heard from its master (master_last_io_seconds_ago). Not how far behind it is: it climbs on an idle pair in sync until the master's next replication PING.")
+	descSyncing     = desc("redis_sync_in_progress", "On a replica: 1 while a full resync from the master runs.")
+	descHookRuns    = desc("hook_runs_total", "Runs of the keepalived hooks on this node by kind (check, master, backup, fault, stop) and result (ok, failed, refused, overtaken).", "kind", "result")
+	descSwitchovers = desc("switchovers_total", "Planned switchovers run from this node (the old master) by result (ok, failed, refused).", "result")
+)
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUp, descBuild, descKAState, descKASince, descNotifyRes, descKARunning, descVIP, descDrained,
+		descRedisUp, descRole, descLoading, descOffset, descReplicas, descReplicaLag, descReplicaAck, descLinkUp, descLastIO, descSyncing,
+		descHookRuns, descSwitchovers} {
+		ch <- d
+	}
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type redisResult struct {
+	info replication.Info
+	err  error
+}
+
+// Collect gathers the node's metrics, within the scrape timeout.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.ScrapeTimeout)
+	defer cancel()
+	// Redis is the only source that can stall; it is asked while the local
+	// files are read, and given up on at the deadline whatever the client
+	// does.
+	rc := make(chan redisResult, 1)
+	go func() {
+		info, err := replication.Fetch(ctx, c.client)
+		rc <- redisResult{info, err}
+	}()
+
+	var problems []string
+	cfg := c.o.Cfg
+	gauge(ch, descBuild, 1, c.o.Version, runtime.Version())
+
+	st, haveState, err := hooks.ReadState(cfg.Hooks.StateFile)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	for _, s := range []string{wire.KAMaster, wire.KABackup, wire.KAFault, wire.KAStop} {
+		gauge(ch, descKAState, b2f(haveState && st.State == s), s)
+	}
+	if haveState {
+		gauge(ch, descKASince, float64(st.Since.UnixMilli())/1000)
+		for _, r := range []string{wire.ResultRunning, wire.ResultOK, wire.ResultRefused, wire.ResultFailed} {
+			gauge(ch, descNotifyRes, b2f(st.LastResult == r), r)
+		}
+	}
+	gauge(ch, descKARunning, b2f(c.o.KeepalivedRunning()))
+	held, err := c.o.VIPHeld()
+	if err != nil {
+		problems = append(problems, "VIP: "+err.Error())
+	} else {
+		gauge(ch, descVIP, b2f(held))
+	}
+	drained := false
+	if b, err := nodefile.Read(cfg.Keepalived.TrackFile); err == nil {
+		v := strings.TrimSpace(string(b))
+		drained = v != "" && v != "0"
+	}
+	gauge(ch, descDrained, b2f(drained))
+
+	counts, err := hookstats.Read(hookstats.Path(cfg.Hooks.StateFile))
+	if err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		for _, k := range append([]string{hookstats.KindCheck}, hookstats.NotifyKinds...) {
+			for _, r := range hookstats.Results(k) {
+				ch <- prometheus.MustNewConstMetric(descHookRuns, prometheus.CounterValue, float64(counts[hookstats.Key{Kind: k, Result: r}]), k, r)
+			}
+		}
+		for _, r := range hookstats.Results(hookstats.KindSwitchover) {
+			ch <- prometheus.MustNewConstMetric(descSwitchovers, prometheus.CounterValue, float64(counts[hookstats.Key{Kind: hookstats.KindSwitchover, Result: r}]), r)
+		}
+	}
+	gauge(ch, descUp, b2f(len(problems) == 0))
+
+	var res redisResult
+	select {
+	case res = <-rc:
+	case <-ctx.Done():
+		res.err = fmt.Errorf("INFO on %s: no answer within %s", c.o.Self.Redis.Addr, c.o.ScrapeTimeout)
+	}
+	if res.err != nil && errors.Is(res.err, context.DeadlineExceeded) {
+		res.err = fmt.Errorf("INFO on %s: no answer within %s", c.o.Self.Redis.Addr, c.o.ScrapeTimeout)
+	}
+	c.redisMetrics(ch, res)
+	if res.err != nil {
+		problems = append(problems, "redis: "+res.err.Error())
+	}
+	c.report(problems)
+}
+
+func (c *Collector) redisMetrics(ch chan<- prometheus.Metric, res redisResult) {
+	up := res.err == nil
+	gauge(ch, descRedisUp, b2f(up))
+	in := res.info
+	for _, r := range []replication.Role{replication.RoleMaster, replication.RoleReplica} {
+		gauge(ch, descRole, b2f(up && in.Role == r), string(r))
+	}
+	if !up {
+		return
+	}
+	gauge(ch, descLoading, b2f(in.Loading))
+	gauge(ch, descOffset, float64(in.MasterReplOffset))
+	gauge(ch, descReplicas, float64(in.ConnectedReplicas))
+	switch in.Role {
+	case replication.RoleMaster:
+		seen := map[string]bool{}
+		for _, r := range in.Replicas {
+			name := c.replicaName(r)
+			if seen[name] || len(seen) == maxReplicas {
+				continue
+			}
+			seen[name] = true
+			gauge(ch, descReplicaLag, float64(max(0, in.MasterReplOffset-r.Offset)), name)
+			gauge(ch, descReplicaAck, float64(r.Lag), name)
+		}
+	case replication.RoleReplica:
+		gauge(ch, descLinkUp, b2f(in.LinkUp))
+		gauge(ch, descSyncing, b2f(in.SyncInProgress))
+		if in.LastIOSecs >= 0 {
+			gauge(ch, descLastIO, float64(in.LastIOSecs))
+		}
+	}
+}
+
+// replicaName names a replica by its node when its address is a node's
+// (host or redis.peer_addr), else by ip:port as Redis reports it.
+func (c *Collector) replicaName(r replication.Replica) string {
+	port := strconv.Itoa(r.Port)
+	for _, n := range c.o.Cfg.Nodes {
+		if n.Name == c.o.Self.Name {
+			continue
+		}
+		host, p, err := net.SplitHostPort(n.Redis.PeerAddr)
+		if err == nil && host == r.IP && p == port || n.Host == r.IP {
+			return n.Name
+		}
+	}
+	return termsafe.Clean(net.JoinHostPort(r.IP, port))
+}
+
+// report logs the scrape's problems when they differ from the last
+// scrape's: a Redis down for an hour is one line, not one per scrape.
+func (c *Collector) report(problems []string) {
+	msg := strings.Join(problems, "; ")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg == c.lastErr {
+		return
+	}
+	c.lastErr = msg
+	if msg == "" {
+		fmt.Fprintln(c.o.Log, "redkeep exporter: every source answers again")
+		return
+	}
+	fmt.Fprintln(c.o.Log, "redkeep exporter:", termsafe.Clean(msg))
+}
+
+// Labels are the labels every redkeep_ metric of node self carries: its
+// node name and its pair, named by the pair's VIP address (what operators
+// know a pair by, and unique among the pairs of one network).
+func Labels(cfg *config.Config, self *config.Node) prometheus.Labels {
+	return prometheus.Labels{"node": self.Name, "pair": cfg.VIPAddr().String()}
+}
+
+// NewRegistry returns a private registry (never the global default) with
+// c's metrics, labelled with Labels, and the Go and process collectors.
+func NewRegistry(c *Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	prometheus.WrapRegistererWith(Labels(c.o.Cfg, c.o.Self), reg).MustRegister(c)
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
