@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,6 +238,9 @@ func (l *Lab) startBase(ctx context.Context, n string, first bool) error {
 			return err
 		}
 	}
+	if err := s.startExporter(ctx, n); err != nil {
+		return err
+	}
 	if s.running(n, procSSHD) == 0 {
 		pid, err := s.startProc(n, procSSHD, s.nodeWrapper(n, "/usr/sbin/sshd", "-D", "-f", filepath.Join(s.NodeDir(n), "sshd_config")))
 		if err != nil {
@@ -252,6 +257,48 @@ func (l *Lab) startBase(ctx context.Context, n string, first bool) error {
 		}
 	}
 	return nil
+}
+
+// exporterArgs are node n's `redkeep exporter` arguments: the node's
+// address, so Prometheus (and the tests) scrape it over the lab network.
+func (s *Settings) exporterArgs(n string) []string {
+	return []string{"exporter", "--config", s.ConfigPath(), "--node", n,
+		"--listen", net.JoinHostPort(s.NodeAddr(n).String(), strconv.Itoa(ExporterPort))}
+}
+
+// exporterMark is what node n's exporter's command line contains.
+func (s *Settings) exporterMark(n string) string {
+	return strings.Join(s.exporterArgs(n)[:5], " ")
+}
+
+// ExporterURL is node n's /metrics, on the lab network.
+func (s *Settings) ExporterURL(n string) string {
+	return "http://" + net.JoinHostPort(s.NodeAddr(n).String(), strconv.Itoa(ExporterPort)) + "/metrics"
+}
+
+// startExporter starts node n's `redkeep exporter` (the lab's build) unless
+// it runs, and waits until it answers /healthz.
+func (s *Settings) startExporter(ctx context.Context, n string) error {
+	if s.running(n, procExporter) > 0 {
+		return nil
+	}
+	if _, err := s.startProc(n, procExporter, s.nodeWrapper(n, append([]string{s.RedkeepPath()}, s.exporterArgs(n)...)...)); err != nil {
+		return err
+	}
+	health := strings.TrimSuffix(s.ExporterURL(n), "/metrics") + "/healthz"
+	// No proxy from the environment: lab traffic stays in the lab.
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	return waitFor(ctx, 5*time.Second, "node "+n+": redkeep exporter on "+health, func() (bool, error) {
+		if s.running(n, procExporter) == 0 {
+			return false, fmt.Errorf("redkeep exporter exited (see %s)", s.outFile(n, procExporter))
+		}
+		resp, err := client.Get(health)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
 }
 
 // startRedis starts node n's redis-server, with no persistence, so it comes
@@ -381,7 +428,7 @@ func (l *Lab) Down(ctx context.Context) error {
 func (l *Lab) diagnostics() string {
 	var b strings.Builder
 	for _, n := range NodeNames {
-		for _, f := range []string{l.S.Syslog(n), l.S.outFile(n, procKeepalived), l.S.outFile(n, procRedis), l.S.outFile(n, procSSHD), l.S.outFile(n, procSyslogd)} {
+		for _, f := range []string{l.S.Syslog(n), l.S.outFile(n, procKeepalived), l.S.outFile(n, procRedis), l.S.outFile(n, procSSHD), l.S.outFile(n, procExporter), l.S.outFile(n, procSyslogd)} {
 			t := tail(f, 8)
 			if t != "" {
 				fmt.Fprintf(&b, "\n--- %s (last lines)\n%s", f, t)

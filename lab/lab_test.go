@@ -141,7 +141,7 @@ func TestParseInfo(t *testing.T) {
 }
 
 func healthyStatus() *Status {
-	procs := map[string]int{procSyslogd: 1, procRedis: 2, procSSHD: 3, procKeepalived: 4}
+	procs := map[string]int{procSyslogd: 1, procRedis: 2, procSSHD: 3, procKeepalived: 4, procExporter: 5}
 	return &Status{VIP: "198.51.100.100", Nodes: []NodeStatus{
 		{Name: "a", Address: "198.51.100.11", LinkUp: true, Processes: procs, Keepalived: "MASTER", HoldsVIP: true,
 			Redis: RedisView{Up: true, Role: "master"}},

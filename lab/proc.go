@@ -19,6 +19,7 @@ const (
 	procRedis      = "redis"
 	procSSHD       = "sshd"
 	procKeepalived = "keepalived"
+	procExporter   = "exporter"
 )
 
 // procComm is the kernel's command name (/proc/PID/comm) of each process, so
@@ -28,10 +29,11 @@ var procComm = map[string]string{
 	procRedis:      "redis-server",
 	procSSHD:       "sshd",
 	procKeepalived: "keepalived",
+	procExporter:   "", // the redkeep binary: checked through its command line
 }
 
 // procNames in start order.
-var procNames = []string{procSyslogd, procRedis, procSSHD, procKeepalived}
+var procNames = []string{procSyslogd, procRedis, procSSHD, procExporter, procKeepalived}
 
 // pidFile is where the lab records a process's pid. It is not the pid file
 // the program writes itself: keepalived refuses to start when its own pid
@@ -189,8 +191,11 @@ func procAlive(pid int, comm, cmdline string) bool {
 func (s *Settings) running(n, proc string) int {
 	pid := s.readPid(n, proc)
 	want := ""
-	if proc == procSyslogd {
+	switch proc {
+	case procSyslogd:
 		want = "lab syslogd --socket " + s.syslogSocket(n)
+	case procExporter:
+		want = s.exporterMark(n)
 	}
 	if procAlive(pid, procComm[proc], want) {
 		return pid

@@ -39,6 +39,9 @@ const (
 const (
 	RedisPort = 6379
 	SSHPort   = 22
+	// ExporterPort is `redkeep exporter`'s default port; the lab's
+	// exporters listen on it at the node's address.
+	ExporterPort = 10121
 )
 
 // NodeNames are the lab's two nodes, the initial master first.
