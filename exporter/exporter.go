@@ -28,6 +28,7 @@ import (
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/internal/proc"
 	"github.com/redkeep/redkeep/internal/termsafe"
+	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -65,6 +66,10 @@ type Options struct {
 type Collector struct {
 	o      Options
 	client *redis.Client
+	// peer is the other node's Redis, asked only by a replica measuring
+	// its lag; nil when the config has no other node.
+	peer     *redis.Client
+	peerNode *config.Node
 
 	mu      sync.Mutex
 	lastErr string
@@ -93,22 +98,36 @@ func New(o Options) (*Collector, error) {
 	}
 	// Every call is bounded by the scrape's context as well; no retries,
 	// so a frozen server costs one timeout, not several.
-	client := redis.NewClient(&redis.Options{
-		Addr:                  o.Self.Redis.Addr,
-		Username:              o.Cfg.Redis.Username,
-		Password:              o.Password,
-		DialTimeout:           o.ScrapeTimeout,
-		ReadTimeout:           o.ScrapeTimeout,
-		WriteTimeout:          o.ScrapeTimeout,
-		MaxRetries:            -1,
-		PoolSize:              2,
-		ContextTimeoutEnabled: true,
-	})
-	return &Collector{o: o, client: client}, nil
+	newClient := func(addr string) *redis.Client {
+		return redis.NewClient(&redis.Options{
+			Addr:                  addr,
+			Username:              o.Cfg.Redis.Username,
+			Password:              o.Password,
+			DialTimeout:           o.ScrapeTimeout,
+			ReadTimeout:           o.ScrapeTimeout,
+			WriteTimeout:          o.ScrapeTimeout,
+			MaxRetries:            -1,
+			PoolSize:              2,
+			ContextTimeoutEnabled: true,
+		})
+	}
+	c := &Collector{o: o, client: newClient(o.Self.Redis.Addr)}
+	for i := range o.Cfg.Nodes {
+		if n := &o.Cfg.Nodes[i]; n.Name != o.Self.Name && n.Redis.PeerAddr != "" {
+			c.peerNode, c.peer = n, newClient(n.Redis.PeerAddr)
+			break
+		}
+	}
+	return c, nil
 }
 
 // Close closes the collector's Redis connections.
-func (c *Collector) Close() error { return c.client.Close() }
+func (c *Collector) Close() error {
+	if c.peer != nil {
+		_ = c.peer.Close()
+	}
+	return c.client.Close()
+}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("redkeep_"+name, help, labels, nil)
@@ -136,6 +155,8 @@ var (
 	descReplicaAck  = desc("redis_replica_ack_age_seconds", "On a master: seconds since a replica last acknowledged (INFO slaveN lag). Not how old its data is: an idle replica in sync reads up to about 1.", "replica")
 	descLinkUp      = desc("redis_master_link_up", "On a replica: 1 when its link to the master is up.")
 	descLastIO      = desc("redis_master_last_io_seconds", "On a replica: seconds since it last heard from its master (master_last_io_seconds_ago). Not how far behind it is: it climbs on an idle pair in sync until the master's next replication PING.")
+	descLagSecs     = desc("redis_replication_lag_seconds", "On a replica: how old its data is. 0 when it had its master's offset at the scrape, else how long it took to reach the offset the master had then (measured as redkeep status does); when it did not get there within the bound, the bound (a lower bound: see redkeep_redis_replication_lag_known).")
+	descLagKnown    = desc("redis_replication_lag_known", "On a replica: 1 when redkeep_redis_replication_lag_seconds was measured to the end, 0 when it is a lower bound.")
 	descSyncing     = desc("redis_sync_in_progress", "On a replica: 1 while a full resync from the master runs.")
 	descHookRuns    = desc("hook_runs_total", "Runs of the keepalived hooks on this node by kind (check, master, backup, fault, stop) and result (ok, failed, refused, overtaken).", "kind", "result")
 	descSwitchovers = desc("switchovers_total", "Planned switchovers run from this node (the old master) by result (ok, failed, refused).", "result")
@@ -144,7 +165,7 @@ var (
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descBuild, descKAState, descKASince, descNotifyRes, descKARunning, descVIP, descDrained,
-		descRedisUp, descRole, descLoading, descOffset, descReplicas, descReplicaLag, descReplicaAck, descLinkUp, descLastIO, descSyncing,
+		descRedisUp, descRole, descLoading, descOffset, descReplicas, descReplicaLag, descReplicaAck, descLinkUp, descLastIO, descLagSecs, descLagKnown, descSyncing,
 		descHookRuns, descSwitchovers} {
 		ch <- d
 	}
@@ -166,6 +187,10 @@ type redisResult struct {
 	err  error
 }
 
+// lagMargin is kept free at the end of a scrape's deadline by the lag
+// measurement, so a slow peer never costs the local figures.
+func lagMargin(timeout time.Duration) time.Duration { return max(100*time.Millisecond, timeout/5) }
+
 // Collect gathers the node's metrics, within the scrape timeout.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.ScrapeTimeout)
@@ -174,9 +199,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	// files are read, and given up on at the deadline whatever the client
 	// does.
 	rc := make(chan redisResult, 1)
+	lagc := make(chan *nodes.Lag, 1)
 	go func() {
 		info, err := replication.Fetch(ctx, c.client)
 		rc <- redisResult{info, err}
+		if err == nil && info.Role == replication.RoleReplica && info.LinkUp {
+			lagc <- c.measureLag(ctx, info)
+		}
 	}()
 
 	var problems []string
@@ -235,6 +264,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		res.err = fmt.Errorf("INFO on %s: no answer within %s", c.o.Self.Redis.Addr, c.o.ScrapeTimeout)
 	}
 	c.redisMetrics(ch, res)
+	if res.err == nil && res.info.Role == replication.RoleReplica && res.info.LinkUp {
+		select {
+		case lag := <-lagc:
+			if lag != nil {
+				gauge(ch, descLagSecs, lag.Seconds)
+				gauge(ch, descLagKnown, b2f(lag.Known))
+			}
+		case <-ctx.Done():
+		}
+	}
 	if res.err != nil {
 		problems = append(problems, "redis: "+res.err.Error())
 	}
@@ -273,6 +312,37 @@ func (c *Collector) redisMetrics(ch chan<- prometheus.Metric, res redisResult) {
 			gauge(ch, descLastIO, float64(in.LastIOSecs))
 		}
 	}
+}
+
+// measureLag measures how old a replica's data is the way the console and
+// redkeep status do (nodes.MeasureLag): the master's offset is read from
+// the peer, then the local offset until it gets there, within what is
+// left of the scrape less lagMargin. nil when it cannot be known (the
+// peer does not answer, or is not this replica's master).
+func (c *Collector) measureLag(ctx context.Context, local replication.Info) *nodes.Lag {
+	if c.peer == nil {
+		return nil
+	}
+	end, _ := ctx.Deadline()
+	end = end.Add(-lagMargin(c.o.ScrapeTimeout))
+	ctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	master, err := replication.Fetch(ctx, c.peer)
+	if err != nil || master.Role != replication.RoleMaster {
+		return nil
+	}
+	bound := min(nodes.CatchUpBound, time.Until(end))
+	if bound <= 0 {
+		return nil
+	}
+	snaps := []nodes.Snapshot{
+		{Node: c.peerNode.Name, Redis: nodes.Redis{Up: true, Info: master}},
+		{Node: c.o.Self.Name, Redis: nodes.Redis{Up: true, Info: local}},
+	}
+	nodes.MeasureLag(ctx, snaps, bound, func(ctx context.Context, _ string) (replication.Info, error) {
+		return replication.FetchRole(ctx, c.client)
+	})
+	return snaps[1].Redis.Lag
 }
 
 // replicaName names a replica by its node when its address is a node's

@@ -214,6 +214,9 @@ func TestCollectReplicaAndBrokenFiles(t *testing.T) {
 	s.want(t, 1, "redkeep_redis_role", "role", "replica")
 	s.want(t, 1, "redkeep_redis_master_link_up")
 	s.want(t, 0, "redkeep_redis_sync_in_progress")
+	// Measured as redkeep status does: an idle replica in sync is 0 s old.
+	s.want(t, 0, "redkeep_redis_replication_lag_seconds")
+	s.want(t, 1, "redkeep_redis_replication_lag_known")
 	if _, ok := s.value("redkeep_redis_master_last_io_seconds"); !ok {
 		t.Error("no redkeep_redis_master_last_io_seconds on a replica")
 	}
@@ -273,6 +276,35 @@ func TestScrapeFrozenRedis(t *testing.T) {
 			t.Fatal("redkeep_redis_up stayed 0 after the server thawed")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A replica whose master is frozen still reports its own Redis within the
+// scrape timeout; only its lag in seconds, which needs the master, is left
+// out.
+func TestScrapeReplicaOfFrozenMaster(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	n := newTestNode(t, timeout)
+	self, _ := n.cfg.Node("b")
+	c, err := New(Options{Cfg: n.cfg, Self: self, ScrapeTimeout: timeout, Version: "x",
+		VIPHeld:           func() (bool, error) { return false, nil },
+		KeepalivedRunning: func() bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n.c, n.reg = c, NewRegistry(c)
+	n.a.Freeze()
+	defer n.a.Thaw()
+	start := time.Now()
+	s := n.scrape(t)
+	if took := time.Since(start); took > timeout+3*time.Second {
+		t.Fatalf("scrape took %s with a %s timeout", took, timeout)
+	}
+	s.want(t, 1, "redkeep_redis_up")
+	s.want(t, 1, "redkeep_redis_role", "role", "replica")
+	if v, ok := s.value("redkeep_redis_replication_lag_seconds"); ok {
+		t.Errorf("lag in seconds %v reported with the master frozen", v)
 	}
 }
 
@@ -425,12 +457,25 @@ func runPromtool(t *testing.T, stdin string, args ...string) string {
 func TestPromtoolCheckMetrics(t *testing.T) {
 	n := newTestNode(t, 2*time.Second)
 	n.writeState(t, wire.State{Node: "a", State: wire.KAMaster, Since: time.Now(), LastResult: wire.ResultOK})
-	srv := httptest.NewServer(Handler(n.reg, 2*time.Second, nil))
-	defer srv.Close()
-	body := get(t, srv.URL+"/metrics")
-	out := runPromtool(t, body, "check", "metrics")
-	if strings.TrimSpace(out) != "" {
-		t.Fatalf("promtool check metrics:\n%s", out)
+	// The master's scrape, then the replica's (its own series: link, lag).
+	regs := []*prometheus.Registry{n.reg}
+	self, _ := n.cfg.Node("b")
+	c, err := New(Options{Cfg: n.cfg, Self: self, Version: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	regs = append(regs, NewRegistry(c))
+	for i, reg := range regs {
+		srv := httptest.NewServer(Handler(reg, 2*time.Second, nil))
+		body := get(t, srv.URL+"/metrics")
+		srv.Close()
+		if !strings.Contains(body, "redkeep_redis_role") {
+			t.Fatalf("scrape %d has no redkeep_redis_role:\n%s", i, body)
+		}
+		if out := runPromtool(t, body, "check", "metrics"); strings.TrimSpace(out) != "" {
+			t.Fatalf("promtool check metrics on scrape %d:\n%s", i, out)
+		}
 	}
 }
 
