@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks"
@@ -62,6 +63,8 @@ type Options struct {
 	KeepalivedRunning func() bool
 }
 
+var silenceGoRedis sync.Once
+
 // Collector gathers one node's metrics on each scrape.
 type Collector struct {
 	o      Options
@@ -98,6 +101,9 @@ func New(o Options) (*Collector, error) {
 	}
 	// Every call is bounded by the scrape's context as well; no retries,
 	// so a frozen server costs one timeout, not several.
+	// go-redis would log every failed dial of every scrape; report logs a
+	// problem once, when it changes.
+	silenceGoRedis.Do(func() { redis.SetLogger(&logging.VoidLogger{}) })
 	newClient := func(addr string) *redis.Client {
 		return redis.NewClient(&redis.Options{
 			Addr:                  addr,
@@ -107,6 +113,7 @@ func New(o Options) (*Collector, error) {
 			ReadTimeout:           o.ScrapeTimeout,
 			WriteTimeout:          o.ScrapeTimeout,
 			MaxRetries:            -1,
+			DialerRetries:         1,
 			PoolSize:              2,
 			ContextTimeoutEnabled: true,
 		})

@@ -46,6 +46,7 @@ local Redis for INFO. See docs/prometheus/ for alerting rules and a systemd unit
 	f.StringVar(&o.listen, "listen", exporter.DefaultListen, "IP:PORT to serve on; 0.0.0.0:PORT for every address")
 	f.DurationVar(&o.scrapeTimeout, "scrape-timeout", exporter.DefaultScrapeTimeout, "bound on gathering one scrape (at most 8s)")
 	f.StringVar(&o.passwordFile, "redis-password-file", "", "read the Redis password from this file instead of the config's (e.g. a systemd credential)")
+	g.addPairFlag(cmd, pairFlagUsage)
 	return cmd
 }
 
