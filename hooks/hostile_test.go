@@ -64,8 +64,17 @@ func TestCheckAnswersWhateverIsAtItsPaths(t *testing.T) {
 			if r.code != 0 {
 				t.Errorf("check with a %s: exit %d, want 0 (Redis is healthy)\n%s", tt.name, r.code, r.stderr)
 			}
-			if r.maxRSS > maxRSS {
-				t.Errorf("check with a %s used %d MB, want under %d MB", tt.name, r.maxRSS>>20, maxRSS>>20)
+			// Go starts the hook with vfork (CLONE_VM): until its exec the
+			// child shares this test process's memory, and the kernel
+			// counts that in the child's peak. So the limit is this
+			// process's own peak when that is higher: a check reading the
+			// 300 MB file would still exceed it by far.
+			var self syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
+				t.Fatal(err)
+			}
+			if limit := max(int64(maxRSS), self.Maxrss<<10+8<<20); r.maxRSS > limit {
+				t.Errorf("check with a %s used %d MB, want under %d MB (the larger of %d MB and this test process's peak plus 8 MB)", tt.name, r.maxRSS>>20, limit>>20, maxRSS>>20)
 			}
 		})
 	}
