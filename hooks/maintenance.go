@@ -3,6 +3,7 @@ package hooks
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
@@ -124,6 +125,9 @@ func (r *runner) noteMaintenance(level Level, msg string) {
 // whatever local Redis does (ping is its PING error, nil when it answered),
 // logging once what the check would have said.
 func (r *runner) maintenanceCheck(m wire.Maintenance, ping error) error {
+	// The check's own note starts afresh: its first verdict after the
+	// maintenance is logged even when it repeats one from before.
+	_ = os.Remove(checkNotePath(r.cfg))
 	if ping != nil {
 		r.noteMaintenance(Warn, fmt.Sprintf("maintenance (%s): would have failed: %v; the check stays healthy, keepalived keeps the VIP here", m, ping))
 		return nil

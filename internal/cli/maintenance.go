@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -156,4 +157,29 @@ func maintenanceLine(m *wire.Maintenance, now time.Time) string {
 		return fmt.Sprintf("maintenance off: expired at %s (%s)", m.Until.UTC().Format("2006-01-02 15:04:05 MST"), m)
 	}
 	return "maintenance " + m.String()
+}
+
+// consoleMaintenance is the console's maintenance backend (tui.Maintenance)
+// on top of actions, over the console's own connections.
+type consoleMaintenance struct {
+	cfg   *config.Config
+	nodes actions.Nodes
+}
+
+// Set turns maintenance on or off on both nodes; the text names what each
+// node now has, the error what went wrong where.
+func (c consoleMaintenance) Set(ctx context.Context, on bool, reason string, d time.Duration) (string, error) {
+	verb := wire.MaintenanceOff
+	if on {
+		verb = wire.MaintenanceOn
+	}
+	res := actions.Maintenance(ctx, c.cfg, c.nodes, actions.MaintenanceOptions{Verb: verb, Reason: reason, For: d})
+	now := time.Now()
+	var parts []string
+	for _, r := range res {
+		if r.OK() {
+			parts = append(parts, r.Node+": "+maintenanceLine(r.Reply.Maintenance, now))
+		}
+	}
+	return strings.Join(parts, "; "), actions.MaintenanceError(verb, res, now)
 }

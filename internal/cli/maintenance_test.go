@@ -233,3 +233,21 @@ func TestHookMaintenanceRefusesBadInput(t *testing.T) {
 		t.Errorf("a refused verb wrote the maintenance file: %v", err)
 	}
 }
+
+// TestConsoleMaintenance: the console's backend turns maintenance on and
+// off on both nodes through the same node verbs.
+func TestConsoleMaintenance(t *testing.T) {
+	l, cfg := newLocalNodes(t)
+	cm := consoleMaintenance{cfg: cfg, nodes: l}
+	text, err := cm.Set(context.Background(), true, "console", 2*time.Hour)
+	if err != nil || !strings.Contains(text, "a: maintenance ON by ") || !strings.Contains(text, "b: maintenance ON by ") {
+		t.Fatalf("on: %q, %v", text, err)
+	}
+	if m, active := l.record(t, "b"); !active || m.Reason != "console" {
+		t.Errorf("b: %+v active=%v", m, active)
+	}
+	l.down["a"] = true
+	if _, err := cm.Set(context.Background(), false, "", 0); err == nil || !strings.Contains(err.Error(), "maintenance is off on b; NOT turned off on the others (a: ") {
+		t.Errorf("off with a down: %v", err)
+	}
+}
