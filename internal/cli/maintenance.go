@@ -80,6 +80,7 @@ func newMaintenanceVerbCmd(g *globalFlags, verb string) *cobra.Command {
 		cmd.Flags().StringVar(&o.reason, "reason", "", "why, for the nodes' logs and the console's banner")
 	}
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print each node's answer as JSON")
+	g.addPairFlag(cmd, pairFlagUsage)
 	return cmd
 }
 
