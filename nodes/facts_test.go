@@ -90,7 +90,7 @@ func TestParseFacts(t *testing.T) {
 			name: "redkeep hook state in maintenance",
 			out: `{"node":"a","state":null,"holds_vip":true,"keepalived_running":true,"version":"v1",` +
 				`"maintenance":{"on":true,"by":"alice","host":"laptop","reason":"upgrade","since":"2026-11-26T01:02:03Z","until":"2026-11-26T02:02:03Z"}}`,
-			want: Snapshot{Version: "v1", HoldsVIP: true, Keepalived: Keepalived{Running: true},
+			want: Snapshot{Version: "v1", Hooks: HooksRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true},
 				Maintenance: &wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade", Since: since, Until: since.Add(time.Hour)}},
 		},
 		{
@@ -100,9 +100,9 @@ func TestParseFacts(t *testing.T) {
 			want: Snapshot{Maintenance: &wire.Maintenance{On: true, By: "alice", Reason: "upgrade", Since: since, Until: since.Add(time.Hour)}},
 		},
 		{
-			name: "plain node, maintenance file unreadable",
-			out:  plainMarker + "\n#state\n\n#maintenance\n" + `{"on":true,"by":"alice"}` + "\n#addr\n#keepalived\nyes\n#drain\n\n",
-			want: Snapshot{Keepalived: Keepalived{Running: true}, MaintenanceErr: "since: missing"},
+			name: "fast, maintenance file unreadable",
+			out:  fastMarker + "\n#state\n\n#maintenance\n" + `{"on":true,"by":"alice"}` + "\n#addr\n",
+			want: Snapshot{MaintenanceErr: "since: missing"},
 		},
 		{
 			name:    "plain node, broken state file",
