@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/human"
@@ -45,6 +46,7 @@ const (
 	CheckSyncing     = "not syncing or loading"
 	CheckLag         = "replication lag"
 	CheckNoOperation = "no operation in progress"
+	CheckMaintenance = "maintenance mode"
 )
 
 // Plan is the preflight of one switchover: from the current master (and VIP
@@ -79,6 +81,9 @@ type Facts struct {
 	Locks map[string]*wire.SwitchoverLock
 	// LockErrs maps a node to why its lock could not be read.
 	LockErrs map[string]string
+	// Now is when the facts were gathered: maintenance records are active
+	// or expired at Now. Zero means the snapshots' own time.
+	Now time.Time
 }
 
 func (f Facts) snapshot(name string) (nodes.Snapshot, bool) {
@@ -235,6 +240,23 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 
 	// Replication of the target from the master.
 	p.Checks = append(p.Checks, replicationChecks(cfg, snaps, from, target, maxLag)...)
+
+	// Neither node in maintenance: the operator said the pair is theirs.
+	for _, n := range cfg.Nodes {
+		s := snaps[n.Name]
+		now := f.Now
+		if now.IsZero() {
+			now = s.Time
+		}
+		c := Check{Name: CheckMaintenance, Node: n.Name, Value: "off", Threshold: "off", Pass: true}
+		switch m, on := s.InMaintenance(now); {
+		case on:
+			c.Value, c.Pass = fmt.Sprintf("on %s (`redkeep maintenance off` ends it)", m), false
+		case s.MaintenanceErr != "":
+			c.Value, c.Pass = "unknown: "+s.MaintenanceErr, false
+		}
+		add(c)
+	}
 
 	// No other switchover on either node.
 	for _, n := range cfg.Nodes {

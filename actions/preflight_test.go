@@ -170,6 +170,29 @@ func TestPreflight(t *testing.T) {
 			f.Locks = map[string]*wire.SwitchoverLock{"b": {Owner: "bob@ops:99", From: "a", To: "b", PID: 99, Expires: now.Add(time.Minute)}}
 			return f
 		}, fail: []string{CheckNoOperation + "@b"}, value: "bob@ops:99"},
+		{name: "maintenance on the replica", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Now = now
+			f.Snapshots[1].Maintenance = &wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade Redis", Since: now.Add(-time.Minute), Until: now.Add(time.Hour)}
+			return f
+		}, fail: []string{CheckMaintenance + "@b"}, value: "by alice@laptop: upgrade Redis"},
+		{name: "maintenance expired", maxLag: 1 << 20, from: "a", to: "b", facts: func() Facts {
+			f := healthy()
+			f.Now = now
+			f.Snapshots[0].Maintenance = &wire.Maintenance{On: true, By: "alice", Since: now.Add(-time.Hour), Until: now}
+			return f
+		}},
+		{name: "maintenance turned off", maxLag: 1 << 20, from: "a", to: "b", facts: func() Facts {
+			f := healthy()
+			f.Now = now
+			f.Snapshots[0].Maintenance = &wire.Maintenance{By: "alice", Since: now.Add(-time.Minute)}
+			return f
+		}},
+		{name: "maintenance file unreadable", maxLag: 1 << 20, facts: func() Facts {
+			f := healthy()
+			f.Snapshots[0].MaintenanceErr = "read maintenance file: permission denied"
+			return f
+		}, fail: []string{CheckMaintenance + "@a"}, value: "unknown: read maintenance file: permission denied"},
 		{name: "lock unreadable", maxLag: 1 << 20, facts: func() Facts {
 			f := healthy()
 			f.LockErrs = map[string]string{"a": "permission denied"}

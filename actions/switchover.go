@@ -162,7 +162,7 @@ type Result struct {
 // Gather collects the facts a preflight decides over: one snapshot per node
 // and each node's switchover lock.
 func Gather(ctx context.Context, cfg *config.Config, n Nodes) Facts {
-	f := Facts{Locks: map[string]*wire.SwitchoverLock{}, LockErrs: map[string]string{}}
+	f := Facts{Locks: map[string]*wire.SwitchoverLock{}, LockErrs: map[string]string{}, Now: time.Now()}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wg.Add(1)

@@ -128,6 +128,9 @@ type Hooks struct {
 	StateFile string `yaml:"state_file"`
 	StateLog  string `yaml:"state_log"`
 	LockFile  string `yaml:"lock_file"`
+	// MaintenanceFile records maintenance mode on this node (who, why,
+	// until when); default: maintenance.json beside StateFile.
+	MaintenanceFile string `yaml:"maintenance_file"`
 	// SyncTimeout bounds how long a promotion waits for the old master's
 	// offset before refusing to promote over writes it lacks.
 	SyncTimeout time.Duration `yaml:"sync_timeout"`
@@ -175,6 +178,10 @@ const (
 	DefaultScriptUser   = "root"
 	DefaultSSHPort      = 22
 )
+
+// DefaultMaintenanceName is the maintenance file's name in the state file's
+// directory: /var/lib/redkeep/maintenance.json by default.
+const DefaultMaintenanceName = "maintenance.json"
 
 // Bounds on reading a config: the hooks run as root on every node, so no
 // file makes them allocate or print without bound.
@@ -593,6 +600,9 @@ func (c *Config) applyDefaults() {
 	}
 	if h.LockFile == "" {
 		h.LockFile = DefaultLockFile
+	}
+	if h.MaintenanceFile == "" {
+		h.MaintenanceFile = filepath.Join(filepath.Dir(h.StateFile), DefaultMaintenanceName)
 	}
 	if h.SyncTimeout == 0 {
 		h.SyncTimeout = DefaultSyncTimeout

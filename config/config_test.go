@@ -26,6 +26,9 @@ func TestLoadGood(t *testing.T) {
 	if c.Nodes[0].Redis.PeerAddr != "198.51.100.11:6379" || c.Nodes[0].Redis.Addr != "127.0.0.1:6379" {
 		t.Errorf("redis defaults: %+v", c.Nodes[0].Redis)
 	}
+	if want := filepath.Join(filepath.Dir(c.Hooks.StateFile), "maintenance.json"); c.Hooks.MaintenanceFile != want {
+		t.Errorf("hooks.maintenance_file default = %q, want %q (beside the state file)", c.Hooks.MaintenanceFile, want)
+	}
 	if c.Nodes[1].SSH.Host != "198.51.100.12" {
 		t.Errorf("ssh.host default = %q", c.Nodes[1].SSH.Host)
 	}
@@ -272,6 +275,8 @@ func TestFieldValues(t *testing.T) {
 		{"hooks.state_file", "/var/lib/x y", notPath},
 		{"hooks.state_log", "/var/log/x'y", notPath},
 		{"hooks.lock_file", "lock", "absolute path"},
+		{"hooks.maintenance_file", "maintenance.json", "absolute path"},
+		{"hooks.maintenance_file", "/var/lib/x y.json", notPath},
 		{"console.syslog", "/var/log/messages", ""},
 		{"console.syslog", "/var/log/sys log", notPath},
 		{"redis.password_file", "/etc/redkeep/pw", ""},

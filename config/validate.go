@@ -462,7 +462,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	for _, f := range []struct {
 		val  string
 		name string
-	}{{c.Hooks.StateFile, "state_file"}, {c.Hooks.StateLog, "state_log"}, {c.Hooks.LockFile, "lock_file"}} {
+	}{{c.Hooks.StateFile, "state_file"}, {c.Hooks.StateLog, "state_log"}, {c.Hooks.LockFile, "lock_file"}, {c.Hooks.MaintenanceFile, "maintenance_file"}} {
 		v.absPath(f.val, "hooks", f.name)
 	}
 	if c.Hooks.SyncTimeout < 0 {

@@ -35,9 +35,10 @@ func buildAndRun(m *testing.M) int {
 
 // The exit codes redkeep documents.
 const (
-	exitOK        = 0
-	exitUnhealthy = 1
-	exitRefused   = 3
+	exitOK          = 0
+	exitUnhealthy   = 1
+	exitRefused     = 3
+	exitMaintenance = 4 // status: healthy, in maintenance
 )
 
 // redkeep runs the binary with args and returns its exit code and its
@@ -61,10 +62,14 @@ func redkeep(t *testing.T, args ...string) (int, string) {
 
 // statusJSON is what these tests read of `redkeep status --json`.
 type statusJSON struct {
-	Healthy   bool         `json:"healthy"`
-	VIPHolder string       `json:"vip_holder"`
-	Master    string       `json:"master"`
-	Reasons   []reasonJSON `json:"reasons"`
+	Healthy     bool         `json:"healthy"`
+	VIPHolder   string       `json:"vip_holder"`
+	Master      string       `json:"master"`
+	Reasons     []reasonJSON `json:"reasons"`
+	Maintenance struct {
+		Active bool     `json:"active"`
+		Nodes  []string `json:"nodes"`
+	} `json:"maintenance"`
 }
 
 type reasonJSON struct {

@@ -88,7 +88,11 @@ func statusUntil(t *testing.T, cfg, what string, ok func(statusJSON) bool) statu
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, out)
 		}
-		if want := map[bool]int{true: exitOK, false: exitUnhealthy}[s.Healthy]; code != want {
+		want := map[bool]int{true: exitOK, false: exitUnhealthy}[s.Healthy]
+		if s.Healthy && s.Maintenance.Active {
+			want = exitMaintenance
+		}
+		if code != want {
 			t.Fatalf("status exit %d with healthy=%v\n%s", code, s.Healthy, out)
 		}
 		if ok(s) {

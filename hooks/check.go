@@ -41,6 +41,10 @@ const reconcileMargin = 50 * time.Millisecond
 //     facts.
 //
 // Nothing is reconciled while a notify or a planned switchover runs.
+//
+// While maintenance is on (ReadMaintenance) the check answers healthy
+// whether or not local Redis answers, reconciles nothing, and logs once
+// what it would have said.
 func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logger) (err error) {
 	// Counted for the exporter (hookstats); a count lost to a stuck lock is
 	// not worth failing the check over.
@@ -66,8 +70,11 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	defer r.Close()
 	r.role = "check"
 
+	// In maintenance only PING is asked, to log what the check would have
+	// said; nothing is reconciled.
+	maint, inMaint := r.checkMaintenance(time.Now())
 	st, haveState, stErr := ReadState(cfg.Hooks.StateFile)
-	wantRole := haveState && stErr == nil && st.State != wire.KAStop
+	wantRole := !inMaint && haveState && stErr == nil && st.State != wire.KAStop
 
 	// PING, ROLE and DBSIZE in one round trip: PING is the health answer
 	// (it fails with LOADING while the data set loads; ROLE would not).
@@ -91,7 +98,13 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			err = fmt.Errorf("no answer within %s", deadline)
 		}
+		if inMaint {
+			return r.maintenanceCheck(maint, fmt.Errorf("local Redis %s %s: %v", self.Redis.Addr, what, err))
+		}
 		return r.checkResult(fmt.Errorf("%w: local Redis %s %s: %v", ErrUnhealthy, self.Redis.Addr, what, err))
+	}
+	if inMaint {
+		return r.maintenanceCheck(maint, nil)
 	}
 	if !wantRole {
 		return r.checkResult(nil)
@@ -222,7 +235,12 @@ func checkNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".c
 
 // note logs msg unless it is the same as the previous check's note.
 func (r *runner) note(level Level, msg string) {
-	path := checkNotePath(r.cfg)
+	r.noteTo(checkNotePath(r.cfg), level, msg)
+}
+
+// noteTo logs msg unless path holds it already from an earlier check, and
+// keeps it there.
+func (r *runner) noteTo(path string, level Level, msg string) {
 	if prev, err := nodefile.Read(path); err == nil && string(prev) == msg {
 		return
 	}

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks/switchover"
@@ -34,6 +35,11 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) wire.N
 	}
 	if held, err := (switchover.TrackFileVIP{VIP: cfg.VIPAddr()}).Held(); err == nil {
 		ns.HoldsVIP = held
+	}
+	if m, _, err := ReadMaintenance(cfg, time.Now()); err != nil {
+		ns.MaintenanceErr = err.Error()
+	} else if !m.Since.IsZero() {
+		ns.Maintenance = &m
 	}
 	ns.KeepalivedRunning = proc.Running("/proc", "keepalived")
 	if b, err := nodefile.Read(cfg.Keepalived.TrackFile); err == nil {

@@ -136,6 +136,11 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	facts := r.observe(ctx, n.State)
 	r.logf(Info, "local %s; peer %s", describe(facts.Local), describe(facts.Peer))
 	plan := Decide(facts)
+	if m, on, err := ReadMaintenance(cfg, time.Now()); err != nil {
+		r.logf(Error, "maintenance file unreadable, acting as if maintenance were off: %v", err)
+	} else if on {
+		return r.finishMaintenance(m, plan)
+	}
 	r.logf(Info, "plan: %s", plan)
 	err = r.execute(ctx, plan, facts)
 	overtaken = errors.Is(err, ErrOvertaken)
@@ -168,6 +173,20 @@ func ours(cfg *config.Config, n NotifyArgs) error {
 		return refuse("keepalived sync group %q is %s: redkeep runs no sync group and acts on its instance %q only; nothing done", n.Name, n.State, want)
 	case n.Name != want:
 		return refuse("keepalived instance %q is %s: not this pair's instance %q (keepalived.instance); nothing done", n.Name, n.State, want)
+	}
+	return nil
+}
+
+// finishMaintenance ends a notify during maintenance: the state file
+// records keepalived's state (announce did), but no step of plan runs.
+func (r *runner) finishMaintenance(m wire.Maintenance, plan Plan) error {
+	msg := fmt.Sprintf("maintenance (%s): would have: %s", m, plan)
+	r.logf(Warn, "%s", msg)
+	if err := r.updateState(func(s *wire.State) {
+		s.LastResult = wire.ResultOK
+		s.LastAction = "ran no step: " + msg
+	}); err != nil && !errors.Is(err, ErrOvertaken) {
+		r.logf(Error, "cannot record the result: %v", err)
 	}
 	return nil
 }

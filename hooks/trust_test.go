@@ -123,7 +123,8 @@ func TestTrustedPaths(t *testing.T) {
 	}
 
 	cfg := &config.Config{
-		Hooks:      config.Hooks{StateFile: filepath.Join(good, "state.json"), StateLog: filepath.Join(good, "log", "redis-state.log"), LockFile: filepath.Join(good, "hook.lock")},
+		Hooks: config.Hooks{StateFile: filepath.Join(good, "state.json"), StateLog: filepath.Join(good, "log", "redis-state.log"), LockFile: filepath.Join(good, "hook.lock"),
+			MaintenanceFile: filepath.Join(good, "maintenance.json")},
 		Keepalived: config.Keepalived{TrackFile: filepath.Join(good, "drain")},
 	}
 	checkTrust(t, "hook files in a good directory", TrustedHookFiles(cfg), "")
@@ -134,6 +135,7 @@ func TestTrustedPaths(t *testing.T) {
 		{"hooks.state_file", func(c *config.Config) { c.Hooks.StateFile = filepath.Join(open, "state.json") }},
 		{"hooks.state_log", func(c *config.Config) { c.Hooks.StateLog = filepath.Join(sticky, "redis-state.log") }},
 		{"hooks.lock_file", func(c *config.Config) { c.Hooks.LockFile = filepath.Join(base, "nobodys", "hook.lock") }},
+		{"hooks.maintenance_file", func(c *config.Config) { c.Hooks.MaintenanceFile = filepath.Join(open, "maintenance.json") }},
 		{"keepalived.track_file", func(c *config.Config) { c.Keepalived.TrackFile = filepath.Join(open, "drain") }},
 		{"redis.password_file", func(c *config.Config) { c.Redis.PasswordFile = filepath.Join(base, "good", "world.yaml") }},
 	} {

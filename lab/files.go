@@ -271,6 +271,7 @@ hooks:
   state_file: {{.View}}/state.json
   state_log: {{.View}}/redis-state.log
   lock_file: {{.View}}/hook.lock
+  maintenance_file: {{.View}}/maintenance.json
 
 console:
   syslog: {{.View}}/syslog

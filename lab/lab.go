@@ -311,6 +311,28 @@ func (s *Settings) startExporter(ctx context.Context, n string) error {
 // lab's redis-restart case showed losing every acknowledged write.
 func (l *Lab) startRedis(ctx context.Context, n string, first bool) error {
 	s := &l.S
+	// The baseline keeps the origin document's static configs (a master, b
+	// its replica) on every start, restarts included.
+	first = first || s.Baseline
+	peer := "a"
+	if n == "a" {
+		peer = "b"
+	}
+	switch {
+	case first && n == "b":
+		return l.startRedisAs(ctx, n, "a", false)
+	case first:
+		return l.startRedisAs(ctx, n, "", false)
+	}
+	return l.startRedisAs(ctx, n, peer, false)
+}
+
+// startRedisAs starts node n's redis-server as the replica of node
+// replicaOf, or as a master when it is "". With keepData it loads the
+// dump.rdb a SHUTDOWN SAVE left in the node's directory; otherwise it
+// starts empty.
+func (l *Lab) startRedisAs(ctx context.Context, n, replicaOf string, keepData bool) error {
+	s := &l.S
 	dir := s.NodeDir(n)
 	argv := []string{"redis-server",
 		"--port", strconv.Itoa(RedisPort),
@@ -332,21 +354,13 @@ func (l *Lab) startRedis(ctx context.Context, n string, first bool) error {
 	}
 	// No persistence: a crashed server comes back empty, even on b, which
 	// may have been handed an RDB file by a full resync.
-	if err := os.Remove(filepath.Join(dir, "dump.rdb")); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("node %s: %w", n, err)
-	}
-	// The baseline keeps the origin document's static configs (a master, b
-	// its replica) on every start, restarts included.
-	first = first || s.Baseline
-	switch {
-	case first && n == "b":
-		argv = append(argv, "--replicaof", s.NodeAddr("a").String(), strconv.Itoa(RedisPort))
-	case !first:
-		peer := "a"
-		if n == "a" {
-			peer = "b"
+	if !keepData {
+		if err := os.Remove(filepath.Join(dir, "dump.rdb")); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("node %s: %w", n, err)
 		}
-		argv = append(argv, "--replicaof", s.NodeAddr(peer).String(), strconv.Itoa(RedisPort))
+	}
+	if replicaOf != "" {
+		argv = append(argv, "--replicaof", s.NodeAddr(replicaOf).String(), strconv.Itoa(RedisPort))
 	}
 	if _, err := s.startProc(n, procRedis, s.nodeWrapper(n, argv...)); err != nil {
 		return err

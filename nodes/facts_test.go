@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redkeep/redkeep/wire"
 )
 
 func mustAddr(t *testing.T, s string) netip.Addr {
@@ -85,6 +87,24 @@ func TestParseFacts(t *testing.T) {
 			want: Snapshot{HoldsVIP: true, Keepalived: Keepalived{State: "FAULT", Priority: 100, Since: since, LastAction: "x", LastResult: "ok", StateFrom: StateFromFile}},
 		},
 		{
+			name: "redkeep hook state in maintenance",
+			out: `{"node":"a","state":null,"holds_vip":true,"keepalived_running":true,"version":"v1",` +
+				`"maintenance":{"on":true,"by":"alice","host":"laptop","reason":"upgrade","since":"2026-11-26T01:02:03Z","until":"2026-11-26T02:02:03Z"}}`,
+			want: Snapshot{Version: "v1", Hooks: HooksRedkeep, HoldsVIP: true, Keepalived: Keepalived{Running: true},
+				Maintenance: &wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade", Since: since, Until: since.Add(time.Hour)}},
+		},
+		{
+			name: "fast, in maintenance",
+			out: fastMarker + "\n#state\n\n#maintenance\n" + `{"on":true,"by":"alice","reason":"upgrade","since":"2026-11-26T01:02:03Z","until":"2026-11-26T02:02:03Z"}` +
+				"\n#addr\n",
+			want: Snapshot{Maintenance: &wire.Maintenance{On: true, By: "alice", Reason: "upgrade", Since: since, Until: since.Add(time.Hour)}},
+		},
+		{
+			name: "fast, maintenance file unreadable",
+			out:  fastMarker + "\n#state\n\n#maintenance\n" + `{"on":true,"by":"alice"}` + "\n#addr\n",
+			want: Snapshot{MaintenanceErr: "since: missing"},
+		},
+		{
 			name:    "plain node, broken state file",
 			out:     plainMarker + "\n#state\n{half\n#addr\n#keepalived\nyes\n#drain\n1\n",
 			want:    Snapshot{Keepalived: Keepalived{Running: true, Drained: true}},
@@ -104,6 +124,15 @@ func TestParseFacts(t *testing.T) {
 			got.Keepalived.Since = got.Keepalived.Since.UTC()
 			if got.Version != tt.want.Version || got.Hooks != tt.want.Hooks || got.HoldsVIP != tt.want.HoldsVIP || got.Keepalived != tt.want.Keepalived {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			switch gm, wm := got.Maintenance, tt.want.Maintenance; {
+			case (gm == nil) != (wm == nil):
+				t.Errorf("maintenance %+v, want %+v", gm, wm)
+			case gm != nil && (gm.On != wm.On || gm.By != wm.By || gm.Reason != wm.Reason || !gm.Since.Equal(wm.Since) || !gm.Until.Equal(wm.Until)):
+				t.Errorf("maintenance %+v, want %+v", *gm, *wm)
+			}
+			if !strings.Contains(got.MaintenanceErr, tt.want.MaintenanceErr) || (got.MaintenanceErr == "") != (tt.want.MaintenanceErr == "") {
+				t.Errorf("maintenance error %q, want %q", got.MaintenanceErr, tt.want.MaintenanceErr)
 			}
 		})
 	}

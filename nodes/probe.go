@@ -217,12 +217,14 @@ func (p *Prober) probeFacts(ctx context.Context, snap *Snapshot) {
 	}
 }
 
-// fastFactsCommand reads only what a keepalived transition changes: the
-// hooks' state file and the node's addresses (the VIP).
+// fastFactsCommand reads only what a keepalived transition or an operator
+// changes: the hooks' state file, the maintenance file and the node's
+// addresses (the VIP).
 func fastFactsCommand(cfg *config.Config) string {
 	return strings.Join([]string{
 		"echo '" + fastMarker + "'",
 		"echo '#state'; cat " + shell.Quote(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
+		"echo '#maintenance'; cat " + shell.Quote(cfg.Hooks.MaintenanceFile) + " 2>/dev/null; echo",
 		"echo '#addr'; ip -o addr show 2>/dev/null",
 		"true",
 	}, "\n")
@@ -238,6 +240,7 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 		fmt.Sprintf("if [ -x %s ]; then exec %s hook state --json --config %s --node %s; fi", q(n.Redkeep), q(n.Redkeep), q(n.ConfigPath), q(n.Name)),
 		"echo '" + plainMarker + "'",
 		"echo '#state'; cat " + q(cfg.Hooks.StateFile) + " 2>/dev/null; echo",
+		"echo '#maintenance'; cat " + q(cfg.Hooks.MaintenanceFile) + " 2>/dev/null; echo",
 		"echo '#addr'; ip -o addr show 2>/dev/null",
 		"echo '#keepalived'; " + keepalivedRunning,
 		"echo '#drain'; cat " + q(cfg.Keepalived.TrackFile) + " 2>/dev/null; echo",
@@ -303,6 +306,7 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 			setState(&snap.Keepalived, ns.State)
 			snap.Keepalived.StateFrom = StateFromFile
 		}
+		snap.Maintenance, snap.MaintenanceErr = ns.Maintenance, ns.MaintenanceErr
 		if ns.StateErr != "" {
 			return errors.New(ns.StateErr)
 		}
@@ -325,6 +329,13 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 		snap.Keepalived.Running = strings.TrimSpace(string(sections["keepalived"])) == "yes"
 		if d := strings.TrimSpace(string(sections["drain"])); d != "" && d != "0" {
 			snap.Keepalived.Drained = true
+		}
+	}
+	if m := bytes.TrimSpace(sections["maintenance"]); len(m) > 0 {
+		if rec, err := wire.ParseMaintenance(m); err != nil {
+			snap.MaintenanceErr = err.Error()
+		} else {
+			snap.Maintenance = &rec
 		}
 	}
 	if st := bytes.TrimSpace(sections["state"]); len(st) > 0 {

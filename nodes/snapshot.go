@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // ConnState is the console's SSH connection to a node.
@@ -46,6 +47,21 @@ type Snapshot struct {
 	HoldsVIP bool `json:"holds_vip"`
 
 	Redis Redis `json:"redis"`
+
+	// Maintenance is the node's maintenance record (hooks.maintenance_file),
+	// nil when it has none; whether it is active is Maintenance.Active at
+	// the reader's clock. MaintenanceErr says why it could not be read.
+	Maintenance    *wire.Maintenance `json:"maintenance,omitempty"`
+	MaintenanceErr string            `json:"maintenance_error,omitempty"`
+}
+
+// InMaintenance reports whether the node's maintenance record is active at
+// now, and returns it.
+func (s Snapshot) InMaintenance(now time.Time) (wire.Maintenance, bool) {
+	if s.Maintenance == nil {
+		return wire.Maintenance{}, false
+	}
+	return *s.Maintenance, s.Maintenance.Active(now)
 }
 
 // Hooks values of a Snapshot.

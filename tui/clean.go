@@ -21,6 +21,12 @@ func cleanSnapshot(s *nodes.Snapshot) {
 	k := &s.Keepalived
 	k.State, k.LastAction, k.LastResult = termsafe.Clean(k.State), termsafe.Clean(k.LastAction), termsafe.Clean(k.LastResult)
 	s.Redis.Err, s.Redis.Info.MasterHost = termsafe.Clean(s.Redis.Err), termsafe.Clean(s.Redis.Info.MasterHost)
+	if m := s.Maintenance; m != nil {
+		c := *m // the snapshot's record may be shared with its sender
+		c.By, c.Host, c.Reason = termsafe.Clean(c.By), termsafe.Clean(c.Host), termsafe.Clean(c.Reason)
+		s.Maintenance = &c
+	}
+	s.MaintenanceErr = termsafe.Clean(s.MaintenanceErr)
 }
 
 func cleanAll(ss []string) []string {

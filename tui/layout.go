@@ -46,6 +46,9 @@ func (m *Model) setSize(w, h int) {
 // screen, and hands the open dialog its room.
 func (m *Model) relayout() {
 	l := layout{header: 1 + len(m.headerProblems())}
+	if _, in := m.maintenanceNow(); len(in) > 0 {
+		l.header++ // the banner
+	}
 	l.panelW, l.sideBySide = panelWidths(m.width, len(m.panels))
 	for _, w := range l.panelW {
 		l.panelContentW = append(l.panelContentW, max(w-4, 1))

@@ -42,6 +42,9 @@ type Options struct {
 	Switchover Switchover
 	// Lab, when set (and not ReadOnly), offers the lab's failure cases.
 	Lab Lab
+	// Maintenance, when set (and not ReadOnly), offers turning maintenance
+	// mode on and off.
+	Maintenance Maintenance
 	// ReadOnly hides every action.
 	ReadOnly bool
 
@@ -118,6 +121,9 @@ type Model struct {
 	lab      *labDialog
 	// labRunning is the lab command in flight, "" when none.
 	labRunning string
+	maint      *maintenanceDialog
+	// maintRunning is the maintenance change in flight, "" when none.
+	maintRunning string
 
 	// status is the outcome of the last action, shown in the footer.
 	status    string
@@ -164,6 +170,9 @@ func New(opts Options) (*Model, error) {
 	}
 	if opts.ReadOnly || opts.Lab == nil {
 		m.keys.Lab.SetEnabled(false)
+	}
+	if opts.ReadOnly || opts.Maintenance == nil {
+		m.keys.Maintenance.SetEnabled(false)
 	}
 	for _, n := range opts.Nodes {
 		m.panels = append(m.panels, &nodePanel{name: n.Name, host: n.Host})
@@ -232,6 +241,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case clockMsg:
 		m.now = time.Time(msg)
+		m.relayout() // a maintenance banner goes when its deadline passes
 		return m, m.clock()
 	case snapshotMsg:
 		return m, m.onSnapshot(msg)
@@ -252,6 +262,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.updateSwitchover(msg)
 	case labDoneMsg:
 		return m, m.onLabDone(msg)
+	case maintenanceDoneMsg:
+		return m, m.onMaintenanceDone(msg)
 	case tea.MouseWheelMsg:
 		switch msg.Mouse().Button {
 		case tea.MouseWheelUp:
@@ -335,6 +347,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.updateSwitchover(msg)
 	case m.lab != nil:
 		return m, m.labKey(msg)
+	case m.maint != nil:
+		return m, m.maintenanceKey(msg)
 	case m.filtering:
 		return m, m.filterKey(msg)
 	case m.showHelp:
@@ -387,6 +401,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.openSwitchover()
 	case key.Matches(msg, k.Lab):
 		m.openLab()
+	case key.Matches(msg, k.Maintenance):
+		return m, m.openMaintenance()
 	}
 	return m, nil
 }

@@ -30,6 +30,9 @@ func (m *Model) render() string {
 		return "redkeep: starting…"
 	}
 	parts := []string{m.headerView()}
+	if banner := m.bannerView(); banner != "" {
+		parts = append([]string{banner}, parts...)
+	}
 	if panels := m.panelsView(); panels != "" {
 		parts = append(parts, panels)
 	}
@@ -173,6 +176,8 @@ func (m *Model) lowerView() string {
 		return m.box(m.sw.View())
 	case m.lab != nil:
 		return m.box(m.lab.View())
+	case m.maint != nil:
+		return m.box(m.maint.View())
 	case m.showHelp:
 		return m.box(m.helpView())
 	}
@@ -189,6 +194,7 @@ func (m *Model) helpView() string {
 		keys help.KeyMap
 	}{
 		{"switchover", m.keys.Switchover.Enabled(), m.keys.SwitchoverDialog},
+		{"maint mode", m.keys.Maintenance.Enabled(), m.keys.MaintenanceDialog},
 		{"lab", m.keys.Lab.Enabled(), m.keys.LabDialog},
 	}
 	dh := m.help

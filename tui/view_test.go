@@ -190,6 +190,33 @@ func TestView(t *testing.T) {
 			},
 		},
 		{
+			name: "maintenance-banner", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withMaintenance(&fakeMaintenance{})},
+			setup: func(m *Model) {
+				feed(m, snaps(inMaintenance(snapMaster("a")), inMaintenance(snapReplica("b")))...)
+			},
+		},
+		{
+			name: "maintenance-on-dialog", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withMaintenance(&fakeMaintenance{})},
+			setup: func(m *Model) {
+				feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+				feed(m, press("m"))
+				for _, r := range "upgrade" {
+					feed(m, press(string(r)))
+				}
+				feed(m, press("tab"))
+			},
+		},
+		{
+			name: "maintenance-off-dialog", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
+			opts: []testOpt{withMaintenance(&fakeMaintenance{})},
+			setup: func(m *Model) {
+				feed(m, snaps(inMaintenance(snapMaster("a")), snapReplica("b"))...)
+				feed(m, press("m"))
+			},
+		},
+		{
 			name: "lab", w: 80, h: 24, profile: colorprofile.ANSI, verdict: healthyVerdict(),
 			opts: []testOpt{withActions(nil, &fakeLab{})},
 			setup: func(m *Model) {

@@ -94,6 +94,12 @@ type NodeState struct {
 	// Drained is true when the track file holds a non-zero number.
 	Drained bool   `json:"drained"`
 	Version string `json:"version"`
+	// Maintenance is the node's maintenance record (hooks.maintenance_file),
+	// expired or not; nil when there is none. Whether it is active is
+	// decided against the reader's clock with Maintenance.Active.
+	Maintenance *Maintenance `json:"maintenance"`
+	// MaintenanceErr says why the maintenance file could not be read.
+	MaintenanceErr string `json:"maintenance_error,omitempty"`
 }
 
 // String is a one-line human summary of the node state.
@@ -102,5 +108,9 @@ func (ns NodeState) String() string {
 	if ns.State != nil {
 		st = fmt.Sprintf("%s since %s (generation %d, %s: %s)", ns.State.State, ns.State.Since.Format("2006-01-02 15:04:05"), ns.State.Generation, ns.State.LastResult, ns.State.LastAction)
 	}
-	return fmt.Sprintf("node %s: keepalived %s; running %v; VIP here %v; drained %v; redkeep %s", ns.Node, st, ns.KeepalivedRunning, ns.HoldsVIP, ns.Drained, ns.Version)
+	s := fmt.Sprintf("node %s: keepalived %s; running %v; VIP here %v; drained %v; redkeep %s", ns.Node, st, ns.KeepalivedRunning, ns.HoldsVIP, ns.Drained, ns.Version)
+	if m := ns.Maintenance; m != nil && m.On {
+		s += "; maintenance " + m.String()
+	}
+	return s
 }

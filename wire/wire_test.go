@@ -22,10 +22,13 @@ func samples() map[string]any {
 	st := State{Node: "a", Instance: "VI_REDIS", State: KAMaster, Priority: 150, Since: at, Generation: 7, PID: 4242,
 		BootID: "5b0c2f0e-1c1e-4c52-9e8e-0c4f1e2a9b10", StartTicks: 123456, LastAction: "promoted: no peer to sync from", LastResult: ResultOK}
 	lock := SwitchoverLock{Owner: "alice@laptop:4711:1732581234", From: "a", To: "b", PID: 4711, Acquired: at, Expires: at.Add(40 * time.Second)}
+	maint := Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade Redis to 7.2", Since: at, Until: at.Add(DefaultMaintenance)}
 	return map[string]any{
 		"node_state.json": NodeState{Node: "a", State: &st, StateErr: "read state file: permission denied", HoldsVIP: true,
-			KeepalivedRunning: true, Drained: false, Version: "v0.9.0"},
-		"lock_reply.json": LockReply{Node: "b", OK: false, Held: &lock, Error: "another switchover is in progress"},
+			KeepalivedRunning: true, Drained: false, Version: "v0.9.0", Maintenance: &maint, MaintenanceErr: "read maintenance file: permission denied"},
+		"maintenance.json":       maint,
+		"maintenance_reply.json": MaintenanceReply{Node: "b", Maintenance: &maint, Active: true, Error: "write /var/lib/redkeep/maintenance.json: read-only file system"},
+		"lock_reply.json":        LockReply{Node: "b", OK: false, Held: &lock, Error: "another switchover is in progress"},
 		"switchover_step.json": SwitchoverStep{Step: StepRedis, State: StateFailed, Detail: "b did not catch up within 5s",
 			Time: at, PairState: "a master with the VIP, b its replica"},
 		"resolve_result.json": ResolveResult{RDB: "/var/lib/redkeep/resolve-20261126T001155Z-5f3c2a1b-5000.rdb", Bytes: 1 << 20, Keys: 2499,

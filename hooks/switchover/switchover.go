@@ -226,6 +226,13 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 	case lock == nil || lock.Owner != o.Owner:
 		return s.fail(wire.StepCheck, fmt.Errorf("this node's switchover lock is not held by %q (lock: %s)", o.Owner, lock), "unchanged")
 	}
+	// The console's preflight refuses too; this catches maintenance turned
+	// on after it.
+	if m, on, err := ReadMaintenance(s.Cfg.Hooks.MaintenanceFile, s.now()); err != nil {
+		return s.fail(wire.StepCheck, err, "unchanged")
+	} else if on {
+		return s.fail(wire.StepCheck, fmt.Errorf("%s is in maintenance (%s): no switchover until `redkeep maintenance off`", s.Self.Name, m), "unchanged")
+	}
 	held, err := s.VIP.Held()
 	if err != nil {
 		return s.fail(wire.StepCheck, err, "unchanged")

@@ -61,6 +61,7 @@ const (
 	exitUnhealthy   = 1 // check failed, pair not healthy, operation failed
 	exitUsage       = 2 // bad flags, bad config
 	exitRefused     = 3 // an operation refused by its safety checks; nothing changed
+	exitMaintenance = 4 // status: healthy, but a node is in maintenance (no failover)
 	exitInterrupted = 130
 )
 

@@ -100,6 +100,7 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		}
 		if !o.readOnly {
 			opts.Switchover = newConsoleSwitchover(cfg, actions.UseConns(cfg, pair.conns))
+			opts.Maintenance = consoleMaintenance{cfg: cfg, nodes: actions.UseConns(cfg, pair.conns)}
 			if l := labOf(cfg); l != nil {
 				opts.Lab = consoleLab{l}
 			}

@@ -193,6 +193,7 @@ func (f *fleet) Open(pair string) (tui.Options, error) {
 	}
 	if !f.readOnly {
 		opts.Switchover = newConsoleSwitchover(cfg, lp.actions)
+		opts.Maintenance = consoleMaintenance{cfg: cfg, nodes: lp.actions}
 		if l := labOf(cfg); l != nil {
 			opts.Lab = consoleLab{l}
 		}

@@ -74,19 +74,25 @@ func TestFleetStatusWithFakes(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		bad    string // the pair whose replica's Redis is down
+		maint  string // the pair whose master is in maintenance
 		asJSON bool
 		code   int
 		want   []string
 	}{
-		{"all healthy", "", false, exitOK, []string{"== pair cache (VIP 198.51.100.100)", "== pair sessions", "all 3 pairs healthy"}},
-		{"one down", "queue", false, exitUnhealthy, []string{"queue     NOT HEALTHY (", "1 of 3 pairs NOT HEALTHY", "cache     healthy"}},
-		{"one down, json", "queue", true, exitUnhealthy, []string{`"pair": "queue"`}},
+		{"one in maintenance", "", "sessions", false, exitMaintenance, []string{"sessions  healthy, MAINTENANCE on a", "MAINTENANCE on a: by alice@laptop: upgrade Redis", "all 3 pairs healthy"}},
+		{"one down, one in maintenance", "queue", "sessions", false, exitUnhealthy, []string{"1 of 3 pairs NOT HEALTHY"}},
+		{"all healthy", "", "", false, exitOK, []string{"== pair cache (VIP 198.51.100.100)", "== pair sessions", "all 3 pairs healthy"}},
+		{"one down", "queue", "", false, exitUnhealthy, []string{"queue     NOT HEALTHY (", "1 of 3 pairs NOT HEALTHY", "cache     healthy"}},
+		{"one down, json", "queue", "", true, exitUnhealthy, []string{`"pair": "queue"`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer
 			o := &statusOptions{asJSON: c.asJSON, timeout: time.Second, out: &out,
 				probe: func(ctx context.Context, cfg *config.Config, _ time.Duration) []nodes.Snapshot {
 					s := fakePair()
+					if cfg.Pair == c.maint {
+						s = inMaintenance()
+					}
 					if cfg.Pair == c.bad {
 						s[1].Redis = nodes.Redis{Err: "dial tcp: connection refused"}
 					}

@@ -78,6 +78,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 	// themselves.
 	cmd.AddCommand(newHookSwitchoverCmds(h)...)
 	cmd.AddCommand(newHookResolveCmd(h))
+	cmd.AddCommand(newHookMaintenanceCmd(h))
 	return cmd
 }
 

@@ -46,6 +46,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newSwitchoverCmd(g),
 		newResolveCmd(g),
 		newDoctorCmd(g),
+		newMaintenanceCmd(g),
 		newHookCmd(g),
 		newKeepalivedConfCmd(g),
 		newExporterCmd(g),

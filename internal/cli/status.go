@@ -24,6 +24,8 @@ type statusOptions struct {
 	out     io.Writer
 	// probe reads both nodes (nodes.ProbeAll over SSH); tests pass fakes.
 	probe func(ctx context.Context, cfg *config.Config, timeout time.Duration) []nodes.Snapshot
+	// now is the clock maintenance deadlines are read against (nil: time.Now).
+	now func() time.Time
 }
 
 func probeOverSSH(ctx context.Context, cfg *config.Config, timeout time.Duration) []nodes.Snapshot {
@@ -54,8 +56,12 @@ line per pair; --json prints {"healthy", "pairs": [...]}, each pair as a
 single pair's --json with its "pair" name. --pair NAME probes one pair only,
 printed as a single pair is.
 
+Maintenance mode (redkeep maintenance) is shown below the verdict and in
+--json's "maintenance" field: while a node is in it, its hooks do not fail
+over, so a healthy pair in maintenance has an exit code of its own.
+
 Exit codes: 0 healthy (every pair), 1 not healthy (each reason is printed),
-2 usage or config error.`,
+2 usage or config error, 4 healthy but a node (of any pair) in maintenance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.timeout <= 0 {
@@ -98,13 +104,18 @@ func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error 
 	defer cancel()
 	snaps := o.probe(ctx, cfg, o.timeout)
 	v := nodes.Judge(snaps, nodes.Thresholds{LagWarn: cfg.Console.LagWarn})
+	now := o.clock()
+	maint := maintenanceOf(snaps, now)
 
 	var err error
 	out := o.out
 	if o.asJSON {
-		err = termsafe.WriteJSON(out, newStatusJSON(cfg.Pair, snaps, v), "  ")
+		err = termsafe.WriteJSON(out, newStatusJSON(cfg.Pair, snaps, v, maint), "  ")
 	} else {
 		err = writeStatusTable(out, cfg, snaps, v)
+		if err == nil {
+			err = writeMaintenanceStatus(out, snaps, now)
+		}
 	}
 	if err != nil {
 		return withCode(exitUnhealthy, fmt.Errorf("status: write: %w", err))
@@ -112,6 +123,55 @@ func runStatus(ctx context.Context, cfg *config.Config, o *statusOptions) error 
 	if !v.Healthy {
 		// The reasons are printed already.
 		return withCode(exitUnhealthy, errSilent)
+	}
+	if maint.Active {
+		return withCode(exitMaintenance, errSilent)
+	}
+	return nil
+}
+
+// clock is the time maintenance deadlines are read against.
+func (o *statusOptions) clock() time.Time {
+	if o.now != nil {
+		return o.now()
+	}
+	return time.Now()
+}
+
+// statusMaintenanceJSON is `status --json`'s "maintenance": whether any
+// node is in maintenance now, and which (each node's record is in its
+// snapshot's "maintenance").
+type statusMaintenanceJSON struct {
+	Active bool     `json:"active"`
+	Nodes  []string `json:"nodes"`
+}
+
+func maintenanceOf(snaps []nodes.Snapshot, now time.Time) statusMaintenanceJSON {
+	m := statusMaintenanceJSON{Nodes: []string{}}
+	for _, s := range snaps {
+		if _, on := s.InMaintenance(now); on {
+			m.Active = true
+			m.Nodes = append(m.Nodes, s.Node)
+		}
+	}
+	return m
+}
+
+// writeMaintenanceStatus adds a line per node in maintenance (or whose
+// maintenance file could not be read) below the verdict.
+func writeMaintenanceStatus(w io.Writer, snaps []nodes.Snapshot, now time.Time) error {
+	for _, s := range snaps {
+		rec, on := s.InMaintenance(now)
+		switch {
+		case on:
+			if _, err := fmt.Fprintf(w, "MAINTENANCE on %s: %s (%s left): its hooks do not fail over\n", s.Node, termsafe.Clean(rec.String()), human.Duration(rec.Until.Sub(now))); err != nil {
+				return err
+			}
+		case s.MaintenanceErr != "":
+			if _, err := fmt.Fprintf(w, "maintenance on %s unknown: %s\n", s.Node, termsafe.Clean(s.MaintenanceErr)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -125,8 +185,10 @@ type statusJSON struct {
 	Master    string       `json:"master"`
 	Reasons   []reasonJSON `json:"reasons"`
 	// Notes do not make the pair unhealthy: nodes without redkeep.
-	Notes []reasonJSON     `json:"notes"`
-	Nodes []nodes.Snapshot `json:"nodes"`
+	Notes []reasonJSON `json:"notes"`
+	// Maintenance says which nodes are in maintenance now.
+	Maintenance statusMaintenanceJSON `json:"maintenance"`
+	Nodes       []nodes.Snapshot      `json:"nodes"`
 }
 
 type reasonJSON struct {
@@ -134,8 +196,8 @@ type reasonJSON struct {
 	Text string `json:"text"`
 }
 
-func newStatusJSON(pair string, snaps []nodes.Snapshot, v nodes.Verdict) statusJSON {
-	s := statusJSON{Pair: pair, Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Notes: []reasonJSON{}, Nodes: snaps}
+func newStatusJSON(pair string, snaps []nodes.Snapshot, v nodes.Verdict, m statusMaintenanceJSON) statusJSON {
+	s := statusJSON{Pair: pair, Healthy: v.Healthy, VIPHolder: v.VIPHolder, Master: v.Master, Reasons: []reasonJSON{}, Notes: []reasonJSON{}, Maintenance: m, Nodes: snaps}
 	for _, r := range v.Reasons {
 		s.Reasons = append(s.Reasons, reasonJSON{Code: r.Code, Text: r.Text})
 	}
@@ -185,19 +247,23 @@ func runFleetStatus(ctx context.Context, pairs []*config.Config, o *statusOption
 	}
 	wg.Wait()
 
-	healthy := true
-	for _, v := range verdicts {
+	healthy, inMaint := true, false
+	now := o.clock()
+	maint := make([]statusMaintenanceJSON, len(pairs))
+	for i, v := range verdicts {
 		healthy = healthy && v.Healthy
+		maint[i] = maintenanceOf(snaps[i], now)
+		inMaint = inMaint || maint[i].Active
 	}
 	var err error
 	if o.asJSON {
 		fs := fleetStatusJSON{Healthy: healthy}
 		for i, cfg := range pairs {
-			fs.Pairs = append(fs.Pairs, newStatusJSON(cfg.Pair, snaps[i], verdicts[i]))
+			fs.Pairs = append(fs.Pairs, newStatusJSON(cfg.Pair, snaps[i], verdicts[i], maint[i]))
 		}
 		err = termsafe.WriteJSON(o.out, fs, "  ")
 	} else {
-		err = writeFleetTable(o.out, pairs, snaps, verdicts)
+		err = writeFleetTable(o.out, pairs, snaps, verdicts, maint, now)
 	}
 	if err != nil {
 		return withCode(exitUnhealthy, fmt.Errorf("status: write: %w", err))
@@ -205,15 +271,21 @@ func runFleetStatus(ctx context.Context, pairs []*config.Config, o *statusOption
 	if !healthy {
 		return withCode(exitUnhealthy, errSilent)
 	}
+	if inMaint {
+		return withCode(exitMaintenance, errSilent)
+	}
 	return nil
 }
 
 // writeFleetTable prints each pair as status prints one, under its name,
 // then one line a pair.
-func writeFleetTable(w io.Writer, pairs []*config.Config, snaps [][]nodes.Snapshot, verdicts []nodes.Verdict) error {
+func writeFleetTable(w io.Writer, pairs []*config.Config, snaps [][]nodes.Snapshot, verdicts []nodes.Verdict, maint []statusMaintenanceJSON, now time.Time) error {
 	for i, cfg := range pairs {
 		fmt.Fprintf(w, "== pair %s (VIP %s)\n", termsafe.Clean(cfg.Pair), cfg.VIPAddr())
 		if err := writeStatusTable(w, cfg, snaps[i], verdicts[i]); err != nil {
+			return err
+		}
+		if err := writeMaintenanceStatus(w, snaps[i], now); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
@@ -227,6 +299,9 @@ func writeFleetTable(w io.Writer, pairs []*config.Config, snaps [][]nodes.Snapsh
 		if !v.Healthy {
 			bad++
 			verdict = fmt.Sprintf("NOT HEALTHY (%d)", len(v.Reasons))
+		}
+		if maint[i].Active {
+			verdict += ", MAINTENANCE on " + strings.Join(maint[i].Nodes, ", ")
 		}
 		writeRow(tw, cfg.Pair, verdict, orNone(v.Master), orNone(v.VIPHolder))
 	}

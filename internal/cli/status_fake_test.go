@@ -11,6 +11,7 @@ import (
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // fakePair is a healthy pair's snapshots: a master with the VIP, b its
@@ -36,6 +37,14 @@ func plainPair() []nodes.Snapshot {
 		s[i].Version, s[i].Hooks = "", nodes.HooksNotRedkeep
 		s[i].Keepalived.Priority, s[i].Keepalived.StateFrom = 0, nodes.StateFromSyslog
 	}
+	return s
+}
+
+// inMaintenance is fakePair with a in maintenance for another hour.
+func inMaintenance() []nodes.Snapshot {
+	s := fakePair()
+	now := time.Now()
+	s[0].Maintenance = &wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade Redis", Since: now.Add(-time.Minute), Until: now.Add(time.Hour)}
 	return s
 }
 
@@ -68,6 +77,23 @@ func TestRunStatusWithFakes(t *testing.T) {
 			s[1].Redis = nodes.Redis{Err: "dial tcp: connection refused"}
 			return s
 		}, false, exitUnhealthy, "NOT HEALTHY"},
+		{"healthy, in maintenance", inMaintenance, false, exitMaintenance, "MAINTENANCE on a: by alice@laptop: upgrade Redis, until"},
+		{"healthy, in maintenance, json", inMaintenance, true, exitMaintenance, `"maintenance": {
+    "active": true,
+    "nodes": [
+      "a"
+    ]
+  }`},
+		{"healthy, maintenance expired", func() []nodes.Snapshot {
+			s := inMaintenance()
+			s[0].Maintenance.Until = time.Now().Add(-time.Second)
+			return s
+		}, true, exitOK, `"active": false`},
+		{"not healthy wins over maintenance", func() []nodes.Snapshot {
+			s := inMaintenance()
+			s[0].Redis = nodes.Redis{Err: "dial tcp: connection refused"}
+			return s
+		}, false, exitUnhealthy, "MAINTENANCE on a"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -6,6 +6,7 @@ package human
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -48,4 +49,22 @@ func Abbrev(s string, n int) string {
 		return s
 	}
 	return Truncate(s, n) + "..."
+}
+
+// Duration is d to the second for a person, in its two largest units:
+// "42s", "5m07s", "3h05m", "2d". Negative durations read as 0s.
+func Duration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

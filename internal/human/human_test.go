@@ -2,6 +2,7 @@ package human
 
 import (
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -56,6 +57,18 @@ func TestAbbrev(t *testing.T) {
 	} {
 		if got := Abbrev(c.s, c.n); got != c.want {
 			t.Errorf("Abbrev(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second: "0s", 0: "0s", 1500 * time.Millisecond: "1s", 59 * time.Second: "59s",
+		5*time.Minute + 7*time.Second: "5m07s", 3*time.Hour + 5*time.Minute + 59*time.Second: "3h05m",
+		47 * time.Hour: "47h00m", 49 * time.Hour: "2d",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
