@@ -150,4 +150,3 @@ func readTail(path string, n int64) ([]byte, error) {
 	}
 	return data, nil
 }
-

@@ -92,7 +92,9 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 }
 
 // Duration fields as time.Duration.
-func (e Event) WritesPaused() time.Duration { return time.Duration(e.WritesPausedMS) * time.Millisecond }
+func (e Event) WritesPaused() time.Duration {
+	return time.Duration(e.WritesPausedMS) * time.Millisecond
+}
 
 // VIPMoved is how long the VIP took to move.
 func (e Event) VIPMoved() time.Duration { return time.Duration(e.VIPMovedMS) * time.Millisecond }
