@@ -92,7 +92,7 @@ func Read(path string, since time.Time) ([]wire.Event, int, error) {
 	var evs []wire.Event
 	bad := 0
 	for _, p := range Files(path) {
-		data, err := readTail(p, MaxFileSize+wire.MaxEventLine)
+		data, err := ReadTail(p, MaxFileSize+wire.MaxEventLine)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -121,9 +121,9 @@ func Read(path string, since time.Time) ([]wire.Event, int, error) {
 	return evs, bad, nil
 }
 
-// readTail reads at most the last n bytes of the file at path, dropping a
+// ReadTail reads at most the last n bytes of the file at path, dropping a
 // partial first line when it started mid-file.
-func readTail(path string, n int64) ([]byte, error) {
+func ReadTail(path string, n int64) ([]byte, error) {
 	f, err := nodefile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err

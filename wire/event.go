@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -229,4 +230,20 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// MaxOperator caps an operator name: user@host.
+const MaxOperator = 128
+
+// CheckOperator refuses an operator that is not user@host in letters,
+// digits, '.', '_' and '-': it is passed over SSH to the node as a flag and
+// written to the journal and to notifications.
+func CheckOperator(s string) error {
+	user, host, ok := strings.Cut(s, "@")
+	if !ok || user == "" || host == "" || len(s) > MaxOperator || strings.IndexFunc(user+host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) >= 0 || user[0] == '-' {
+		return fmt.Errorf("operator %q is not user@host (letters, digits, '.', '_', '-'; at most %d bytes)", human.Abbrev(s, 40), MaxOperator)
+	}
+	return nil
 }

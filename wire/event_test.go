@@ -94,3 +94,16 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckOperator(t *testing.T) {
+	for _, ok := range []string{"alice@laptop", "svc.redkeep-1@ops-host.example.com"} {
+		if err := CheckOperator(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "alice", "@host", "alice@", "a b@host", "alice@host;id", "-o@host", "alice@" + strings.Repeat("h", 130), "al\x1b@host"} {
+		if err := CheckOperator(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
