@@ -22,6 +22,7 @@ type KeyMap struct {
 
 	Switchover key.Binding
 	Lab        key.Binding
+	History    key.Binding
 
 	// Confirm ends the filter prompt; Cancel leaves it, clears the filter
 	// and the footer's line, and closes the help.
@@ -32,6 +33,7 @@ type KeyMap struct {
 	// offered.
 	SwitchoverDialog SwitchoverKeyMap
 	LabDialog        LabKeyMap
+	HistoryView      HistoryKeyMap
 }
 
 // DefaultKeyMap returns the console's keys.
@@ -51,6 +53,7 @@ func DefaultKeyMap() KeyMap {
 		Bottom:     key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "newest, follow")),
 		Switchover: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "switchover")),
 		Lab:        key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "lab: fail/heal")),
+		History:    key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
 		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel/clear")),
 
@@ -58,6 +61,10 @@ func DefaultKeyMap() KeyMap {
 			Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "switch over")),
 			Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 			Close:   key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "close")),
+		},
+		HistoryView: HistoryKeyMap{
+			Refresh: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
+			Close:   key.NewBinding(key.WithKeys("esc", "q", "h"), key.WithHelp("esc", "close")),
 		},
 		LabDialog: LabKeyMap{
 			Case:  key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "fail case")),
@@ -78,7 +85,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.NextPane, k.Zoom, k.Filter, k.Cancel, k.Follow},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Switchover, k.Lab, k.Help, k.Quit},
+		{k.Switchover, k.Lab, k.History, k.Help, k.Quit},
 	}
 }
 

@@ -42,6 +42,9 @@ type Options struct {
 	Switchover Switchover
 	// Lab, when set (and not ReadOnly), offers the lab's failure cases.
 	Lab Lab
+	// History, when set, offers the pair's event history (key h); it
+	// changes nothing, so --read-only keeps it.
+	History History
 	// ReadOnly hides every action.
 	ReadOnly bool
 
@@ -116,6 +119,8 @@ type Model struct {
 	sw       *switchoverDialog
 	swSeq    int
 	lab      *labDialog
+	hist     *historyView
+	histSeq  int
 	// labRunning is the lab command in flight, "" when none.
 	labRunning string
 
@@ -164,6 +169,9 @@ func New(opts Options) (*Model, error) {
 	}
 	if opts.ReadOnly || opts.Lab == nil {
 		m.keys.Lab.SetEnabled(false)
+	}
+	if opts.History == nil {
+		m.keys.History.SetEnabled(false)
 	}
 	for _, n := range opts.Nodes {
 		m.panels = append(m.panels, &nodePanel{name: n.Name, host: n.Host})
@@ -252,6 +260,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.updateSwitchover(msg)
 	case labDoneMsg:
 		return m, m.onLabDone(msg)
+	case historyMsg:
+		m.onHistory(msg)
+		return m, nil
 	case tea.MouseWheelMsg:
 		switch msg.Mouse().Button {
 		case tea.MouseWheelUp:
@@ -335,6 +346,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.updateSwitchover(msg)
 	case m.lab != nil:
 		return m, m.labKey(msg)
+	case m.hist != nil:
+		return m, m.historyKey(msg)
 	case m.filtering:
 		return m, m.filterKey(msg)
 	case m.showHelp:
@@ -387,6 +400,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.openSwitchover()
 	case key.Matches(msg, k.Lab):
 		m.openLab()
+	case key.Matches(msg, k.History):
+		return m, m.openHistory()
 	}
 	return m, nil
 }

@@ -173,6 +173,8 @@ func (m *Model) lowerView() string {
 		return m.box(m.sw.View())
 	case m.lab != nil:
 		return m.box(m.lab.View())
+	case m.hist != nil:
+		return m.box(m.hist.view(m))
 	case m.showHelp:
 		return m.box(m.helpView())
 	}
@@ -190,6 +192,7 @@ func (m *Model) helpView() string {
 	}{
 		{"switchover", m.keys.Switchover.Enabled(), m.keys.SwitchoverDialog},
 		{"lab", m.keys.Lab.Enabled(), m.keys.LabDialog},
+		{"history", m.keys.History.Enabled(), m.keys.HistoryView},
 	}
 	dh := m.help
 	dh.SetWidth(m.layout.dialogHelpW)

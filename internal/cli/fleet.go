@@ -191,6 +191,7 @@ func (f *fleet) Open(pair string) (tui.Options, error) {
 	for _, n := range cfg.Nodes {
 		opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
 	}
+	opts.History = consoleHistory{cfg: cfg, n: lp.actions}
 	if !f.readOnly {
 		opts.Switchover = newConsoleSwitchover(cfg, lp.actions)
 		if l := labOf(cfg); l != nil {
