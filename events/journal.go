@@ -28,7 +28,7 @@ const MaxRead = 5000
 
 // Append writes ev as one line at the end of the journal at path, rotating
 // first when the line would take the file past MaxFileSize. It waits at
-// most a second for another writer; see the package doc for why lines
+// most 200 ms for another writer; see the package doc for why lines
 // never interleave.
 func Append(path string, ev wire.Event) error {
 	line, err := ev.Line()

@@ -18,8 +18,9 @@ var errBusy = errors.New("lock held by another process")
 const lockPoll = 2 * time.Millisecond
 
 // lockWait bounds how long Append waits for another writer: writers hold
-// the lock for one write (or a rotation), microseconds.
-const lockWait = time.Second
+// the lock for one write (or a rotation), microseconds. It is short because
+// the check records its health changes inside its own deadline.
+const lockWait = 200 * time.Millisecond
 
 type fileLock struct{ f *os.File }
 

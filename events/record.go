@@ -30,7 +30,7 @@ var Executable = os.Executable
 // Record is the one call for code that has something to tell: it fills in
 // the time and node when unset, appends ev to the node's journal and, when
 // notify is configured, queues it and starts a deliverer without waiting
-// for it. It is bounded (a second at most, when another writer holds the
+// for it. It is bounded (200 ms at most, when another writer holds the
 // journal's lock) and never blocks on a receiver. The error is for the
 // caller to log; a hook must not fail because of it.
 func Record(cfg *config.Config, self *config.Node, ev wire.Event) error {
