@@ -70,7 +70,7 @@ func helperAppend() int {
 	return 0
 }
 
-func testConfig(t *testing.T, extra string) *config.Config {
+func testConfig(t testing.TB, extra string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	path := configtest.Pair{Extra: extra}.Hooks(dir).Write(t, dir, "config.yaml")
