@@ -34,6 +34,9 @@ type History struct {
 	Events []wire.Event `json:"events"`
 	// Errors say which node's history could not be read, and why.
 	Errors []string `json:"errors,omitempty"`
+	// Warnings say what was left out of a node's history (lines of its
+	// journal that were not events).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // MaxHistory caps the merged history: each node sends at most 5,000.
@@ -69,7 +72,7 @@ func FetchHistory(ctx context.Context, cfg *config.Config, n NodeRunner, since t
 			continue
 		}
 		if res[i].Skipped > 0 {
-			h.Errors = append(h.Errors, fmt.Sprintf("node %s: %d journal lines were not events (skipped)", cfg.Nodes[i].Name, res[i].Skipped))
+			h.Warnings = append(h.Warnings, fmt.Sprintf("node %s: %d journal lines were not events (skipped)", cfg.Nodes[i].Name, res[i].Skipped))
 		}
 		h.Events = append(h.Events, res[i].Events...)
 	}

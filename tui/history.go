@@ -68,7 +68,7 @@ func (m *Model) onHistory(msg historyMsg) {
 	for _, e := range msg.h.Events {
 		v.lines = append(v.lines, termsafe.Clean(e.String()))
 	}
-	for _, e := range msg.h.Errors {
+	for _, e := range append(msg.h.Errors, msg.h.Warnings...) {
 		v.errs = append(v.errs, termsafe.Clean(e))
 	}
 }

@@ -110,6 +110,9 @@ func writeHistory(w io.Writer, h actions.History) error {
 			return err
 		}
 	}
+	for _, e := range h.Warnings {
+		fmt.Fprintln(w, "warning: "+termsafe.Clean(e))
+	}
 	for _, e := range h.Errors {
 		fmt.Fprintln(w, "error: "+termsafe.Clean(e))
 	}
