@@ -63,6 +63,11 @@ func TestHistoryInLab(t *testing.T) {
 		if i > 0 && e.Time.Before(h.Events[i-1].Time) {
 			t.Errorf("history not oldest first at %d", i)
 		}
+		// The lab's nodes kept a journal from their first hook on: every
+		// event of their state logs is in it, and must not show twice.
+		if e.Source == wire.SourceLog {
+			t.Errorf("event %d came from the state log although the journal has it: %+v", i, e)
+		}
 		switch {
 		case e.Event == wire.EventCheckFailed && e.Node == old && failedCheck == nil:
 			failedCheck = &h.Events[i]

@@ -174,7 +174,10 @@ func (r *runner) finish(err error) error {
 	}); uerr != nil && !errors.Is(uerr, ErrOvertaken) {
 		r.logf(Error, "cannot record the result: %v", uerr)
 	}
-	r.record(wire.Event{Event: wire.EventTransition, From: r.prevState, To: r.state, Result: result, Detail: msg,
+	// The event's time is when the notify started: before any line it
+	// logged, so history can tell the journal's events from the state
+	// log's.
+	r.record(wire.Event{Time: r.started, Event: wire.EventTransition, From: r.prevState, To: r.state, Result: result, Detail: msg,
 		WritesPausedMS: ceilMS(r.pausedFor), TotalMS: ceilMS(time.Since(r.started))})
 	return err
 }

@@ -24,7 +24,7 @@ func StateLogEvents(data []byte, node string, loc *time.Location, before time.Ti
 	var out []wire.Event
 	for raw := range bytes.Lines(data) {
 		ev := p.ParseAt(string(raw), time.Time{})
-		if ev.Kind != KindHook || ev.Time.IsZero() || (!before.IsZero() && !ev.Time.Before(before)) {
+		if ev.Kind != KindHook || ev.Time.IsZero() {
 			continue
 		}
 		e := wire.Event{Time: ev.Time, Node: node, Source: wire.SourceLog}
@@ -42,7 +42,8 @@ func StateLogEvents(data []byte, node string, loc *time.Location, before time.Ti
 			}
 			e.Event, e.From, e.To, e.Result, e.Detail = wire.EventTransition, prev, state, result, rest
 			if t, ok := starts[ev.PID]; ok {
-				e.TotalMS = ev.Time.Sub(t).Milliseconds()
+				// Timed from its start, as the journal times transitions.
+				e.Time, e.TotalMS = t, ev.Time.Sub(t).Milliseconds()
 				delete(starts, ev.PID)
 			}
 			prev = state
@@ -65,6 +66,9 @@ func StateLogEvents(data []byte, node string, loc *time.Location, before time.Ti
 				continue
 			}
 		default:
+			continue
+		}
+		if !before.IsZero() && !e.Time.Before(before) {
 			continue
 		}
 		e.Detail = human.Truncate(e.Detail, 1000)

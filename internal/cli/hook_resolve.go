@@ -51,8 +51,9 @@ func newHookResolveCmd(h *hookEnv) *cobra.Command {
 			defer cancel()
 			log := hooks.NewLogger(cfg.Hooks.StateLog)
 			defer log.Close()
+			start := time.Now()
 			res, err := hooks.Resolve(ctx, cfg, self, log, req)
-			ev := wire.Event{Event: wire.EventResolve, From: self.Name, To: req.Keep, Operator: operator, Result: wire.ResultOK,
+			ev := wire.Event{Time: start, Event: wire.EventResolve, From: self.Name, To: req.Keep, Operator: operator, Result: wire.ResultOK,
 				WritesPausedMS: res.PausedFor.Milliseconds(), TotalMS: res.Took.Milliseconds()}
 			switch {
 			case err == nil:

@@ -138,7 +138,7 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			}
 			start := time.Now()
 			err = sw.Run(abort, o)
-			ev := wire.Event{Event: wire.EventSwitchover, From: self.Name, To: o.To, Operator: operator, Result: wire.ResultOK,
+			ev := wire.Event{Time: start, Event: wire.EventSwitchover, From: self.Name, To: o.To, Operator: operator, Result: wire.ResultOK,
 				WritesPausedMS: sw.WritesPaused.Milliseconds(), VIPMovedMS: sw.VIPMoved.Milliseconds(), TotalMS: time.Since(start).Milliseconds()}
 			var f *switchover.Failure
 			switch {
