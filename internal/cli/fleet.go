@@ -161,7 +161,8 @@ func (f *fleet) Open(pair string) (tui.Options, error) {
 		}
 	}
 	lp.view = v
-	if lp.actions == nil && !f.readOnly {
+	// Made in --read-only too: the history view reads the nodes' journals.
+	if lp.actions == nil {
 		lp.actions = actions.UseConns(cfg, lp.conns)
 	}
 	lp.mu.Unlock()

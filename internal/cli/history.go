@@ -69,6 +69,7 @@ printed; the other's events still are), 2 usage or config error.`,
 			return runHistory(cmd.Context(), cfg, o)
 		},
 	}
+	g.addPairFlag(cmd, pairFlagUsage)
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the merged events as JSON")
 	cmd.Flags().DurationVar(&o.since, "since", 0, "only events of the last DUR, e.g. 24h (default: all the journals hold)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 15*time.Second, "bound on reading both nodes")
