@@ -177,7 +177,7 @@ func Resolve(ctx context.Context, cfg *config.Config, n Nodes, plan ResolvePlan,
 		return res, fmt.Errorf("%w: %s", ErrResolveRefused, failedChecks(plan.Checks))
 	}
 	out, err := n.Redkeep(ctx, plan.Lose, "hook", "resolve-follow", "--keep", plan.Keep,
-		"--local-replid", plan.LoseReplID, "--keep-replid", plan.KeepReplID)
+		"--local-replid", plan.LoseReplID, "--keep-replid", plan.KeepReplID, "--operator", Operator())
 	var reply struct {
 		wire.ResolveResult
 		Error string `json:"error"`

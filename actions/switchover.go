@@ -116,6 +116,31 @@ func DefaultOwner() string {
 	return fmt.Sprintf("%s@%s:%d", name, host, os.Getpid())
 }
 
+// Operator names the person at this console for the nodes' event
+// journals: user@host, with any character wire.CheckOperator refuses
+// replaced by '_'.
+func Operator() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "unknown"
+	}
+	keep := func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}
+	op := strings.Map(keep, strings.TrimLeft(name, "-")) + "@" + strings.Map(keep, host)
+	if len(op) > wire.MaxOperator {
+		op = op[:wire.MaxOperator]
+	}
+	return op
+}
+
 // RefusedError is a switchover refused by its preflight: nothing changed.
 type RefusedError struct{ Plan Plan }
 
@@ -330,7 +355,7 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 	vipTimeout := 3*cfg.Keepalived.AdvertInt + 2*time.Second
 	runArgs := []string{"hook", "switchover-run", "--to", plan.To, "--owner", o.Owner,
 		"--max-lag", strconv.FormatInt(o.MaxLag, 10), "--timeout", o.pauseBound().String(),
-		"--vip-timeout", vipTimeout.String(), "--method", o.Method}
+		"--vip-timeout", vipTimeout.String(), "--method", o.Method, "--operator", Operator()}
 	last, method, runErr := streamRun(ctx, n, plan.From, runArgs, report)
 	res.Method = method
 

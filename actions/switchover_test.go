@@ -163,8 +163,13 @@ func (p *loopPair) RedkeepStream(ctx context.Context, node string, args ...strin
 	fs.DurationVar(&o.Timeout, "timeout", 0, "")
 	fs.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "")
 	fs.StringVar(&o.Method, "method", "", "")
+	var operator string
+	fs.StringVar(&operator, "operator", "", "")
 	if err := fs.Parse(args[2:]); err != nil {
 		return nil, err
+	}
+	if err := wire.CheckOperator(operator); err != nil {
+		return nil, fmt.Errorf("the console passed no valid --operator: %w", err)
 	}
 	cfg := p.nodeCfg[node]
 	self, _ := cfg.Node(node)

@@ -32,6 +32,7 @@ type Config struct {
 	Hooks      Hooks      `yaml:"hooks"`
 	Switchover Switchover `yaml:"switchover"`
 	Console    Console    `yaml:"console"`
+	Notify     Notify     `yaml:"notify"`
 
 	// Pair is the pair's name: its file's name without .yaml in a directory
 	// of pair files (and for a single pair file), its name in a pairs list.
@@ -131,11 +132,37 @@ type Hooks struct {
 	// MaintenanceFile records maintenance mode on this node (who, why,
 	// until when); default: maintenance.json beside StateFile.
 	MaintenanceFile string `yaml:"maintenance_file"`
+	// EventLog is the node's event journal: one JSON line per transition
+	// and operator action (package events), rotated at 1 MiB. Default:
+	// events.jsonl in state_log's directory.
+	EventLog string `yaml:"event_log"`
 	// SyncTimeout bounds how long a promotion waits for the old master's
 	// offset before refusing to promote over writes it lacks.
 	SyncTimeout time.Duration `yaml:"sync_timeout"`
 	// RedisTimeout bounds each Redis call a hook makes.
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
+}
+
+// Notify says who is told about every event the journal records: a
+// command run with the event as JSON on stdin and as REDKEEP_* variables,
+// and a webhook POSTed the event as JSON with a Slack-compatible "text".
+// Both are delivered by a detached `redkeep hook deliver`, off the
+// failover's path, bounded by Timeout.
+type Notify struct {
+	// Command is an argv; its first element is an absolute path. It runs
+	// as the hooks do (root), without a shell.
+	Command []string `yaml:"command"`
+	// Webhook is an http(s) URL holding no secret: no user:password and no
+	// query string. A URL carrying a token (Slack's, Teams') goes in
+	// WebhookFile, a root-owned file the hooks read, like redis.password_file.
+	Webhook     string        `yaml:"webhook"`
+	WebhookFile string        `yaml:"webhook_file"`
+	Timeout     time.Duration `yaml:"timeout"`
+}
+
+// Enabled reports whether any notification is configured.
+func (n Notify) Enabled() bool {
+	return len(n.Command) > 0 || n.Webhook != "" || n.WebhookFile != ""
 }
 
 // Switchover holds the defaults of a planned switchover.
@@ -167,6 +194,9 @@ const (
 	DefaultStateFile    = "/var/lib/redkeep/state.json"
 	DefaultStateLog     = "/var/log/redkeep/redis-state.log"
 	DefaultLockFile     = "/run/redkeep/hook.lock"
+	DefaultEventLog     = "/var/log/redkeep/events.jsonl"
+	DefaultNotifyTime   = 5 * time.Second
+	MaxNotifyTimeout    = time.Minute
 	DefaultSyncTimeout  = 5 * time.Second
 	DefaultRedisTimeout = 500 * time.Millisecond
 	DefaultMaxLag       = 1 << 20
@@ -545,6 +575,7 @@ var sections = map[string]string{
 	"NodeKeepalived": "a node's keepalived", "Keepalived": "keepalived", "Check": "keepalived.check",
 	"Redis": "redis", "Hooks": "hooks", "Switchover": "switchover", "Console": "console",
 	"pairEntry": "a pair", "pairsFile": "a file with a pairs list (it holds nothing else)",
+	"Notify": "notify",
 }
 
 // friendlier rewrites yaml.v3's Go-flavoured messages in the config's terms.
@@ -603,6 +634,14 @@ func (c *Config) applyDefaults() {
 	}
 	if h.MaintenanceFile == "" {
 		h.MaintenanceFile = filepath.Join(filepath.Dir(h.StateFile), DefaultMaintenanceName)
+	}
+	if h.EventLog == "" {
+		// Beside the state log: a pair (or a test, or the lab) that moves
+		// the hooks' log moves its journal with it.
+		h.EventLog = filepath.Join(filepath.Dir(h.StateLog), filepath.Base(DefaultEventLog))
+	}
+	if c.Notify.Timeout == 0 {
+		c.Notify.Timeout = DefaultNotifyTime
 	}
 	if h.SyncTimeout == 0 {
 		h.SyncTimeout = DefaultSyncTimeout

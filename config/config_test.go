@@ -308,6 +308,17 @@ func TestFieldValues(t *testing.T) {
 		{"nodes[0].ssh.known_hosts", "~/.ssh/known_hosts\x1b[2J", "control character U+001B"},
 		{"nodes[0].ssh.identity_files", []string{"~/.ssh/id", "~/.ssh/id\n"}, "nodes[0].ssh.identity_files[1]: contains control character U+000A"},
 		{"redis.username", "ab\u202ecd", "non-printable character U+202E"},
+		{"hooks.event_log", "events.jsonl", "absolute path"},
+		{"notify.command", []string{"/usr/local/bin/page", "--team", "redis"}, ""},
+		{"notify.command", []string{"page", "--team"}, "absolute path"},
+		{"notify.command", []string{"/bin/echo", "a\nb"}, "notify.command[1]: contains control character U+000A"},
+		{"notify.webhook", "https://alerts.example.com/redkeep", ""},
+		{"notify.webhook", "ftp://alerts.example.com/x", "not an http:// or https:// URL"},
+		{"notify.webhook", "https://alerts.example.com/x?token=s3cret", "secrets never go in config.yaml"},
+		{"notify.webhook", "https://bot:s3cret@alerts.example.com/x", "secrets never go in config.yaml"},
+		{"notify.webhook_file", "/etc/redkeep/webhook", ""},
+		{"notify.webhook_file", "webhook", "absolute path"},
+		{"notify.timeout", "2m", "between 0"},
 		{"redis.username", long("u", 256), "at most 255"},
 	}
 	for _, tc := range cases {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -462,7 +463,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	for _, f := range []struct {
 		val  string
 		name string
-	}{{c.Hooks.StateFile, "state_file"}, {c.Hooks.StateLog, "state_log"}, {c.Hooks.LockFile, "lock_file"}, {c.Hooks.MaintenanceFile, "maintenance_file"}} {
+	}{{c.Hooks.StateFile, "state_file"}, {c.Hooks.StateLog, "state_log"}, {c.Hooks.LockFile, "lock_file"}, {c.Hooks.MaintenanceFile, "maintenance_file"}, {c.Hooks.EventLog, "event_log"}} {
 		v.absPath(f.val, "hooks", f.name)
 	}
 	if c.Hooks.SyncTimeout < 0 {
@@ -490,6 +491,7 @@ func (c *Config) validate(root *yaml.Node) Errors {
 			break
 		}
 	}
+	v.notify(c.Notify)
 	// In file order, so the first errors printed are the first in the file.
 	slices.SortStableFunc(v.errs, func(a, b *Error) int { return a.Line - b.Line })
 	return v.errs
@@ -508,4 +510,58 @@ func checkAddr(v *validator, addr string, path ...any) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		v.fail(fmt.Sprintf("%s has a bad port (1-65535)", show(addr)), path...)
 	}
+}
+
+// maxNotifyArgs caps notify.command's argv.
+const maxNotifyArgs = 32
+
+// notify checks the notify section: the command runs as root without a
+// shell, so its program is an absolute path; the webhook is http(s) and,
+// inline, holds no secret.
+func (v *validator) notify(n Notify) {
+	if len(n.Command) > 0 {
+		v.absPath(n.Command[0], "notify", "command", 0)
+		if len(n.Command) > maxNotifyArgs {
+			v.fail(fmt.Sprintf("%d arguments, at most %d", len(n.Command), maxNotifyArgs), "notify", "command")
+		}
+	}
+	if n.Webhook != "" && n.WebhookFile != "" {
+		v.fail("set webhook or webhook_file, not both", "notify")
+	}
+	if n.Webhook != "" {
+		if err := CheckWebhook(n.Webhook); err != nil {
+			v.fail(err.Error(), "notify", "webhook")
+		} else if u, _ := url.Parse(n.Webhook); u.User != nil || u.RawQuery != "" {
+			v.fail(fmt.Sprintf("%s holds credentials (user:password@ or a query string): secrets never go in config.yaml; put the URL in a root-owned file named by webhook_file", show(redactURL(n.Webhook))), "notify", "webhook")
+		}
+	}
+	if n.WebhookFile != "" {
+		v.absPath(n.WebhookFile, "notify", "webhook_file")
+	}
+	if n.Timeout < 0 || n.Timeout > MaxNotifyTimeout {
+		v.fail(fmt.Sprintf("timeout %s must be between 0 (default %s) and %s", n.Timeout, DefaultNotifyTime, MaxNotifyTimeout), "notify", "timeout")
+	}
+}
+
+// CheckWebhook refuses a webhook URL that is not http(s) with a host. The
+// hooks check a URL read from notify.webhook_file with it too.
+func CheckWebhook(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a URL", show(redactURL(raw)))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s is not an http:// or https:// URL with a host", show(redactURL(raw)))
+	}
+	return nil
+}
+
+// redactURL keeps a URL's scheme and host for a message: its path, query
+// and user info may hold a token.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/..."
 }

@@ -249,14 +249,22 @@ func (r *runner) noteTo(path string, level Level, msg string) {
 }
 
 // checkResult logs a change of health and passes err through.
+// A change between healthy and failing is also one event in the journal.
 func (r *runner) checkResult(err error) error {
+	now := time.Now() // before the line logged about it, as for every event
+	path := checkNotePath(r.cfg)
+	prev, rerr := nodefile.Read(path)
+	wasFailing := rerr == nil && strings.HasPrefix(string(prev), "check failed")
 	if err != nil {
 		r.note(Error, "check failed: "+err.Error())
+		if !wasFailing {
+			r.record(wire.Event{Time: now, Event: wire.EventCheckFailed, Result: wire.ResultFailed, Detail: err.Error()})
+		}
 		return err
 	}
-	path := checkNotePath(r.cfg)
-	if prev, rerr := nodefile.Read(path); rerr == nil && strings.HasPrefix(string(prev), "check failed") {
+	if wasFailing {
 		r.note(Info, "check healthy again")
+		r.record(wire.Event{Time: now, Event: wire.EventCheckOK, Result: wire.ResultOK})
 	}
 	return nil
 }

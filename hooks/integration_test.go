@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/events"
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/redistest"
@@ -72,6 +75,8 @@ type pairOpts struct {
 	deadline  time.Duration
 	// password is written to a password_file the config names.
 	password string
+	// extra is more top-level YAML (a notify section).
+	extra string
 }
 
 func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
@@ -109,6 +114,7 @@ func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
 			}
 			pc.Extra = "redis: {password_file: " + pwFile + "}\n"
 		}
+		pc.Extra += o.extra
 		p.cfg[node] = pc.Write(t, p.dir, node+".yaml")
 	}
 	t.Cleanup(func() {
@@ -1088,4 +1094,77 @@ func replicatedPair(t *testing.T) (p *testPair, a, b *redistest.Server) {
 	}
 	b.ReplicaOf(a)
 	return p, a, b
+}
+
+// TestEventJournal: a MASTER notify records one transition with the time
+// the peer's writes were paused, and hands it to notify.command through
+// the detached deliverer; a failing check records one check-failed
+// however often it runs, and its recovery one check-ok.
+func TestEventJournal(t *testing.T) {
+	t.Parallel()
+	got := filepath.Join(t.TempDir(), "notified")
+	cmd := filepath.Join(t.TempDir(), "notify.sh")
+	if err := os.WriteFile(cmd, []byte("#!/bin/sh\n(cat; echo) >> "+got+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b := redistest.Start(t), redistest.Start(t)
+	p := newPair(t, a, b, pairOpts{extra: "notify: {command: [" + cmd + "], timeout: 5s}\n"})
+	for i := range 100 {
+		if err := a.Client().Set(context.Background(), fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.ReplicaOf(a)
+	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
+		t.Fatalf("MASTER notify on b: exit %d\n%s", r.code, r.stderr)
+	}
+	journal := func(node string) []wire.Event {
+		evs, bad, err := events.Read(filepath.Join(p.dir, node, "events.jsonl"), time.Time{})
+		if err != nil || bad != 0 {
+			t.Fatalf("journal of %s: %v, %d bad lines", node, err, bad)
+		}
+		return evs
+	}
+	evs := journal("b")
+	if len(evs) != 1 {
+		t.Fatalf("b's journal: %+v, want one transition", evs)
+	}
+	e := evs[0]
+	if e.Event != wire.EventTransition || e.Node != "b" || e.To != wire.KAMaster || e.Result != wire.ResultOK || e.WritesPausedMS <= 0 || e.TotalMS < e.WritesPausedMS {
+		t.Errorf("b's transition: %+v", e)
+	}
+	waitFor(t, "the notify command to get the transition", 10*time.Second, func() bool {
+		data, _ := os.ReadFile(got)
+		return strings.Contains(string(data), `"event":"transition"`)
+	})
+
+	a.Stop()
+	for range 3 {
+		if r := p.hook(t, "a", "check"); r.code != 1 {
+			t.Fatalf("check with Redis stopped: exit %d", r.code)
+		}
+	}
+	a.Restart()
+	if r := p.hook(t, "a", "check"); r.code != 0 {
+		t.Fatalf("check with Redis back: exit %d\n%s", r.code, r.stderr)
+	}
+	var kinds []string
+	for _, e := range journal("a") {
+		kinds = append(kinds, e.Event)
+	}
+	if !slices.Equal(kinds, []string{wire.EventCheckFailed, wire.EventCheckOK}) {
+		t.Errorf("a's journal: %v, want one check-failed then one check-ok", kinds)
+	}
+	if s, err := events.DeliveryStats(mustLoad(t, p.cfg["b"])); err != nil || s.Delivered != 1 || s.Failed != 0 {
+		t.Errorf("b's delivery stats %+v, %v", s, err)
+	}
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/events"
 	"github.com/redkeep/redkeep/internal/hookstats"
 	"github.com/redkeep/redkeep/internal/human"
 	"github.com/redkeep/redkeep/wire"
@@ -100,6 +101,7 @@ func Notify(ctx context.Context, cfg *config.Config, self *config.Node, log *Log
 	}
 	defer r.Close()
 	r.role = role
+	r.started, r.state = time.Now(), n.State
 	if err := r.announce(ctx, n.Name, n.State, n.Priority); err != nil {
 		if errors.Is(err, ErrOvertaken) {
 			r.logf(Warn, "overtaken before starting, stopping: %v", err)
@@ -216,5 +218,21 @@ func (r *runner) finish(err error) error {
 	}); uerr != nil && !errors.Is(uerr, ErrOvertaken) {
 		r.logf(Error, "cannot record the result: %v", uerr)
 	}
+	// The event's time is when the notify started: before any line it
+	// logged, so history can tell the journal's events from the state
+	// log's.
+	r.record(wire.Event{Time: r.started, Event: wire.EventTransition, From: r.prevState, To: r.state, Result: result, Detail: msg,
+		WritesPausedMS: ceilMS(r.pausedFor), TotalMS: ceilMS(time.Since(r.started))})
 	return err
+}
+
+// ceilMS rounds d up to whole milliseconds: a pause of 0.3 ms was a pause.
+func ceilMS(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
+
+// record puts ev in the node's journal and hands it to notifications;
+// a failure is logged, never the hook's.
+func (r *runner) record(ev wire.Event) {
+	if err := events.Record(r.cfg, r.self, ev); err != nil {
+		r.logf(Warn, "event journal: %v", err)
+	}
 }

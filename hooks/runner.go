@@ -67,6 +67,15 @@ type runner struct {
 	// were paused, the target ActWaitCaughtUp waits for.
 	paused     bool
 	pausedInfo *replication.Info
+
+	// For the journal: when this notify started, the keepalived state it
+	// replaced, the state it handles, and how long the peer's writes were
+	// held paused in all.
+	started   time.Time
+	prevState string
+	state     string
+	pausedAt  time.Time
+	pausedFor time.Duration
 }
 
 // newRunner prepares a runner for node self, with Redis clients bounded by
@@ -314,6 +323,7 @@ func (r *runner) pausePeer(ctx context.Context) error {
 		return fmt.Errorf("CLIENT PAUSE on peer %s: %w", r.peerNode.Redis.PeerAddr, err)
 	}
 	r.paused = true
+	r.pausedAt = time.Now()
 	p := r.fetch(ctx, r.peer)
 	if !p.Up {
 		return fmt.Errorf("peer INFO after pausing: %s", p.Err)
@@ -330,6 +340,7 @@ func (r *runner) unpause(ctx context.Context) {
 		return
 	}
 	r.paused = false
+	defer func() { r.pausedFor += time.Since(r.pausedAt) }()
 	cctx, cancel := r.call(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := r.peer.Do(cctx, "CLIENT", "UNPAUSE").Err(); err != nil {
@@ -592,6 +603,7 @@ func (r *runner) announce(ctx context.Context, instance, state string, priority 
 		return fmt.Errorf("%w: keepalived started the notify for %s (pid %d) after ours, and it already announced itself", ErrOvertaken, old.State, old.PID)
 	}
 	r.gen = old.Generation + 1
+	r.prevState = old.State
 	return writeState(r.cfg.Hooks.StateFile, wire.State{
 		Node:       r.self.Name,
 		Instance:   instance,

@@ -42,14 +42,15 @@ func TrustedConfig(path string) error {
 
 // TrustedHookFiles refuses, with the reason, a directory holding the
 // hooks' files (hooks.state_file, hooks.state_log, hooks.lock_file,
-// hooks.maintenance_file, keepalived.track_file) or a redis.password_file
-// that someone other than root could change.
+// hooks.maintenance_file, hooks.event_log, keepalived.track_file) or a
+// redis.password_file that someone other than root could change.
 func TrustedHookFiles(cfg *config.Config) error {
 	for _, f := range []struct{ key, path string }{
 		{"hooks.state_file", cfg.Hooks.StateFile},
 		{"hooks.state_log", cfg.Hooks.StateLog},
 		{"hooks.lock_file", cfg.Hooks.LockFile},
 		{"hooks.maintenance_file", cfg.Hooks.MaintenanceFile},
+		{"hooks.event_log", cfg.Hooks.EventLog},
 		{"keepalived.track_file", cfg.Keepalived.TrackFile},
 	} {
 		if err := walkTrusted(filepath.Dir(f.path), true); err != nil {
@@ -185,3 +186,7 @@ func owner(fi fs.FileInfo) uint32 {
 	}
 	return ^uint32(0)
 }
+
+// TrustedFile refuses, with the reason, a file root reads (the notify
+// webhook file) that someone other than root could change.
+func TrustedFile(path string) error { return walkTrusted(path, false) }

@@ -92,6 +92,12 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 	if err := os.WriteFile(s.sshConfig(), []byte("# redkeep lab: no ssh_config overrides\n"), 0o644); err != nil {
 		return err
 	}
+	// notify.command of the lab: each node appends the events it is told
+	// about to its own notifications file, to show what a notification
+	// carries (and for the tests to check they arrive).
+	if err := os.WriteFile(s.NotifyCommand(), []byte(notifyScript(s.NodeView())), 0o755); err != nil {
+		return err
+	}
 	cfgText, err := s.configYAML()
 	if err != nil {
 		return err
@@ -229,6 +235,7 @@ func (s *Settings) configYAML() (string, error) {
 		},
 		"RedisPort": RedisPort,
 		"SSHPort":   SSHPort,
+		"Notify":    s.NotifyCommand(),
 	}
 	var b strings.Builder
 	if err := configTmpl.Execute(&b, data); err != nil {
@@ -272,7 +279,26 @@ hooks:
   state_log: {{.View}}/redis-state.log
   lock_file: {{.View}}/hook.lock
   maintenance_file: {{.View}}/maintenance.json
+  event_log: {{.View}}/events.jsonl
+
+notify:
+  # Each node appends the events it is told about to {{.View}}/notifications.jsonl.
+  command: [{{.Notify}}]
+  timeout: 5s
 
 console:
   syslog: {{.View}}/syslog
 `))
+
+// notifyScript is the lab's notify.command: the event's JSON (stdin) and
+// its one-line text ($REDKEEP_TEXT) appended to the node's notifications
+// file, one JSON line per event.
+func notifyScript(view string) string {
+	return `#!/bin/sh
+# notify.command of the redkeep lab, written by redkeep lab up: appends the
+# event redkeep hands it (JSON on stdin) to this node's notifications file.
+set -e
+event=$(cat)
+printf '%s\n' "$event" >> ` + view + `/notifications.jsonl
+`
+}

@@ -188,7 +188,7 @@ func TestLabConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"vip: 198.51.100.100/24", "host: 198.51.100.11", "known_hosts: /run/redkeep-lab/console/known_hosts", "state_log: /run/redkeep-lab/node/redis-state.log"} {
+	for _, want := range []string{"vip: 198.51.100.100/24", "host: 198.51.100.11", "known_hosts: /run/redkeep-lab/console/known_hosts", "state_log: /run/redkeep-lab/node/redis-state.log", "event_log: /run/redkeep-lab/node/events.jsonl", "command: [/run/redkeep-lab/bin/notify]"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lab config lacks %q:\n%s", want, text)
 		}

@@ -184,6 +184,20 @@ func (s *Settings) StateLog(name string) string {
 	return filepath.Join(s.NodeDir(name), "redis-state.log")
 }
 
+// EventLog is node name's event journal, as seen from the root namespace.
+func (s *Settings) EventLog(name string) string {
+	return filepath.Join(s.NodeDir(name), "events.jsonl")
+}
+
+// Notifications is the file the lab's notify.command appends node name's
+// events to, as seen from the root namespace.
+func (s *Settings) Notifications(name string) string {
+	return filepath.Join(s.NodeDir(name), "notifications.jsonl")
+}
+
+// NotifyCommand is the lab's notify.command, a script both nodes run.
+func (s *Settings) NotifyCommand() string { return s.path("bin", "notify") }
+
 func (s *Settings) statePath() string { return s.path("lab.json") }
 
 func (s *Settings) executable() (string, error) {

@@ -23,6 +23,7 @@ type KeyMap struct {
 	Switchover  key.Binding
 	Lab         key.Binding
 	Maintenance key.Binding
+	History     key.Binding
 
 	// Confirm ends the filter prompt; Cancel leaves it, clears the filter
 	// and the footer's line, and closes the help.
@@ -34,6 +35,7 @@ type KeyMap struct {
 	SwitchoverDialog  SwitchoverKeyMap
 	LabDialog         LabKeyMap
 	MaintenanceDialog MaintenanceKeyMap
+	HistoryView       HistoryKeyMap
 }
 
 // DefaultKeyMap returns the console's keys.
@@ -54,6 +56,7 @@ func DefaultKeyMap() KeyMap {
 		Switchover:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "switchover")),
 		Lab:         key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "lab: fail/heal")),
 		Maintenance: key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "maintenance on/off")),
+		History:     key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
 		Confirm:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
 		Cancel:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel/clear")),
 
@@ -66,6 +69,10 @@ func DefaultKeyMap() KeyMap {
 			Next:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
 			Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "turn on/off")),
 			Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		},
+		HistoryView: HistoryKeyMap{
+			Refresh: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
+			Close:   key.NewBinding(key.WithKeys("esc", "q", "h"), key.WithHelp("esc", "close")),
 		},
 		LabDialog: LabKeyMap{
 			Case:  key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "fail case")),
@@ -86,7 +93,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.NextPane, k.Zoom, k.Filter, k.Cancel, k.Follow},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Switchover, k.Maintenance, k.Lab, k.Help, k.Quit},
+		{k.Switchover, k.Maintenance, k.History, k.Lab, k.Help, k.Quit},
 	}
 }
 

@@ -45,6 +45,9 @@ type Options struct {
 	// Maintenance, when set (and not ReadOnly), offers turning maintenance
 	// mode on and off.
 	Maintenance Maintenance
+	// History, when set, offers the pair's event history (key h); it
+	// changes nothing, so --read-only keeps it.
+	History History
 	// ReadOnly hides every action.
 	ReadOnly bool
 
@@ -119,6 +122,8 @@ type Model struct {
 	sw       *switchoverDialog
 	swSeq    int
 	lab      *labDialog
+	hist     *historyView
+	histSeq  int
 	// labRunning is the lab command in flight, "" when none.
 	labRunning string
 	maint      *maintenanceDialog
@@ -173,6 +178,9 @@ func New(opts Options) (*Model, error) {
 	}
 	if opts.ReadOnly || opts.Maintenance == nil {
 		m.keys.Maintenance.SetEnabled(false)
+	}
+	if opts.History == nil {
+		m.keys.History.SetEnabled(false)
 	}
 	for _, n := range opts.Nodes {
 		m.panels = append(m.panels, &nodePanel{name: n.Name, host: n.Host})
@@ -264,6 +272,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onLabDone(msg)
 	case maintenanceDoneMsg:
 		return m, m.onMaintenanceDone(msg)
+	case historyMsg:
+		m.onHistory(msg)
+		return m, nil
 	case tea.MouseWheelMsg:
 		switch msg.Mouse().Button {
 		case tea.MouseWheelUp:
@@ -349,6 +360,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.labKey(msg)
 	case m.maint != nil:
 		return m, m.maintenanceKey(msg)
+	case m.hist != nil:
+		return m, m.historyKey(msg)
 	case m.filtering:
 		return m, m.filterKey(msg)
 	case m.showHelp:
@@ -403,6 +416,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.openLab()
 	case key.Matches(msg, k.Maintenance):
 		return m, m.openMaintenance()
+	case key.Matches(msg, k.History):
+		return m, m.openHistory()
 	}
 	return m, nil
 }

@@ -178,6 +178,8 @@ func (m *Model) lowerView() string {
 		return m.box(m.lab.View())
 	case m.maint != nil:
 		return m.box(m.maint.View())
+	case m.hist != nil:
+		return m.box(m.hist.view(m))
 	case m.showHelp:
 		return m.box(m.helpView())
 	}
@@ -196,6 +198,7 @@ func (m *Model) helpView() string {
 		{"switchover", m.keys.Switchover.Enabled(), m.keys.SwitchoverDialog},
 		{"maint mode", m.keys.Maintenance.Enabled(), m.keys.MaintenanceDialog},
 		{"lab", m.keys.Lab.Enabled(), m.keys.LabDialog},
+		{"history", m.keys.History.Enabled(), m.keys.HistoryView},
 	}
 	dh := m.help
 	dh.SetWidth(m.layout.dialogHelpW)

@@ -31,6 +31,8 @@ func samples() map[string]any {
 		"lock_reply.json":        LockReply{Node: "b", OK: false, Held: &lock, Error: "another switchover is in progress"},
 		"switchover_step.json": SwitchoverStep{Step: StepRedis, State: StateFailed, Detail: "b did not catch up within 5s",
 			Time: at, PairState: "a master with the VIP, b its replica"},
+		"event.json": Event{Time: at, Node: "a", Event: EventSwitchover, From: "a", To: "b", WritesPausedMS: 3, VIPMovedMS: 812, TotalMS: 1207,
+			Operator: "alice@laptop", Reason: "kernel upgrade", Result: ResultOK, Detail: "pause: b is master, a its replica, at offset 5000", Source: SourceLog},
 		"resolve_result.json": ResolveResult{RDB: "/var/lib/redkeep/resolve-20261126T001155Z-5f3c2a1b-5000.rdb", Bytes: 1 << 20, Keys: 2499,
 			ReplID: "5f3c2a1b9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b", Offset: 5000,
 			Tail: &replication.Tail{Divergence: replication.Divergence{ReplID: "5f3c2a1b9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b", Fork: 4001},

@@ -110,6 +110,11 @@ type Runner struct {
 	// KeepalivedRunning reports whether this node's keepalived runs; nil
 	// means it does.
 	KeepalivedRunning func() bool
+
+	// Measured by Run for the event journal: how long the Redis step held
+	// writes paused, and how long the VIP took from the drain until the
+	// target answered on it (0 when the run did not get that far).
+	WritesPaused, VIPMoved time.Duration
 }
 
 // New returns the switchover of a real node: self's Redis, the
@@ -267,6 +272,7 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		}
 		return s.fail(wire.StepRedis, err, state)
 	}
+	s.WritesPaused = res.Took
 	s.emit(wire.StepRedis, wire.StateDone, fmt.Sprintf("%s: %s is master, %s its replica, at offset %d, in %s", res.Method, target.Name, s.Self.Name, res.Offset, res.Took.Round(time.Millisecond)))
 
 	// From here on, this node holds the VIP but its Redis is a replica:
@@ -290,6 +296,7 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 	if err := s.waitVIPAnswers(ctx, rs, target, o.VIPTimeout-left); err != nil {
 		return s.vipFailed(ctx, rs, target, err)
 	}
+	s.VIPMoved = time.Since(vipStart)
 	s.emit(wire.StepVIP, wire.StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
 
 	s.emit(wire.StepUndrain, wire.StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")

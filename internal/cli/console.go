@@ -98,6 +98,7 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		for _, n := range cfg.Nodes {
 			opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
 		}
+		opts.History = consoleHistory{cfg: cfg, n: actions.UseConns(cfg, pair.conns)}
 		if !o.readOnly {
 			opts.Switchover = newConsoleSwitchover(cfg, actions.UseConns(cfg, pair.conns))
 			opts.Maintenance = consoleMaintenance{cfg: cfg, nodes: actions.UseConns(cfg, pair.conns)}
@@ -327,4 +328,19 @@ func (c consoleLab) Fail(ctx context.Context, kase, node string) error {
 func (c consoleLab) Heal(ctx context.Context) error {
 	_, err := c.l.Heal(ctx)
 	return err
+}
+
+// consoleHistory reads both nodes' journals over the console's connections.
+type consoleHistory struct {
+	cfg *config.Config
+	n   actions.NodeRunner
+}
+
+// historyTimeout bounds one read of the history from the console.
+const historyTimeout = 15 * time.Second
+
+func (c consoleHistory) History(ctx context.Context) actions.History {
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	defer cancel()
+	return actions.FetchHistory(ctx, c.cfg, c.n, 0)
 }

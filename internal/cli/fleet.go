@@ -161,7 +161,8 @@ func (f *fleet) Open(pair string) (tui.Options, error) {
 		}
 	}
 	lp.view = v
-	if lp.actions == nil && !f.readOnly {
+	// Made in --read-only too: the history view reads the nodes' journals.
+	if lp.actions == nil {
 		lp.actions = actions.UseConns(cfg, lp.conns)
 	}
 	lp.mu.Unlock()
@@ -191,6 +192,7 @@ func (f *fleet) Open(pair string) (tui.Options, error) {
 	for _, n := range cfg.Nodes {
 		opts.Nodes = append(opts.Nodes, tui.NodeInfo{Name: n.Name, Host: n.Host})
 	}
+	opts.History = consoleHistory{cfg: cfg, n: lp.actions}
 	if !f.readOnly {
 		opts.Switchover = newConsoleSwitchover(cfg, lp.actions)
 		opts.Maintenance = consoleMaintenance{cfg: cfg, nodes: lp.actions}

@@ -46,7 +46,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 			// keepalived drops the hooks' stderr: config warnings go to their
 			// log, except from the check (every second) and state (every
 			// console poll), which would flood it.
-			if n := cmd.Name(); h.log != nil && n != "check" && n != "state" {
+			if n := cmd.Name(); h.log != nil && n != "check" && n != "state" && n != "history" && n != "deliver" {
 				for _, w := range h.cfg.Warnings {
 					h.log.Logf(hooks.Warn, "config", "warning: %s", w)
 				}
@@ -70,6 +70,8 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 		newHookDrainCmd(h, true),
 		newHookDrainCmd(h, false),
 		newHookShowStateCmd(h),
+		newHookHistoryCmd(h),
+		newHookDeliverCmd(h),
 	)
 	for _, c := range cmd.Commands() {
 		annotate(c, annHookEnv)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redkeep/redkeep/events"
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/internal/hookstats"
@@ -68,7 +69,7 @@ func newHookSwitchoverLockCmd(h *hookEnv) *cobra.Command {
 }
 
 func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
-	var node string
+	var node, operator string
 	o := switchover.Options{}
 	cmd := &cobra.Command{
 		Use:   "switchover-run --to NODE --owner ID",
@@ -87,6 +88,9 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			self, err := cfg.LocalNode(node)
 			if err != nil {
 				return withCode(exitUsage, err)
+			}
+			if err := checkOperatorFlag(operator); err != nil {
+				return err
 			}
 			if o.Timeout <= 0 {
 				o.Timeout = cfg.Switchover.Timeout
@@ -133,15 +137,23 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
+			start := time.Now()
 			err = sw.Run(abort, o)
+			ev := wire.Event{Time: start, Event: wire.EventSwitchover, From: self.Name, To: o.To, Operator: operator, Result: wire.ResultOK,
+				WritesPausedMS: sw.WritesPaused.Milliseconds(), VIPMovedMS: sw.VIPMoved.Milliseconds(), TotalMS: time.Since(start).Milliseconds()}
 			switch switchover.Result(err) {
 			case hookstats.ResultOK:
-				return nil
 			case hookstats.ResultRefused:
-				return withCode(exitRefused, err)
+				ev.Result, ev.Detail = wire.ResultRefused, err.Error()
+				err = withCode(exitRefused, err)
 			default:
-				return withCode(exitUnhealthy, err)
+				ev.Result, ev.Detail = wire.ResultFailed, err.Error()
+				err = withCode(exitUnhealthy, err)
 			}
+			if rerr := events.Record(cfg, self, ev); rerr != nil {
+				log.Logf(hooks.Warn, "switchover", "event journal: %v", rerr)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -152,5 +164,18 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 	f.DurationVar(&o.Timeout, "timeout", 0, "longest write pause (default: switchover.timeout)")
 	f.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "longest wait for the VIP to move (default: 3 x advert_int + 2s)")
 	f.StringVar(&o.Method, "method", wire.MethodAuto, "Redis step: auto, failover or pause")
+	f.StringVar(&operator, "operator", "", "who asked, user@console-host, for the event journal")
 	return cmd
+}
+
+// checkOperatorFlag validates --operator of a node verb; "" is allowed (a
+// verb run by hand, or by an older console).
+func checkOperatorFlag(op string) error {
+	if op == "" {
+		return nil
+	}
+	if err := wire.CheckOperator(op); err != nil {
+		return withCode(exitUsage, fmt.Errorf("--operator: %w", err))
+	}
+	return nil
 }

@@ -43,6 +43,7 @@ func newRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(
 		console,
 		newStatusCmd(g),
+		newHistoryCmd(g),
 		newSwitchoverCmd(g),
 		newResolveCmd(g),
 		newDoctorCmd(g),

@@ -23,6 +23,8 @@ type Pair struct {
 	// TrackFile, StateFile, StateLog and LockFile are the node-local paths
 	// of keepalived.track_file and hooks.*.
 	TrackFile, StateFile, StateLog, LockFile string
+	// EventLog is hooks.event_log (default: beside StateLog).
+	EventLog string
 	// InKeepalived and InHooks are more lines of the keepalived and hooks
 	// sections, each indented by two spaces: "  check: {deadline: 1s}\n".
 	InKeepalived, InHooks string
@@ -85,7 +87,7 @@ func (p Pair) YAML() string {
 	}
 	b.WriteString(p.InKeepalived)
 	var hooks []string
-	for _, kv := range [][2]string{{"state_file", p.StateFile}, {"state_log", p.StateLog}, {"lock_file", p.LockFile}} {
+	for _, kv := range [][2]string{{"state_file", p.StateFile}, {"state_log", p.StateLog}, {"lock_file", p.LockFile}, {"event_log", p.EventLog}} {
 		if kv[1] != "" {
 			hooks = append(hooks, fmt.Sprintf("  %s: %s\n", kv[0], kv[1]))
 		}
