@@ -277,9 +277,10 @@ func (s *Settings) ExporterURL(n string) string {
 }
 
 // startExporter starts node n's `redkeep exporter` (the lab's build) unless
-// it runs, and waits until it answers /healthz.
+// it runs, and waits until it answers /healthz. A baseline lab has none:
+// it stands for hosts before redkeep is deployed, with no redkeep on them.
 func (s *Settings) startExporter(ctx context.Context, n string) error {
-	if s.running(n, procExporter) > 0 {
+	if s.Baseline || s.running(n, procExporter) > 0 {
 		return nil
 	}
 	if _, err := s.startProc(n, procExporter, s.nodeWrapper(n, append([]string{s.RedkeepPath()}, s.exporterArgs(n)...)...)); err != nil {

@@ -35,6 +35,21 @@ var procComm = map[string]string{
 // procNames in start order.
 var procNames = []string{procSyslogd, procRedis, procSSHD, procExporter, procKeepalived}
 
+// procs is the lab's process list: a baseline lab stands for hosts before
+// redkeep is deployed, so it runs no exporter.
+func (s *Settings) procs() []string {
+	if !s.Baseline {
+		return procNames
+	}
+	var ps []string
+	for _, p := range procNames {
+		if p != procExporter {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // pidFile is where the lab records a process's pid. It is not the pid file
 // the program writes itself: keepalived refuses to start when its own pid
 // file names a live process, even its own.

@@ -84,7 +84,7 @@ func (l *Lab) nodeStatus(ctx context.Context, n string) NodeStatus {
 		LinkUp:    linkUp(s, n),
 		Processes: map[string]int{},
 	}
-	for _, p := range procNames {
+	for _, p := range s.procs() {
 		ns.Processes[p] = s.running(n, p)
 	}
 	ns.Keepalived = "stopped"
@@ -112,7 +112,7 @@ func (st *Status) judge(s *Settings) {
 			st.Problems = append(st.Problems, fmt.Sprintf("%s: link down", n.Name))
 		}
 		var down []string
-		for _, p := range procNames {
+		for _, p := range s.procs() {
 			if n.Processes[p] == 0 {
 				down = append(down, p)
 			}
