@@ -453,6 +453,18 @@ func (l *Lab) diagnostics() string {
 	return b.String()
 }
 
+// SyslogTails returns the last lines of each node's syslog, for a test
+// that failed against a running lab.
+func (l *Lab) SyslogTails(lines int) string {
+	var b strings.Builder
+	for _, n := range NodeNames {
+		if t := tail(l.S.Syslog(n), lines); t != "" {
+			fmt.Fprintf(&b, "\n--- %s (last %d lines)\n%s", l.S.Syslog(n), lines, t)
+		}
+	}
+	return b.String()
+}
+
 func tail(path string, lines int) string {
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) == 0 {

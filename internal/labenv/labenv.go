@@ -59,6 +59,9 @@ func up(tb testing.TB, prefix string, baseline bool, subnets []string) (*lab.Lab
 		st, _, err := l.Up(ctx)
 		if err == nil {
 			tb.Cleanup(func() {
+				if tb.Failed() {
+					tb.Logf("the lab's syslogs at the failure:%s", l.SyslogTails(syslogLinesOnFailure))
+				}
 				if err := l.Down(context.Background()); err != nil {
 					tb.Errorf("lab down: %v", err)
 				}
@@ -77,6 +80,10 @@ func up(tb testing.TB, prefix string, baseline bool, subnets []string) (*lab.Lab
 	tb.Fatalf("no free subnet for the lab among %s", strings.Join(subnets, ", "))
 	return nil, nil
 }
+
+// syslogLinesOnFailure is how much of each node's syslog a failed test
+// shows: enough for the hooks' decisions around the last fault.
+const syslogLinesOnFailure = 200
 
 // logWriter sends the lab's progress lines to the test log (shown on failure
 // or with -v).
