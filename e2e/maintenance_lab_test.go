@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/redkeep/redkeep/internal/labenv"
 	"github.com/redkeep/redkeep/internal/loadcheck"
 	"github.com/redkeep/redkeep/lab"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // TestMaintenanceInLab: under a write load through the VIP, maintenance
@@ -62,6 +64,17 @@ func TestMaintenanceInLab(t *testing.T) {
 	if !slices.Equal(in.Maintenance.Nodes, []string{"a", "b"}) {
 		t.Errorf("status: maintenance on %v, want a and b", in.Maintenance.Nodes)
 	}
+	// Each node's exporter shows the window and its deadline.
+	for _, n := range lab.NodeNames {
+		m, _ := scrapeURL(t, l.S.ExporterURL(n))
+		lbl := []string{"node", n, "pair", l.S.VIP().String()}
+		if got := m.get("redkeep_maintenance_active", lbl...); got != 1 {
+			t.Errorf("redkeep_maintenance_active on %s = %v in maintenance, want 1", n, got)
+		}
+		if d := m.get("redkeep_maintenance_deadline_timestamp_seconds", lbl...); d < float64(time.Now().Add(9*time.Minute).Unix()) {
+			t.Errorf("redkeep_maintenance_deadline_timestamp_seconds on %s = %v, want about 10 minutes from now", n, d)
+		}
+	}
 	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitRefused || !strings.Contains(out, "maintenance mode") || !strings.Contains(out, "by root") {
 		t.Errorf("switchover in maintenance: exit %d, want %d naming maintenance\n%s", code, exitRefused, out)
 	}
@@ -111,6 +124,44 @@ func TestMaintenanceInLab(t *testing.T) {
 		}
 		for _, n := range lab.NodeNames {
 			waitLog(t, l.S.StateLog(n), "maintenance expired at ")
+		}
+	})
+
+	// The history has the windows: on and off (who, why) and the expiry,
+	// on both nodes.
+	t.Run("history", func(t *testing.T) {
+		code, out := redkeep(t, "history", "-c", cfg, "--json")
+		if code != exitOK {
+			t.Fatalf("history --json: exit %d\n%s", code, out)
+		}
+		var h historyJSON
+		if err := json.Unmarshal([]byte(out), &h); err != nil {
+			t.Fatalf("history --json: %v\n%s", err, out)
+		}
+		seen := map[string]int{}
+		for _, e := range h.Events {
+			switch e.Event {
+			case wire.EventMaintenanceOn:
+				if e.Reason != "upgrade Redis" && e.Reason != "short" || wire.CheckOperator(e.Operator) != nil {
+					t.Errorf("maintenance-on event: %+v", e)
+				}
+			case wire.EventMaintenanceOff, wire.EventMaintenanceExp:
+			default:
+				continue
+			}
+			seen[e.Node+" "+e.Event]++
+		}
+		for _, n := range lab.NodeNames {
+			for kind, want := range map[string]int{wire.EventMaintenanceOn: 2, wire.EventMaintenanceOff: 1, wire.EventMaintenanceExp: 1} {
+				if seen[n+" "+kind] != want {
+					t.Errorf("history: %d %s events on %s, want %d (all: %v)", seen[n+" "+kind], kind, n, want, seen)
+				}
+			}
+		}
+		code, text := redkeep(t, "history", "-c", cfg, "--since", "1h")
+		t.Logf("redkeep history:\n%s", text)
+		if code != exitOK || !strings.Contains(text, "maintenance-on") || !strings.Contains(text, "upgrade Redis") {
+			t.Errorf("history: exit %d, want the maintenance window with its reason", code)
 		}
 	})
 

@@ -167,13 +167,16 @@ var (
 	descSyncing     = desc("redis_sync_in_progress", "On a replica: 1 while a full resync from the master runs.")
 	descHookRuns    = desc("hook_runs_total", "Runs of the keepalived hooks on this node by kind (check, master, backup, fault, stop) and result (ok, failed, refused, overtaken).", "kind", "result")
 	descSwitchovers = desc("switchovers_total", "Planned switchovers run from this node (the old master) by result (ok, failed, refused).", "result")
+
+	descMaintenance   = desc("maintenance_active", "1 while this node is in maintenance mode (redkeep maintenance on, before its deadline): its hooks change no Redis role and its check does not fail.")
+	descMaintDeadline = desc("maintenance_deadline_timestamp_seconds", "While this node's maintenance record is on: when it expires by itself, Unix time. It stays after the deadline until maintenance is turned off, so a window that ran over shows (the hooks act again from the deadline on).")
 )
 
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descBuild, descKAState, descKASince, descNotifyRes, descKARunning, descVIP, descDrained,
 		descRedisUp, descRole, descLoading, descOffset, descReplicas, descReplicaLag, descReplicaAck, descLinkUp, descLastIO, descLagSecs, descLagKnown, descSyncing,
-		descHookRuns, descSwitchovers} {
+		descHookRuns, descSwitchovers, descMaintenance, descMaintDeadline} {
 		ch <- d
 	}
 }
@@ -258,6 +261,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, r := range hookstats.Results(hookstats.KindSwitchover) {
 			ch <- prometheus.MustNewConstMetric(descSwitchovers, prometheus.CounterValue, float64(counts[hookstats.Key{Kind: hookstats.KindSwitchover, Result: r}]), r)
 		}
+	}
+	m, inMaint, err := hooks.ReadMaintenance(cfg, time.Now())
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	gauge(ch, descMaintenance, b2f(inMaint))
+	if m.On {
+		gauge(ch, descMaintDeadline, float64(m.Until.UnixMilli())/1000)
 	}
 	gauge(ch, descUp, b2f(len(problems) == 0))
 

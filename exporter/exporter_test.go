@@ -236,6 +236,52 @@ func TestCollectReplicaAndBrokenFiles(t *testing.T) {
 	s.want(t, 1, "redkeep_redis_up")
 }
 
+// TestCollectMaintenance: off, on, past its deadline (the gauge 0, the
+// deadline still there, so an alert can see it ran over), and unreadable.
+func TestCollectMaintenance(t *testing.T) {
+	n := newTestNode(t, 2*time.Second)
+	s := n.scrape(t)
+	s.want(t, 0, "redkeep_maintenance_active")
+	if _, ok := s.value("redkeep_maintenance_deadline_timestamp_seconds"); ok {
+		t.Error("a maintenance deadline without a maintenance record")
+	}
+	write := func(m wire.Maintenance) {
+		t.Helper()
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(n.cfg.Hooks.MaintenanceFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	write(wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade", Since: now, Until: now.Add(time.Hour)})
+	s = n.scrape(t)
+	s.want(t, 1, "redkeep_maintenance_active")
+	s.want(t, float64(now.Add(time.Hour).UnixMilli())/1000, "redkeep_maintenance_deadline_timestamp_seconds")
+	s.want(t, 1, "redkeep_up")
+
+	write(wire.Maintenance{On: true, By: "alice", Host: "laptop", Reason: "upgrade", Since: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour)})
+	s = n.scrape(t)
+	s.want(t, 0, "redkeep_maintenance_active")
+	s.want(t, float64(now.Add(-time.Hour).UnixMilli())/1000, "redkeep_maintenance_deadline_timestamp_seconds")
+
+	write(wire.Maintenance{On: false, By: "alice", Host: "laptop", Since: now})
+	s = n.scrape(t)
+	s.want(t, 0, "redkeep_maintenance_active")
+	if _, ok := s.value("redkeep_maintenance_deadline_timestamp_seconds"); ok {
+		t.Error("a maintenance deadline after maintenance off")
+	}
+
+	if err := os.WriteFile(n.cfg.Hooks.MaintenanceFile, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = n.scrape(t)
+	s.want(t, 0, "redkeep_maintenance_active")
+	s.want(t, 0, "redkeep_up")
+}
+
 // A frozen Redis (SIGSTOP: it accepts connections and never answers) must
 // not hang a scrape: it ends at the scrape timeout with redkeep_redis_up 0,
 // and the next scrape after the server thaws sees it again.

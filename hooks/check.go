@@ -239,13 +239,14 @@ func (r *runner) note(level Level, msg string) {
 }
 
 // noteTo logs msg unless path holds it already from an earlier check, and
-// keeps it there.
-func (r *runner) noteTo(path string, level Level, msg string) {
+// keeps it there. It reports whether it logged.
+func (r *runner) noteTo(path string, level Level, msg string) bool {
 	if prev, err := nodefile.Read(path); err == nil && string(prev) == msg {
-		return
+		return false
 	}
 	r.logf(level, "%s", msg)
 	_ = nodefile.WriteAtomic(path, []byte(msg))
+	return true
 }
 
 // checkResult logs a change of health and passes err through.

@@ -1118,13 +1118,7 @@ func TestEventJournal(t *testing.T) {
 	if r := p.notify(t, "b", "MASTER"); r.code != 0 {
 		t.Fatalf("MASTER notify on b: exit %d\n%s", r.code, r.stderr)
 	}
-	journal := func(node string) []wire.Event {
-		evs, bad, err := events.Read(filepath.Join(p.dir, node, "events.jsonl"), time.Time{})
-		if err != nil || bad != 0 {
-			t.Fatalf("journal of %s: %v, %d bad lines", node, err, bad)
-		}
-		return evs
-	}
+	journal := func(node string) []wire.Event { return p.journal(t, node) }
 	evs := journal("b")
 	if len(evs) != 1 {
 		t.Fatalf("b's journal: %+v, want one transition", evs)
@@ -1167,4 +1161,23 @@ func mustLoad(t *testing.T, path string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// journal reads node's event journal (hooks.event_log), oldest first.
+func (p *testPair) journal(t *testing.T, node string) []wire.Event {
+	t.Helper()
+	evs, bad, err := events.Read(filepath.Join(p.dir, node, "events.jsonl"), time.Time{})
+	if err != nil || bad != 0 {
+		t.Fatalf("journal of %s: %v, %d bad lines", node, err, bad)
+	}
+	return evs
+}
+
+// kinds lists the events' kinds, in order.
+func kinds(evs []wire.Event) []string {
+	ks := make([]string, len(evs))
+	for i, e := range evs {
+		ks[i] = e.Event
+	}
+	return ks
 }

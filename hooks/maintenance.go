@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/events"
 	"github.com/redkeep/redkeep/hooks/switchover"
 	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/wire"
@@ -50,9 +52,10 @@ func MaintenanceDuration(d time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// SetMaintenance turns maintenance on or off on this node at now, writes
-// the record atomically and logs it. It returns the record written.
-func SetMaintenance(cfg *config.Config, log *Logger, on bool, req MaintenanceRequest, now time.Time) (wire.Maintenance, error) {
+// SetMaintenance turns maintenance on or off on this node (self) at now,
+// writes the record atomically, logs it and records it in the event
+// journal. It returns the record written.
+func SetMaintenance(cfg *config.Config, self *config.Node, log *Logger, on bool, req MaintenanceRequest, now time.Time) (wire.Maintenance, error) {
 	verb := wire.MaintenanceOff
 	if on {
 		verb = wire.MaintenanceOn
@@ -80,11 +83,15 @@ func SetMaintenance(cfg *config.Config, log *Logger, on bool, req MaintenanceReq
 		log.Logf(Error, "maintenance", "maintenance %s by %s failed: %v", verb, m.Who(), err)
 		return wire.Maintenance{}, fmt.Errorf("maintenance %s: %w", verb, err)
 	}
+	ev := wire.Event{Time: now, Event: wire.EventMaintenanceOff, Operator: eventOperator(m), Result: wire.ResultOK}
 	switch {
 	case on:
 		log.Logf(Warn, "maintenance", "maintenance on %s: the hooks change no Redis role and the check does not fail while it lasts", m)
+		ev.Event, ev.Reason = wire.EventMaintenanceOn, m.Reason
+		ev.Detail = fmt.Sprintf("until %s (%s)", m.Until.UTC().Format(time.RFC3339), m.Until.Sub(m.Since))
 	case wasOn:
 		log.Logf(Info, "maintenance", "maintenance off by %s (was %s): the hooks act again", m.Who(), prev)
+		ev.Detail = fmt.Sprintf("was on for %s: %s", now.Sub(prev.Since).Round(time.Second), prev)
 	default:
 		why := "it was not on"
 		if perr != nil {
@@ -93,8 +100,25 @@ func SetMaintenance(cfg *config.Config, log *Logger, on bool, req MaintenanceReq
 			why = "it had expired at " + prev.Until.UTC().Format(time.RFC3339)
 		}
 		log.Logf(Info, "maintenance", "maintenance off by %s (%s)", m.Who(), why)
+		ev.Detail = why
+	}
+	if !m.Since.IsZero() && m.Who() != eventOperator(m) {
+		ev.Detail = strings.TrimPrefix(ev.Detail+"; by "+m.Who(), "; ")
+	}
+	if err := events.Record(cfg, self, ev); err != nil {
+		log.Logf(Warn, "maintenance", "event journal: %v", err)
 	}
 	return m, nil
+}
+
+// eventOperator is the record's user@host for the event journal, or ""
+// when it is not one (a hand-run verb without --host): the journal's
+// operator field holds only user@host, and Detail names anyone else.
+func eventOperator(m wire.Maintenance) string {
+	if wire.CheckOperator(m.Who()) != nil {
+		return ""
+	}
+	return m.Who()
 }
 
 // checkMaintenance is the check's view of maintenance mode. It returns
@@ -108,7 +132,12 @@ func (r *runner) checkMaintenance(now time.Time) (wire.Maintenance, bool) {
 	case err != nil:
 		r.noteMaintenance(Error, fmt.Sprintf("maintenance file unreadable, acting as if maintenance were off: %v", err))
 	case m.Expired(now):
-		r.noteMaintenance(Warn, fmt.Sprintf("maintenance expired at %s (%s): the hooks act again", m.Until.UTC().Format(time.RFC3339), m))
+		if r.noteMaintenance(Warn, fmt.Sprintf("maintenance expired at %s (%s): the hooks act again", m.Until.UTC().Format(time.RFC3339), m)) {
+			// Once per expiry: the note names the deadline. Timed at the
+			// deadline, when the hooks' protection came back.
+			r.record(wire.Event{Time: m.Until, Event: wire.EventMaintenanceExp, Operator: eventOperator(m), Reason: m.Reason,
+				Detail: fmt.Sprintf("on since %s; noticed by the check at %s", m.Since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))})
+		}
 	}
 	return m, active
 }
@@ -117,8 +146,9 @@ func (r *runner) checkMaintenance(now time.Time) (wire.Maintenance, bool) {
 // checkNotePath holds its health: each is logged once, when it changes.
 func maintenanceNotePath(cfg *config.Config) string { return cfg.Hooks.StateFile + ".maintenance" }
 
-func (r *runner) noteMaintenance(level Level, msg string) {
-	r.noteTo(maintenanceNotePath(r.cfg), level, msg)
+// noteMaintenance logs msg once; it reports whether it did.
+func (r *runner) noteMaintenance(level Level, msg string) bool {
+	return r.noteTo(maintenanceNotePath(r.cfg), level, msg)
 }
 
 // maintenanceCheck answers the check while maintenance is on: healthy

@@ -66,6 +66,24 @@ func TestMaintenanceNotifyRunsNoStep(t *testing.T) {
 	if !strings.Contains(p.log(t, "b"), "maintenance off by ") {
 		t.Error("b's log lacks the maintenance off")
 	}
+	// The journal has the window: on (who, why, until) and off.
+	var on, off *wire.Event
+	for _, e := range p.journal(t, "b") {
+		switch e.Event {
+		case wire.EventMaintenanceOn:
+			on = &e
+		case wire.EventMaintenanceOff:
+			off = &e
+		}
+	}
+	switch {
+	case on == nil || off == nil:
+		t.Fatalf("b's journal lacks the maintenance window: %v", kinds(p.journal(t, "b")))
+	case on.Node != "b" || on.Reason != "upgrade Redis" || !strings.HasSuffix(on.Operator, "@laptop") || !strings.Contains(on.Detail, "(10m0s)"):
+		t.Errorf("maintenance-on event: %+v", *on)
+	case !strings.HasSuffix(off.Operator, "@laptop") || !strings.HasPrefix(off.Detail, "was on for ") || off.Time.Before(on.Time):
+		t.Errorf("maintenance-off event: %+v", *off)
+	}
 }
 
 // TestMaintenanceCheckHealthyWithRedisDown: in maintenance the check of a
@@ -124,6 +142,23 @@ func TestMaintenanceCheckHealthyWithRedisDown(t *testing.T) {
 	}
 	if n := strings.Count(p.log(t, "a"), "maintenance expired at "); n != 2 {
 		t.Errorf("expiries logged %d times, want 2", n)
+	}
+	// Each expiry is one event, timed at its deadline: the hand-written
+	// record's names it as alice@laptop.
+	var exp []wire.Event
+	for _, e := range p.journal(t, "a") {
+		if e.Event == wire.EventMaintenanceExp {
+			exp = append(exp, e)
+		}
+	}
+	if len(exp) != 2 {
+		t.Fatalf("a's journal: %v, want 2 maintenance-expired", kinds(p.journal(t, "a")))
+	}
+	if e := exp[0]; e.Operator != "alice@laptop" || e.Reason != "forgotten" || e.Time.Sub(now.Add(-time.Hour)).Abs() > time.Millisecond {
+		t.Errorf("first expiry: %+v, want alice@laptop's, at %s", e, now.Add(-time.Hour))
+	}
+	if e := exp[1]; e.Reason != "short" || e.Time.After(time.Now()) {
+		t.Errorf("second expiry: %+v", e)
 	}
 }
 

@@ -74,7 +74,7 @@ func setMaintenance(cmd *cobra.Command, h *hookEnv, on bool, req hooks.Maintenan
 	req.By = operator()
 	now := time.Now()
 	reply := wire.MaintenanceReply{Node: h.self.Name}
-	m, err := hooks.SetMaintenance(h.cfg, h.log, on, req, now)
+	m, err := hooks.SetMaintenance(h.cfg, h.self, h.log, on, req, now)
 	if err != nil {
 		reply.Error = err.Error()
 	} else {
