@@ -113,4 +113,6 @@ func TestHistoryInLab(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	data, _ := os.ReadFile(l.S.Notifications(peer))
+	t.Logf("what notify.command received on %s:\n%s", peer, data)
 }
