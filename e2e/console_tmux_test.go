@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 	config := filepath.Join(dir, "config.yaml")
 
 	session := fmt.Sprintf("redkeep-tui-%d", os.Getpid())
-	tmux(t, "new-session", "-d", "-s", session, "-x", "100", "-y", "32",
+	tmux(t, "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
 		bin, "--config", config)
 	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", session).Run() })
 
@@ -82,6 +83,12 @@ func TestConsoleInTmuxOnLab(t *testing.T) {
 	labCmd(time.Minute, "fail", "redis-down", "--node", "a")
 	waitScreen(t, session, "master b", 30*time.Second)
 	t.Logf("new master b on screen %v after `lab fail redis-down` returned", time.Since(start).Round(10*time.Millisecond))
+
+	// b is the lab's journal-only node: no syslog file, so its pane (on
+	// the right) follows the journal, where its hook logged the promotion.
+	tmux(t, "send-keys", "-t", session, "Tab")
+	waitScreenRE(t, session, regexp.MustCompile(`│jnl .* redkeep: promoted: local Redis is master`), 10*time.Second)
+	tmux(t, "send-keys", "-t", session, "Tab", "Tab")
 
 	labCmd(3*time.Minute, "heal")
 	waitScreen(t, session, "● healthy", time.Minute)
@@ -104,6 +111,12 @@ func tmux(t *testing.T, args ...string) {
 // waitScreen polls the pane until it shows want.
 func waitScreen(t *testing.T, session, want string, timeout time.Duration) {
 	t.Helper()
+	waitScreenRE(t, session, regexp.MustCompile(regexp.QuoteMeta(want)), timeout)
+}
+
+// waitScreenRE polls the pane until a line of it matches want.
+func waitScreenRE(t *testing.T, session string, want *regexp.Regexp, timeout time.Duration) {
+	t.Helper()
 	var screen []byte
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		var err error
@@ -111,7 +124,7 @@ func waitScreen(t *testing.T, session, want string, timeout time.Duration) {
 		if err != nil {
 			t.Fatalf("tmux capture-pane: %v", err)
 		}
-		if strings.Contains(string(screen), want) {
+		if want.Match(screen) {
 			return
 		}
 	}

@@ -44,10 +44,12 @@ func TestDoctorInLab(t *testing.T) {
 	l, st := labenv.UpBaseline(t, "rkdb", "198.18.87.0/24", "198.18.88.0/24", "198.19.87.0/24")
 	cfg := st.Config
 
+	// a keeps a syslog file, b only a journal (the lab's journal node): the
+	// plain facts come from each.
 	t.Run("baseline status", func(t *testing.T) {
 		code, out := redkeep(t, "status", "-c", cfg)
 		if code != exitOK || !strings.Contains(out, "hooks: not redkeep") || !strings.Contains(out, "MASTER (from syslog)") ||
-			!strings.Contains(out, "BACKUP (from syslog)") || !strings.Contains(out, "deploy first") {
+			!strings.Contains(out, "BACKUP (from journal)") || !strings.Contains(out, "deploy first") {
 			t.Fatalf("status: exit %d\n%s", code, out)
 		}
 		code, out = redkeep(t, "status", "--json", "-c", cfg)
@@ -70,10 +72,10 @@ func TestDoctorInLab(t *testing.T) {
 		if code != exitOK || !s.Healthy || s.VIPHolder != "a" || s.Master != "a" || len(s.Notes) != 1 || s.Notes[0].Code != "not-redkeep" || len(s.Nodes) != 2 {
 			t.Fatalf("status --json: exit %d\n%s", code, out)
 		}
-		for i, want := range []string{"MASTER", "BACKUP"} {
+		for i, want := range [][2]string{{"MASTER", "syslog"}, {"BACKUP", "journal"}} {
 			n := s.Nodes[i]
-			if n.Hooks != "not redkeep" || n.Keepalived.State != want || n.Keepalived.StateFrom != "syslog" || n.HoldsVIP != (i == 0) {
-				t.Errorf("node %s: %+v, want hooks not redkeep, %s from syslog", n.Node, n, want)
+			if n.Hooks != "not redkeep" || n.Keepalived.State != want[0] || n.Keepalived.StateFrom != want[1] || n.HoldsVIP != (i == 0) {
+				t.Errorf("node %s: %+v, want hooks not redkeep, %s from %s", n.Node, n, want[0], want[1])
 			}
 		}
 	})

@@ -122,8 +122,8 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 		if err := os.WriteFile(filepath.Join(s.NodeDir(n), "keepalived.conf"), []byte(conf), 0o644); err != nil {
 			return err
 		}
-		for _, f := range []string{"syslog", "redis-state.log"} {
-			if err := appendFile(filepath.Join(s.NodeDir(n), f), ""); err != nil {
+		for _, f := range []string{s.Syslog(n), s.StateLog(n)} {
+			if err := appendFile(f, ""); err != nil {
 				return err
 			}
 		}

@@ -45,7 +45,7 @@ func New(s Settings) (*Lab, error) {
 		if err := json.Unmarshal(b, &rec); err != nil {
 			return nil, fmt.Errorf("read %s: %w (remove the lab with `redkeep lab down`)", s.statePath(), err)
 		}
-		s.Prefix, s.Subnet, s.Baseline = rec.Prefix, rec.Subnet, rec.Baseline
+		s.Prefix, s.Subnet, s.Baseline, s.JournalNode = rec.Prefix, rec.Subnet, rec.Baseline, rec.JournalNode
 	}
 	if s.Prefix == "" {
 		s.Prefix = DefaultPrefix
@@ -82,7 +82,7 @@ func Requirements() error {
 	for bin, pkg := range map[string]string{
 		"ip": "iproute2", "keepalived": "keepalived", "redis-server": "redis-server",
 		"redis-cli": "redis-tools", "/usr/sbin/sshd": "openssh-server", "ssh-keygen": "openssh-client",
-		"mount": "mount",
+		"mount": "mount", "unshare": "util-linux", "hostname": "hostname", "journalctl": "systemd",
 	} {
 		if _, err := exec.LookPath(bin); err != nil {
 			missing[pkg] = bin
@@ -96,6 +96,9 @@ func Requirements() error {
 		}
 		problems = append(problems, fmt.Sprintf("missing %s: install them with `apt-get install keepalived redis-server openssh-server` (needed here: %s)",
 			strings.Join(bins, ", "), strings.Join(pkgs, " ")))
+	}
+	if m := journaldRequirements(); len(m) > 0 {
+		problems = append(problems, fmt.Sprintf("missing %s: node b of the lab keeps its logs in a journal of its own (install Debian's systemd package)", strings.Join(m, ", ")))
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -231,6 +234,9 @@ func (l *Lab) startBase(ctx context.Context, n string, first bool) error {
 		return err
 	}
 	if err := s.startSyslogd(ctx, n); err != nil {
+		return err
+	}
+	if err := s.startJournald(ctx, n); err != nil {
 		return err
 	}
 	if s.running(n, procRedis) == 0 {
@@ -416,10 +422,13 @@ func (l *Lab) Down(ctx context.Context) error {
 		if err := s.killAll(ctx, n); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n, err))
 		}
-		if p := s.running(n, procSyslogd); p > 0 {
-			_ = signal(p, syscall.SIGKILL)
-			if err := waitGone(ctx, 3*time.Second, p); err != nil {
-				errs = append(errs, err)
+		// syslogd and journald run beside the node's network namespace.
+		for _, proc := range []string{procJournald, procSyslogd} {
+			if p := s.running(n, proc); p > 0 {
+				_ = signal(p, syscall.SIGKILL)
+				if err := waitGone(ctx, 3*time.Second, p); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
@@ -443,7 +452,7 @@ func (l *Lab) Down(ctx context.Context) error {
 func (l *Lab) diagnostics() string {
 	var b strings.Builder
 	for _, n := range NodeNames {
-		for _, f := range []string{l.S.Syslog(n), l.S.outFile(n, procKeepalived), l.S.outFile(n, procRedis), l.S.outFile(n, procSSHD), l.S.outFile(n, procExporter), l.S.outFile(n, procSyslogd)} {
+		for _, f := range []string{l.S.Syslog(n), l.S.outFile(n, procKeepalived), l.S.outFile(n, procRedis), l.S.outFile(n, procSSHD), l.S.outFile(n, procExporter), l.S.outFile(n, procSyslogd), l.S.outFile(n, procJournald)} {
 			t := tail(f, 8)
 			if t != "" {
 				fmt.Fprintf(&b, "\n--- %s (last lines)\n%s", f, t)

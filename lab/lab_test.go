@@ -20,15 +20,25 @@ func TestSettingsValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("default settings: %v", err)
 	}
+	for _, jn := range []string{"a", "b", JournalNone} {
+		s := DefaultSettings()
+		if s.JournalNode = jn; s.Validate() != nil || s.journalOnly("a") != (jn == "a") || s.journalOnly("b") != (jn == "b") {
+			t.Errorf("journal node %q: %v", jn, s.Validate())
+		}
+	}
+	if s := DefaultSettings(); !s.journalOnly("b") || s.journalOnly("a") {
+		t.Error("by default b is the journal-only node")
+	}
 	for name, mut := range map[string]func(*Settings){
-		"relative dir":  func(s *Settings) { s.Dir = "lab" },
-		"root dir":      func(s *Settings) { s.Dir = "/" },
-		"long prefix":   func(s *Settings) { s.Prefix = "averylongprefix" },
-		"prefix digit":  func(s *Settings) { s.Prefix = "1lab" },
-		"ipv6 subnet":   func(s *Settings) { s.Subnet = netip.MustParsePrefix("fd00::/64") },
-		"tiny subnet":   func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.0/28") },
-		"host bits set": func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.7/24") },
-		"unset subnet":  func(s *Settings) { s.Subnet = netip.Prefix{} },
+		"relative dir":   func(s *Settings) { s.Dir = "lab" },
+		"root dir":       func(s *Settings) { s.Dir = "/" },
+		"long prefix":    func(s *Settings) { s.Prefix = "averylongprefix" },
+		"prefix digit":   func(s *Settings) { s.Prefix = "1lab" },
+		"ipv6 subnet":    func(s *Settings) { s.Subnet = netip.MustParsePrefix("fd00::/64") },
+		"tiny subnet":    func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.0/28") },
+		"host bits set":  func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.7/24") },
+		"unset subnet":   func(s *Settings) { s.Subnet = netip.Prefix{} },
+		"journal node c": func(s *Settings) { s.JournalNode = "c" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := DefaultSettings()
@@ -142,10 +152,12 @@ func TestParseInfo(t *testing.T) {
 
 func healthyStatus() *Status {
 	procs := map[string]int{procSyslogd: 1, procRedis: 2, procSSHD: 3, procKeepalived: 4, procExporter: 5}
+	// b is the journal-only node by default.
+	procsB := map[string]int{procSyslogd: 1, procRedis: 2, procSSHD: 3, procKeepalived: 4, procExporter: 5, procJournald: 6}
 	return &Status{VIP: "198.51.100.100", Nodes: []NodeStatus{
 		{Name: "a", Address: "198.51.100.11", LinkUp: true, Processes: procs, Keepalived: "MASTER", HoldsVIP: true,
 			Redis: RedisView{Up: true, Role: "master"}},
-		{Name: "b", Address: "198.51.100.12", LinkUp: true, Processes: procs, Keepalived: "BACKUP",
+		{Name: "b", Address: "198.51.100.12", LinkUp: true, Processes: procsB, Keepalived: "BACKUP",
 			Redis: RedisView{Up: true, Role: "replica", MasterHost: "198.51.100.11", LinkUp: true}},
 	}}
 }
@@ -168,6 +180,7 @@ func TestJudge(t *testing.T) {
 		"wrong master":     {func(st *Status) { st.Nodes[1].Redis.MasterHost = "198.51.100.99" }, "replicates from"},
 		"backup in fault":  {func(st *Status) { st.Nodes[1].Keepalived = "FAULT" }, "not BACKUP"},
 		"keepalived down":  {func(st *Status) { st.Nodes[1].Processes = map[string]int{procRedis: 1} }, "not running"},
+		"journald down":    {func(st *Status) { st.Nodes[1].Processes[procJournald] = 0 }, "b: not running: journald"},
 		"VIP on a replica": {func(st *Status) { st.Nodes[0].Redis.Role = "replica" }, "its Redis is a replica"},
 		"hook running":     {func(st *Status) { st.Nodes[0].RunningHooks = 1 }, "still running"},
 	} {

@@ -20,6 +20,7 @@ const (
 	procSSHD       = "sshd"
 	procKeepalived = "keepalived"
 	procExporter   = "exporter"
+	procJournald   = "journald"
 )
 
 // procComm is the kernel's command name (/proc/PID/comm) of each process, so
@@ -30,22 +31,22 @@ var procComm = map[string]string{
 	procSSHD:       "sshd",
 	procKeepalived: "keepalived",
 	procExporter:   "", // the redkeep binary: checked through its command line
+	procJournald:   "systemd-journal",
 }
 
 // procNames in start order.
-var procNames = []string{procSyslogd, procRedis, procSSHD, procExporter, procKeepalived}
+var procNames = []string{procSyslogd, procJournald, procRedis, procSSHD, procExporter, procKeepalived}
 
-// procs is the lab's process list: a baseline lab stands for hosts before
-// redkeep is deployed, so it runs no exporter.
-func (s *Settings) procs() []string {
-	if !s.Baseline {
-		return procNames
-	}
+// procs is node n's process list: only a journal-only node runs journald,
+// and a baseline lab, standing for hosts before redkeep is deployed, runs
+// no exporter.
+func (s *Settings) procs(n string) []string {
 	var ps []string
 	for _, p := range procNames {
-		if p != procExporter {
-			ps = append(ps, p)
+		if p == procJournald && !s.journalOnly(n) || p == procExporter && s.Baseline {
+			continue
 		}
+		ps = append(ps, p)
 	}
 	return ps
 }
@@ -69,12 +70,20 @@ func (s *Settings) outFile(node, proc string) string {
 // also gets a home of its own at /root, as a separate host would: the
 // machine's root dotfiles (a slow shell profile, say) stay out of the lab's
 // SSH sessions.
+//
+// On a journal-only node /dev/log is its journald's socket instead, and
+// the journal's directories are the node's own, so journalctl there reads
+// the node's journal.
 func (s *Settings) nodeWrapper(n string, argv ...string) []string {
 	// The placeholder is made again here in case another lab's down removed
 	// it between ensureDevLog and now.
 	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && mount --bind "$4" /root && shift 4 && exec "$@"`
-	return append([]string{"ip", "netns", "exec", s.Namespace(n), "sh", "-c", script, "sh",
-		s.NodeDir(n), s.NodeView(), s.syslogSocket(n), s.nodeHome(n)}, argv...)
+	args := []string{s.NodeDir(n), s.NodeView(), s.devLog(n), s.nodeHome(n)}
+	if s.journalOnly(n) {
+		script = `mount --bind "$1" /run/systemd/journal && mount --bind "$2" /run/log/journal && shift 2 && ` + script
+		args = append([]string{s.journalRun(n), s.journalDir(n)}, args...)
+	}
+	return append(append([]string{"ip", "netns", "exec", s.Namespace(n), "sh", "-c", script, "sh"}, args...), argv...)
 }
 
 // nodeHome is root's home directory on node n.

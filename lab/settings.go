@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -65,8 +66,28 @@ type Settings struct {
 	// SLAVEOF, weight -20, advert_int 5) instead of redkeep's hooks, so the
 	// benchmark can compare the two.
 	Baseline bool `json:"baseline"`
+	// JournalNode is the node that keeps its logs in the journal only, as
+	// Debian 12 and RHEL 9 hosts do: it runs a systemd-journald of its own
+	// and has no syslog file. "" means DefaultJournalNode; JournalNone
+	// gives both nodes a syslog file.
+	JournalNode string `json:"journal_node,omitempty"`
 	// Wait bounds how long up and heal wait for a healthy pair.
 	Wait time.Duration `json:"-"`
+}
+
+// The journal-only node by default, and the value for none.
+const (
+	DefaultJournalNode = "b"
+	JournalNone        = "none"
+)
+
+// journalOnly reports whether node n keeps its logs in the journal only.
+func (s *Settings) journalOnly(n string) bool {
+	jn := s.JournalNode
+	if jn == "" {
+		jn = DefaultJournalNode
+	}
+	return jn == n
 }
 
 // DefaultSettings returns the settings `redkeep lab` uses without flags.
@@ -85,6 +106,9 @@ func (s *Settings) Validate() error {
 	var errs []error
 	if !filepath.IsAbs(s.Dir) || filepath.Clean(s.Dir) == "/" {
 		errs = append(errs, fmt.Errorf("lab dir %q: must be an absolute path other than /", s.Dir))
+	}
+	if s.JournalNode != "" && s.JournalNode != JournalNone && !slices.Contains(NodeNames, s.JournalNode) {
+		errs = append(errs, fmt.Errorf("lab journal node %q: a, b or %s", s.JournalNode, JournalNone))
 	}
 	if !prefixRE.MatchString(s.Prefix) {
 		errs = append(errs, fmt.Errorf("lab prefix %q: lowercase letters and digits, starting with a letter, at most 10 (interface names are limited to 15 characters)", s.Prefix))
@@ -177,7 +201,16 @@ func (s *Settings) labBinary() string {
 }
 
 // Syslog is node name's syslog file, as seen from the root namespace.
-func (s *Settings) Syslog(name string) string { return filepath.Join(s.NodeDir(name), "syslog") }
+//
+// A journal-only node has no syslog file of its own: its journald forwards
+// to the lab's syslogd, which keeps the lines in a file beside the node's
+// directory, out of the node's sight, for the lab's own checks.
+func (s *Settings) Syslog(name string) string {
+	if s.journalOnly(name) {
+		return s.path("nodes", name+".forwarded-syslog")
+	}
+	return filepath.Join(s.NodeDir(name), "syslog")
+}
 
 // StateLog is node name's redis-state log, as seen from the root namespace.
 func (s *Settings) StateLog(name string) string {

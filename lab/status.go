@@ -84,7 +84,7 @@ func (l *Lab) nodeStatus(ctx context.Context, n string) NodeStatus {
 		LinkUp:    linkUp(s, n),
 		Processes: map[string]int{},
 	}
-	for _, p := range s.procs() {
+	for _, p := range s.procs(n) {
 		ns.Processes[p] = s.running(n, p)
 	}
 	ns.Keepalived = "stopped"
@@ -112,7 +112,7 @@ func (st *Status) judge(s *Settings) {
 			st.Problems = append(st.Problems, fmt.Sprintf("%s: link down", n.Name))
 		}
 		var down []string
-		for _, p := range s.procs() {
+		for _, p := range s.procs(n.Name) {
 			if n.Processes[p] == 0 {
 				down = append(down, p)
 			}

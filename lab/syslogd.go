@@ -11,7 +11,13 @@ import (
 	"time"
 )
 
+// syslogSocket is where the lab's syslogd for node n listens: the node's
+// /dev/log, or on a journal-only node the socket its journald forwards to
+// (/run/systemd/journal/syslog in journald's mount namespace).
 func (s *Settings) syslogSocket(n string) string {
+	if s.journalOnly(n) {
+		return filepath.Join(s.journalRun(n), "syslog")
+	}
 	return filepath.Join(s.NodeDir(n), "syslog.sock")
 }
 
@@ -85,6 +91,9 @@ func (s *Settings) startSyslogd(ctx context.Context, n string) error {
 		return nil
 	}
 	sock := s.syslogSocket(n)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		return err
+	}
 	_ = os.Remove(sock)
 	argv := []string{s.labBinary(), "lab", "syslogd", "--socket", sock, "--file", s.Syslog(n), "--host", n}
 	if _, err := s.startProc(n, procSyslogd, argv); err != nil {

@@ -121,20 +121,26 @@ type Journal struct {
 	Streamer Streamer
 	// Units are the systemd units to follow (journalctl -u); none means
 	// the whole journal.
-	Units   []string
+	Units []string
+	// Matches are journalctl match arguments ("FIELD=value", or "+" between
+	// alternatives), ANDed with Units; none means no filter.
+	Matches []string
 	Backlog int
 	// MaxLine caps line length; 0 means 64 KiB (JSON entries are long).
 	MaxLine                int
 	MinBackoff, MaxBackoff time.Duration
 }
 
-// JournalCommand is the shell command that follows units from the last n
-// entries, or from just after cursor when it is not empty.
-func JournalCommand(units []string, n int, cursor string) string {
+// JournalCommand is the shell command that follows units (and matches)
+// from the last n entries, or from just after cursor when it is not empty.
+func JournalCommand(units, matches []string, n int, cursor string) string {
 	var b strings.Builder
 	b.WriteString("exec journalctl -f -q --no-pager -o json")
 	for _, u := range units {
 		b.WriteString(" -u " + shell.Quote(u))
+	}
+	for _, m := range matches {
+		b.WriteString(" " + shell.Quote(m))
 	}
 	if cursor != "" {
 		b.WriteString(" --after-cursor=" + shell.Quote(cursor))
@@ -149,6 +155,8 @@ func (j *Journal) Follow(ctx context.Context, out chan<- Line) error {
 	what := "journal"
 	if len(j.Units) > 0 {
 		what = "journal of " + strings.Join(j.Units, ", ")
+	} else if len(j.Matches) > 0 {
+		what = "journal of keepalived, Redis and redkeep"
 	}
 	if j.Streamer == nil {
 		return errors.New("follow " + what + ": no streamer")
@@ -159,7 +167,7 @@ func (j *Journal) Follow(ctx context.Context, out chan<- Line) error {
 	}
 	cursor := ""
 	return reconnect(ctx, out, what, j.MinBackoff, j.MaxBackoff, func(bool) error {
-		return stream(ctx, j.Streamer, JournalCommand(j.Units, j.Backlog, cursor), maxLine, func(lines <-chan Line) bool {
+		return stream(ctx, j.Streamer, JournalCommand(j.Units, j.Matches, j.Backlog, cursor), maxLine, func(lines <-chan Line) bool {
 			for l := range lines {
 				if !send(ctx, out, l) {
 					return false

@@ -18,9 +18,10 @@ import (
 type SystemLog struct {
 	Streamer Streamer
 	Path     string
-	// Units are the journald units to follow when there is no file; none
-	// means the whole journal.
-	Units   []string
+	// Matches select what to follow of the journal when there is no file
+	// (journalctl match arguments, as Journal.Matches); none means the
+	// whole journal.
+	Matches []string
 	Backlog int
 	// Retry is how long to wait before looking again after finding no
 	// source, or failing to look; 0 means 30 s.
@@ -55,7 +56,7 @@ func (s *SystemLog) Follow(ctx context.Context, out chan<- Line) error {
 			if !notice(ctx, out, LevelInfo, "no %s on this node: following the journal (journalctl)", s.Path) {
 				return nil
 			}
-			return (&Journal{Streamer: s.Streamer, Units: s.Units, Backlog: s.Backlog}).Follow(ctx, out)
+			return (&Journal{Streamer: s.Streamer, Matches: s.Matches, Backlog: s.Backlog}).Follow(ctx, out)
 		default:
 			if !notice(ctx, out, LevelWarn, "no log source: %s does not exist and journalctl is not installed; looking again in %s", s.Path, retry) {
 				return nil

@@ -19,8 +19,8 @@ type Tail struct {
 // NodeTails returns the logs the console follows on the named node: the
 // journald units of console.journal_unit (comma-separated) when set, else
 // the syslog file (keepalived, redis-server and the hooks' syslog copies),
-// or the journal of the keepalived and redis-server units on a node that
-// has no such file; and the hooks' redis-state log. s reaches the node; each log starts with
+// or their entries in the journal on a node that has no such file
+// (JournalFallback); and the hooks' redis-state log. s reaches the node; each log starts with
 // its last backlog lines.
 func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, error) {
 	found := false
@@ -38,7 +38,7 @@ func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, 
 		})
 	} else if c.Console.Syslog != "" {
 		tails = append(tails, Tail{
-			Follower: &SystemLog{Streamer: s, Path: c.Console.Syslog, Units: fallbackUnits, Backlog: backlog},
+			Follower: &SystemLog{Streamer: s, Path: c.Console.Syslog, Matches: JournalFallback, Backlog: backlog},
 			// Syslog lines or journal JSON, whichever the node has.
 			Parser: Parser{Node: node},
 		})
@@ -52,10 +52,18 @@ func NodeTails(c *config.Config, node string, s Streamer, backlog int) ([]Tail, 
 	return tails, nil
 }
 
-// fallbackUnits are followed in the journal of a node without a syslog
-// file: the hooks run as keepalived's children, so their syslog messages
-// belong to its unit.
-var fallbackUnits = []string{"keepalived", "redis-server"}
+// JournalFallback is what is followed in the journal of a node without a
+// syslog file (journalctl matches): the keepalived and redis-server units
+// (the hooks run as keepalived's children, so their messages belong to its
+// unit), systemd's own messages about those units, or any entry logged
+// under keepalived's, Redis's or redkeep's syslog identifier, which also
+// finds them on a host that runs them outside those units.
+var JournalFallback = []string{
+	"_SYSTEMD_UNIT=keepalived.service", "_SYSTEMD_UNIT=redis-server.service", "+",
+	"UNIT=keepalived.service", "UNIT=redis-server.service", "+",
+	"SYSLOG_IDENTIFIER=Keepalived", "SYSLOG_IDENTIFIER=Keepalived_vrrp", "SYSLOG_IDENTIFIER=Keepalived_healthcheckers",
+	"SYSLOG_IDENTIFIER=redis-server", "SYSLOG_IDENTIFIER=redis", "SYSLOG_IDENTIFIER=redkeep",
+}
 
 func splitUnits(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })

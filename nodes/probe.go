@@ -249,7 +249,7 @@ func factsCommand(cfg *config.Config, n *config.Node) string {
 		// Both reads are bounded (the file's last 256 KiB, the journal's
 		// last 2000 lines).
 		"echo '#syslog'; tail -c 262144 " + q(cfg.Console.Syslog) + " 2>/dev/null | grep -aE " + q(`[Kk]eepalived[^:]*: .*`+enteringRE) + " | tail -n 1",
-		"echo '#journal'; [ -r " + q(cfg.Console.Syslog) + " ] || journalctl -q -u keepalived -n 2000 --no-pager -o cat 2>/dev/null | grep -aE " + q(enteringRE) + " | tail -n 1",
+		"echo '#journal'; [ -r " + q(cfg.Console.Syslog) + " ] || journalctl -q -n 2000 --no-pager -o cat _SYSTEMD_UNIT=keepalived.service + SYSLOG_IDENTIFIER=Keepalived_vrrp SYSLOG_IDENTIFIER=Keepalived 2>/dev/null | grep -aE " + q(enteringRE) + " | tail -n 1",
 		"true",
 	}, "\n")
 }

@@ -78,7 +78,7 @@ openssh-server. All its state lives in --dir.`,
 }
 
 // labUp starts the lab (or finds it running) and prints where it is.
-func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool) (*lab.Status, error) {
+func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool, journalNode string) (*lab.Status, error) {
 	if err := lab.Requirements(); err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -93,6 +93,7 @@ func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool) (*lab.
 		}
 		l.S.Subnet = p
 		l.S.Baseline = baseline
+		l.S.JournalNode = journalNode
 		if err := l.S.Validate(); err != nil {
 			return nil, withCode(exitUsage, err)
 		}
@@ -122,17 +123,18 @@ func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool) (*lab.
 }
 
 func newLabUpCmd(f *labFlags) *cobra.Command {
-	var subnet string
+	var subnet, journalNode string
 	var baseline bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab and wait for a healthy pair (a master, b its replica)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := labUp(cmd, f, subnet, baseline)
+			_, err := labUp(cmd, f, subnet, baseline, journalNode)
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&journalNode, "journal-node", lab.DefaultJournalNode, fmt.Sprintf("the node that keeps its logs in a journal of its own, with no syslog file (a, b, or %s)", lab.JournalNone))
 	cmd.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "the lab's IPv4 network; refused if anything on this machine uses it")
 	cmd.Flags().BoolVar(&baseline, "baseline", false, "run the origin document's shell scripts instead of redkeep's hooks")
 	return cmd
@@ -301,7 +303,7 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 		Short: "Start the lab, then the console on it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := labUp(cmd, f, subnet, false)
+			st, err := labUp(cmd, f, subnet, false, "")
 			if err != nil {
 				return err
 			}
