@@ -39,7 +39,14 @@ type labEnv struct {
 // same time) and removes it when the test ends, passed or not.
 func newLabEnv(t *testing.T) *labEnv {
 	t.Helper()
-	l, st := labenv.Up(t, "rksw", "198.18.213.0/24", "198.19.213.0/24", "198.19.78.0/24")
+	return newLabEnvAt(t, "rksw", "198.18.213.0/24", "198.19.213.0/24", "198.19.78.0/24")
+}
+
+// newLabEnvAt is newLabEnv with the lab's name prefix and subnets: each
+// test of its own.
+func newLabEnvAt(t *testing.T, prefix string, subnets ...string) *labEnv {
+	t.Helper()
+	l, st := labenv.Up(t, prefix, subnets...)
 	if !st.Healthy || st.VIPHolder != "a" {
 		t.Fatalf("lab after up: healthy=%v holder=%q problems=%v", st.Healthy, st.VIPHolder, st.Problems)
 	}

@@ -45,16 +45,26 @@ const (
 	CheckLink        = "replication link"
 	CheckSyncing     = "not syncing or loading"
 	CheckLag         = "replication lag"
+	CheckPause       = "write pause"
 	CheckNoOperation = "no operation in progress"
 	CheckMaintenance = "maintenance mode"
 )
 
+// Limits are what the preflight holds the target's catch-up to.
+type Limits struct {
+	// MaxPause is the pause budget: the longest the target's estimated
+	// catch-up (how long writes would pause) may be.
+	MaxPause time.Duration `json:"max_pause_ns"`
+	// MaxLag is an optional byte limit on the target's lag; 0 is none.
+	MaxLag int64 `json:"max_lag"`
+}
+
 // Plan is the preflight of one switchover: from the current master (and VIP
 // holder) to the target, and every check with its result.
 type Plan struct {
-	From   string  `json:"from"`
-	To     string  `json:"to"`
-	MaxLag int64   `json:"max_lag"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Limits
 	Checks []Check `json:"checks"`
 }
 
@@ -98,8 +108,8 @@ func (f Facts) snapshot(name string) (nodes.Snapshot, bool) {
 // Preflight checks whether a switchover to target (default: the node that
 // is not the master) may run now. It is pure: the same facts give the same
 // plan, so the dry run, the console and the real run all agree.
-func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
-	p := Plan{MaxLag: maxLag}
+func Preflight(cfg *config.Config, f Facts, target string, lim Limits) Plan {
+	p := Plan{Limits: lim}
 	add := func(c Check) { p.Checks = append(p.Checks, c) }
 
 	snaps := make(map[string]nodes.Snapshot, len(cfg.Nodes))
@@ -239,7 +249,7 @@ func Preflight(cfg *config.Config, f Facts, target string, maxLag int64) Plan {
 	add(ready)
 
 	// Replication of the target from the master.
-	p.Checks = append(p.Checks, replicationChecks(cfg, snaps, from, target, maxLag)...)
+	p.Checks = append(p.Checks, replicationChecks(cfg, snaps, from, target, lim)...)
 
 	// Neither node in maintenance: the operator said the pair is theirs.
 	for _, n := range cfg.Nodes {
@@ -289,13 +299,18 @@ func hooksCheck(s nodes.Snapshot, redkeep string) (Check, bool) {
 	return c, true
 }
 
-// replicationChecks are the target's link, sync state and lag.
-func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from, target string, maxLag int64) []Check {
+// replicationChecks are the target's link, sync state, lag and the write
+// pause its catch-up would cost.
+func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from, target string, lim Limits) []Check {
 	rep := Check{Name: CheckReplicaOf, Node: target, Value: "unknown", Threshold: "replica of the master"}
 	link := Check{Name: CheckLink, Node: target, Value: "unknown", Threshold: "up"}
 	sync := Check{Name: CheckSyncing, Node: target, Value: "unknown", Threshold: "idle"}
-	lag := Check{Name: CheckLag, Node: target, Value: "unknown", Threshold: "<= " + human.Bytes(maxLag)}
-	out := func() []Check { return []Check{rep, link, sync, lag} }
+	lag := Check{Name: CheckLag, Node: target, Value: "unknown", Threshold: "shared history (no byte limit: switchover.max_lag 0)"}
+	if lim.MaxLag > 0 {
+		lag.Threshold = "<= " + human.Bytes(lim.MaxLag)
+	}
+	pause := Check{Name: CheckPause, Node: target, Value: "unknown", Threshold: "<= " + lim.MaxPause.String() + " (max pause)"}
+	out := func() []Check { return []Check{rep, link, sync, lag, pause} }
 	if from == "" || target == "" {
 		return out()
 	}
@@ -342,17 +357,37 @@ func replicationChecks(cfg *config.Config, snaps map[string]nodes.Snapshot, from
 	default:
 		sync.Value, sync.Pass = "idle", true
 	}
-	if n, ok := replication.Lag(ti, master.Redis.Info); ok {
-		lag.Value, lag.Pass = human.Bytes(n), n <= maxLag && ti.LinkUp
-		if l := replica.Redis.Lag; l != nil {
-			lag.Value = l.String()
-		}
-		if !ti.LinkUp {
-			lag.Value += " (link down: the master's offset moves on unseen)"
-		}
-	} else {
+	n, ok := replication.Lag(ti, master.Redis.Info)
+	if !ok {
 		lag.Value = "no shared history (different replication ids)"
+		pause.Value = "unknown: no shared history"
+		return out()
 	}
+	lag.Value, lag.Pass = human.Bytes(n), ti.LinkUp && (lim.MaxLag <= 0 || n <= lim.MaxLag)
+	l := replica.Redis.Lag
+	if l != nil {
+		lag.Value = l.String()
+	}
+	if !ti.LinkUp {
+		lag.Value += " (link down: the master's offset moves on unseen)"
+		pause.Value = "unknown: the link is down"
+		return out()
+	}
+	// The pause the switchover would cost: the target's catch-up time,
+	// estimated from its lag and its measured apply rate. Without a
+	// measurement only a replica that had every byte is known.
+	var est nodes.PauseEstimate
+	switch {
+	case l != nil && l.Pause != nil:
+		est = *l.Pause
+	case n == 0:
+		est = nodes.PauseEstimate{Known: true}
+	default:
+		pause.Value = fmt.Sprintf("unknown: %s behind, its apply rate not measured", human.Bytes(n))
+		return out()
+	}
+	pause.Value = target + " " + est.String()
+	pause.Pass = est.Known && est.Pause <= lim.MaxPause
 	return out()
 }
 

@@ -127,10 +127,11 @@ func (s *SSHNodes) Snapshots(ctx context.Context) []nodes.Snapshot {
 	return out
 }
 
-// MeasureLag measures each replica's lag in seconds (nodes.MeasureLag),
-// reading offsets over this SSHNodes' connections.
+// MeasureLag measures each replica's lag in seconds and estimates its
+// catch-up time from its apply rate (nodes.MeasureLagRate), reading
+// offsets over this SSHNodes' connections.
 func (s *SSHNodes) MeasureLag(ctx context.Context, snaps []nodes.Snapshot) {
-	nodes.MeasureLag(ctx, snaps, nodes.CatchUpBound, func(ctx context.Context, node string) (replication.Info, error) {
+	nodes.MeasureLagRate(ctx, snaps, nodes.CatchUpBound, nodes.RateWindow, func(ctx context.Context, node string) (replication.Info, error) {
 		n, err := s.cfg.Node(node)
 		if err != nil {
 			return replication.Info{}, err

@@ -35,8 +35,9 @@ type Nodes interface {
 	RedkeepStream(ctx context.Context, node string, args ...string) (io.ReadCloser, error)
 }
 
-// LagMeasurer is a Nodes that can measure a replica's lag in seconds
-// after a snapshot (nodes.MeasureLag); the preflight shows it.
+// LagMeasurer is a Nodes that can measure a replica's lag in seconds and
+// its apply rate after a snapshot (nodes.MeasureLagRate); the preflight
+// shows them and gates on the catch-up time they estimate.
 type LagMeasurer interface {
 	MeasureLag(ctx context.Context, snaps []nodes.Snapshot)
 }
@@ -72,7 +73,14 @@ type Step struct {
 // Options are one switchover's parameters.
 type Options struct {
 	// To is the target node; "" means the node that is not the master.
-	To     string
+	To string
+	// MaxPause is the pause budget (default switchover.max_pause): the
+	// preflight refuses when the target's estimated catch-up exceeds it,
+	// and the node-side Redis step unpauses and aborts when catching up
+	// takes longer.
+	MaxPause time.Duration
+	// MaxLag is an optional byte limit (default switchover.max_lag; 0 is
+	// none).
 	MaxLag int64
 	// Timeout bounds the whole switchover.
 	Timeout time.Duration
@@ -87,6 +95,9 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	if o.MaxLag <= 0 {
 		o.MaxLag = cfg.Switchover.MaxLag
 	}
+	if o.MaxPause <= 0 {
+		o.MaxPause = cfg.Switchover.MaxPause
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = cfg.Switchover.Timeout
 	}
@@ -99,12 +110,7 @@ func (o Options) withDefaults(cfg *config.Config) Options {
 	return o
 }
 
-// pauseBound is how long the Redis step may keep writes paused: a third of
-// the whole switchover, at most 2 s. A replica within max_lag catches up in
-// milliseconds; a longer pause would only stretch a failure's outage.
-func (o Options) pauseBound() time.Duration {
-	return min(o.Timeout/3, 2*time.Second)
-}
+func (o Options) limits() Limits { return Limits{MaxPause: o.MaxPause, MaxLag: o.MaxLag} }
 
 // DefaultOwner names this console in switchover locks: user@host:pid.
 func DefaultOwner() string {
@@ -259,7 +265,7 @@ func lockCall(ctx context.Context, n Nodes, node, op string, args ...string) (wi
 // DryRun runs the preflight only: it changes nothing.
 func DryRun(ctx context.Context, cfg *config.Config, n Nodes, o Options) Plan {
 	o = o.withDefaults(cfg)
-	return Preflight(cfg, Gather(ctx, cfg, n), o.To, o.MaxLag)
+	return Preflight(cfg, Gather(ctx, cfg, n), o.To, o.limits())
 }
 
 // Run performs a planned switchover: preflight, the lock on both nodes, the
@@ -276,11 +282,14 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 			onStep(Step{Name: name, Node: node, State: st, Detail: detail, Time: time.Now()})
 		}
 	}
+	if err := config.CheckMaxPause(o.MaxPause, o.Timeout); err != nil {
+		return Result{}, fmt.Errorf("switchover: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
 	report(StepPreflight, "", StepRunning, "")
-	plan := Preflight(cfg, Gather(ctx, cfg, n), o.To, o.MaxLag)
+	plan := Preflight(cfg, Gather(ctx, cfg, n), o.To, o.limits())
 	res := Result{Plan: plan}
 	if !plan.OK() {
 		err := &RefusedError{Plan: plan}
@@ -351,10 +360,12 @@ func Run(ctx context.Context, cfg *config.Config, n Nodes, o Options, onStep fun
 		}
 	}()
 
-	// The node-local run on the current master.
+	// The node-local run on the current master. Its Redis step keeps
+	// writes paused at most the pause budget: the preflight's estimate
+	// was a forecast, this bound is the promise.
 	vipTimeout := 3*cfg.Keepalived.AdvertInt + 2*time.Second
 	runArgs := []string{"hook", "switchover-run", "--to", plan.To, "--owner", o.Owner,
-		"--max-lag", strconv.FormatInt(o.MaxLag, 10), "--timeout", o.pauseBound().String(),
+		"--max-lag", strconv.FormatInt(o.MaxLag, 10), "--max-pause", o.MaxPause.String(),
 		"--vip-timeout", vipTimeout.String(), "--method", o.Method, "--operator", Operator()}
 	last, method, runErr := streamRun(ctx, n, plan.From, runArgs, report)
 	res.Method = method

@@ -106,6 +106,13 @@ func (p *loopPair) Snapshots(ctx context.Context) []nodes.Snapshot {
 	return out
 }
 
+// MeasureLag is the SSH nodes' measurement, reading the servers directly.
+func (p *loopPair) MeasureLag(ctx context.Context, snaps []nodes.Snapshot) {
+	nodes.MeasureLagRate(ctx, snaps, nodes.CatchUpBound, nodes.RateWindow, func(ctx context.Context, node string) (replication.Info, error) {
+		return replication.FetchRole(ctx, p.servers[node].Client())
+	})
+}
+
 func (p *loopPair) Redkeep(ctx context.Context, node string, args ...string) ([]byte, error) {
 	if len(args) < 3 || args[0] != "hook" || args[1] != "switchover-lock" {
 		return nil, fmt.Errorf("loopPair: unexpected command %q", args)
@@ -160,7 +167,7 @@ func (p *loopPair) RedkeepStream(ctx context.Context, node string, args ...strin
 	fs.StringVar(&o.To, "to", "", "")
 	fs.StringVar(&o.Owner, "owner", "", "")
 	fs.Int64Var(&o.MaxLag, "max-lag", 0, "")
-	fs.DurationVar(&o.Timeout, "timeout", 0, "")
+	fs.DurationVar(&o.Timeout, "max-pause", 0, "")
 	fs.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "")
 	fs.StringVar(&o.Method, "method", "", "")
 	var operator string

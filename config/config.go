@@ -167,8 +167,31 @@ func (n Notify) Enabled() bool {
 
 // Switchover holds the defaults of a planned switchover.
 type Switchover struct {
+	// MaxPause is the pause budget: the preflight refuses when the
+	// target's estimated catch-up time exceeds it, and the node-side Redis
+	// step unpauses writes and aborts when catching up takes longer.
+	MaxPause time.Duration `yaml:"max_pause"`
+	// MaxLag is an optional byte limit on the target's lag; 0, the
+	// default, is none: the pause budget decides.
 	MaxLag  int64         `yaml:"max_lag"`
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Bounds of switchover.max_pause: below MinMaxPause the Redis step's own
+// round trips would exceed the budget; above a third of switchover.timeout
+// the VIP move and the verification would have no time left.
+const MinMaxPause = 10 * time.Millisecond
+
+// CheckMaxPause says why pause is not a usable pause budget for a
+// switchover bounded by timeout, or returns nil.
+func CheckMaxPause(pause, timeout time.Duration) error {
+	switch {
+	case pause < MinMaxPause:
+		return fmt.Errorf("max pause %s is below %s", pause, MinMaxPause)
+	case pause > timeout/3:
+		return fmt.Errorf("max pause %s is above a third of the switchover timeout %s (the VIP move and verification need the rest)", pause, timeout)
+	}
+	return nil
 }
 
 // Console holds the operator console's settings.
@@ -199,7 +222,8 @@ const (
 	MaxNotifyTimeout    = time.Minute
 	DefaultSyncTimeout  = 5 * time.Second
 	DefaultRedisTimeout = 500 * time.Millisecond
-	DefaultMaxLag       = 1 << 20
+	DefaultMaxPause     = 500 * time.Millisecond
+	DefaultLagWarn      = 1 << 20
 	DefaultSwTimeout    = 10 * time.Second
 	DefaultPoll         = 500 * time.Millisecond
 	DefaultSyslog       = "/var/log/syslog"
@@ -649,8 +673,8 @@ func (c *Config) applyDefaults() {
 	if h.RedisTimeout == 0 {
 		h.RedisTimeout = DefaultRedisTimeout
 	}
-	if c.Switchover.MaxLag == 0 {
-		c.Switchover.MaxLag = DefaultMaxLag
+	if c.Switchover.MaxPause == 0 {
+		c.Switchover.MaxPause = DefaultMaxPause
 	}
 	if c.Switchover.Timeout == 0 {
 		c.Switchover.Timeout = DefaultSwTimeout
@@ -659,7 +683,10 @@ func (c *Config) applyDefaults() {
 		c.Console.PollInterval = DefaultPoll
 	}
 	if c.Console.LagWarn == 0 {
-		c.Console.LagWarn = c.Switchover.MaxLag
+		c.Console.LagWarn = DefaultLagWarn
+		if c.Switchover.MaxLag > 0 {
+			c.Console.LagWarn = c.Switchover.MaxLag
+		}
 	}
 	if c.Console.Syslog == "" {
 		c.Console.Syslog = DefaultSyslog

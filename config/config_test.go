@@ -23,6 +23,9 @@ func TestLoadGood(t *testing.T) {
 	if c.Keepalived.AdvertInt != time.Second || c.Keepalived.Check.Fall != DefaultCheckFall || c.Hooks.SyncTimeout != DefaultSyncTimeout {
 		t.Errorf("defaults not applied: %+v %+v", c.Keepalived, c.Hooks)
 	}
+	if sw := c.Switchover; sw.MaxPause != DefaultMaxPause || sw.MaxLag != 0 || c.Console.LagWarn != DefaultLagWarn {
+		t.Errorf("switchover defaults: %+v, lag_warn %d: want a %s pause budget, no byte limit, a 1 MiB lag warning", sw, c.Console.LagWarn, DefaultMaxPause)
+	}
 	if c.Nodes[0].Redis.PeerAddr != "198.51.100.11:6379" || c.Nodes[0].Redis.Addr != "127.0.0.1:6379" {
 		t.Errorf("redis defaults: %+v", c.Nodes[0].Redis)
 	}
@@ -66,6 +69,8 @@ func TestLoadBad(t *testing.T) {
 		"router-id-range":       {":6:", "keepalived.virtual_router_id", "1-255"},
 		"inline-password":       {":8:", `redis.password: unknown field "password" in redis`, "password_file"},
 		"bad-duration":          {":7:", `keepalived.advert_int: "soon" is not a duration`},
+		"max-pause-too-long":    {":8:", "switchover.max_pause", "above a third of the switchover timeout 3s"},
+		"max-pause-too-short":   {":7:", "switchover.max_pause", "below 10ms"},
 		"host-not-ip":           {":3:", "nodes[0].host", "not an IP address"},
 		"bad-redis-addr":        {":5:", "nodes[0].redis.addr", "not host:port"},
 		"deadline-too-long":     {":7:", "keepalived.check.deadline", "shorter than the check interval"},

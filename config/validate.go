@@ -481,6 +481,11 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	if c.Switchover.Timeout < 0 {
 		v.fail("must not be negative", "switchover", "timeout")
 	}
+	if c.Switchover.MaxPause < 0 {
+		v.fail("must not be negative", "switchover", "max_pause")
+	} else if err := CheckMaxPause(c.Switchover.MaxPause, c.Switchover.Timeout); err != nil && c.Switchover.Timeout > 0 {
+		v.fail(err.Error(), "switchover", "max_pause")
+	}
 	if c.Console.PollInterval < 50*time.Millisecond {
 		v.fail(fmt.Sprintf("poll_interval %s is below 50ms", c.Console.PollInterval), "console", "poll_interval")
 	}

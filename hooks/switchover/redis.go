@@ -27,7 +27,8 @@ type RedisSwitch struct {
 	// LocalAddr is the master as the target reaches it, for a rollback.
 	TargetAddr string
 	LocalAddr  string
-	// Timeout bounds how long writes stay paused.
+	// Timeout is the pause budget: how long writes may stay paused while
+	// the target catches up. Past it the step unpauses and aborts.
 	Timeout time.Duration
 	Method  string
 }
@@ -82,7 +83,9 @@ func replicaOf(master replication.Info, addr string) (replication.Replica, bool)
 }
 
 // CheckSwitchable verifies, right before the switch, that local is a master,
-// target its replica with the link up and in sync within maxLag bytes. The
+// target its replica with the link up, sharing its history and, when
+// maxLag is positive, within maxLag bytes (0 is no byte limit: the pause
+// budget, Timeout, bounds the catch-up instead). The
 // console checked the same from its snapshots; this repeats it where the
 // data lives, a moment before acting.
 func (s *RedisSwitch) CheckSwitchable(ctx context.Context, maxLag int64) (local, target replication.Info, err error) {
@@ -119,7 +122,7 @@ func (s *RedisSwitch) CheckSwitchable(ctx context.Context, maxLag int64) (local,
 	if !ok {
 		return local, target, fmt.Errorf("target Redis %s does not share the master's history (replid %s vs %s)", s.TargetAddr, target.ReplID, local.ReplID)
 	}
-	if lag > maxLag {
+	if maxLag > 0 && lag > maxLag {
 		return local, target, fmt.Errorf("target Redis %s is %d bytes behind, above the limit of %d", s.TargetAddr, lag, maxLag)
 	}
 	return local, target, nil
@@ -250,7 +253,7 @@ func (s *RedisSwitch) pause(ctx context.Context) (int64, error) {
 			why = err.Error()
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, &StateError{Err: fmt.Errorf("target %s did not reach the master's offset %d within %s: %s", s.TargetAddr, local.MasterReplOffset, s.Timeout, why), State: "unchanged (writes unpaused)"}
+			return 0, &StateError{Err: fmt.Errorf("target %s did not reach the master's offset %d within the pause budget %s (switchover.max_pause, --max-pause): %s", s.TargetAddr, local.MasterReplOffset, s.Timeout, why), State: "unchanged (writes unpaused)"}
 		}
 		time.Sleep(pollEvery)
 	}

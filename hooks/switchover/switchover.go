@@ -85,9 +85,13 @@ type Options struct {
 	// unless this node's lock is held by it.
 	Owner string
 	// To is the target node.
-	To     string
+	To string
+	// MaxLag is an optional byte limit on the target's lag; 0 is none.
 	MaxLag int64
-	// Timeout bounds how long writes stay paused in the Redis step.
+	// Timeout is the pause budget (switchover.max_pause, the verb's
+	// --max-pause): the Redis step keeps writes paused at most this long,
+	// and unpauses and aborts, the pair unchanged, when the target has
+	// not caught up by then.
 	Timeout time.Duration
 	// VIPTimeout bounds how long the VIP may take to move to the target.
 	VIPTimeout time.Duration
@@ -257,7 +261,11 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		return s.fail(wire.StepCheck, err, "unchanged")
 	}
 	lag, _ := replication.Lag(ti, li)
-	s.emit(wire.StepCheck, wire.StateDone, fmt.Sprintf("%s is master at offset %d, %s its replica %d bytes behind (limit %d)", s.Self.Name, li.MasterReplOffset, target.Name, lag, o.MaxLag))
+	limit := "no byte limit"
+	if o.MaxLag > 0 {
+		limit = fmt.Sprintf("limit %d", o.MaxLag)
+	}
+	s.emit(wire.StepCheck, wire.StateDone, fmt.Sprintf("%s is master at offset %d, %s its replica %d bytes behind (%s)", s.Self.Name, li.MasterReplOffset, target.Name, lag, limit))
 	if abort.Err() != nil {
 		return s.fail(wire.StepCheck, fmt.Errorf("aborted before the Redis step: %w", context.Cause(abort)), "unchanged")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/events"
 	"github.com/redkeep/redkeep/hooks"
 	"github.com/redkeep/redkeep/hooks/switchover"
@@ -92,8 +93,11 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 			if err := checkOperatorFlag(operator); err != nil {
 				return err
 			}
-			if o.Timeout <= 0 {
-				o.Timeout = cfg.Switchover.Timeout
+			if o.Timeout == 0 {
+				o.Timeout = cfg.Switchover.MaxPause
+			}
+			if o.Timeout < config.MinMaxPause {
+				return withCode(exitUsage, fmt.Errorf("switchover-run: --max-pause %s is below %s", o.Timeout, config.MinMaxPause))
 			}
 			if o.VIPTimeout <= 0 {
 				// keepalived needs about one advert interval plus its skew
@@ -160,8 +164,8 @@ func newHookSwitchoverRunCmd(h *hookEnv) *cobra.Command {
 	f.StringVar(&node, "node", "", "this node's name (default: $REDKEEP_NODE, else by address)")
 	f.StringVar(&o.To, "to", "", "target node")
 	f.StringVar(&o.Owner, "owner", "", "the switchover lock owner taken by the console")
-	f.Int64Var(&o.MaxLag, "max-lag", 0, "refuse above this many bytes of lag (default: switchover.max_lag)")
-	f.DurationVar(&o.Timeout, "timeout", 0, "longest write pause (default: switchover.timeout)")
+	f.Int64Var(&o.MaxLag, "max-lag", 0, "refuse above this many bytes of lag (default: switchover.max_lag; 0 there is no limit)")
+	f.DurationVar(&o.Timeout, "max-pause", 0, "pause budget: unpause and abort when the target has not caught up within it (default: switchover.max_pause)")
 	f.DurationVar(&o.VIPTimeout, "vip-timeout", 0, "longest wait for the VIP to move (default: 3 x advert_int + 2s)")
 	f.StringVar(&o.Method, "method", wire.MethodAuto, "Redis step: auto, failover or pause")
 	f.StringVar(&operator, "operator", "", "who asked, user@console-host, for the event journal")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,15 +25,16 @@ import (
 )
 
 type switchoverOptions struct {
-	to      string
-	maxLag  int64
-	timeout time.Duration
-	method  string
-	dryRun  bool
-	yes     bool
-	asJSON  bool
-	in      io.Reader
-	out     io.Writer
+	to       string
+	maxPause time.Duration
+	maxLag   int64
+	timeout  time.Duration
+	method   string
+	dryRun   bool
+	yes      bool
+	asJSON   bool
+	in       io.Reader
+	out      io.Writer
 	// connect opens the pair's node connections (SSH); tests pass fakes.
 	connect func(*config.Config) (pairConns, error)
 }
@@ -60,6 +62,12 @@ through its own redkeep: writes are paused, the target catches up to the exact
 replication offset, the roles swap, the old master is drained so keepalived
 moves the VIP at once, and undrained as BACKUP. Finally the pair is verified.
 
+The lag gate is the write pause: the preflight estimates how long the target
+needs to catch up (its lag at the apply rate it is measured at) and refuses
+above --max-pause; on the node, writes are unpaused and the switchover aborted,
+the pair unchanged, if catching up takes longer than that. --max-lag adds a
+byte limit for those who want one.
+
 What the nodes report is printed cleaned for the terminal (control and format
 characters show as U+FFFD); --json carries it exactly, with those characters
 written as \uXXXX escapes.
@@ -78,7 +86,8 @@ Exit codes: 0 done, 1 failed (the message says how the pair was left),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.to, "to", "", "target node (default: the node that is not the master)")
-	f.Int64Var(&o.maxLag, "max-lag", 0, "refuse when the target's replication lag exceeds BYTES (default: switchover.max_lag)")
+	f.DurationVar(&o.maxPause, "max-pause", 0, "pause budget: refuse when the target's estimated catch-up exceeds it, abort when catching up takes longer (default: switchover.max_pause)")
+	f.Int64Var(&o.maxLag, "max-lag", 0, "also refuse when the target's replication lag exceeds BYTES (default: switchover.max_lag, none unless set)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound on the whole switchover (default: switchover.timeout)")
 	f.StringVar(&o.method, "method", "auto", "Redis step: auto (= pause), pause, or failover (Redis FAILOVER TO)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "run the preflight checks only")
@@ -91,8 +100,12 @@ Exit codes: 0 done, 1 failed (the message says how the pair was left),
 // runSwitchover checks the flags against cfg, runs the preflight and,
 // unless refused or a dry run, the switchover once confirmed.
 func runSwitchover(ctx context.Context, cfg *config.Config, o *switchoverOptions) error {
-	if o.maxLag < 0 || o.timeout < 0 {
-		return withCode(exitUsage, errors.New("switchover: --max-lag and --timeout must not be negative"))
+	if o.maxLag < 0 || o.timeout < 0 || o.maxPause < 0 {
+		return withCode(exitUsage, errors.New("switchover: --max-pause, --max-lag and --timeout must not be negative"))
+	}
+	pause, timeout := cmp.Or(o.maxPause, cfg.Switchover.MaxPause), cmp.Or(o.timeout, cfg.Switchover.Timeout)
+	if err := config.CheckMaxPause(pause, timeout); err != nil {
+		return withCode(exitUsage, fmt.Errorf("switchover: --max-pause, --timeout: %w", err))
 	}
 	switch o.method {
 	case "auto", "pause", "failover":
@@ -115,7 +128,7 @@ func runSwitchover(ctx context.Context, cfg *config.Config, o *switchoverOptions
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := o.out
-	opts := actions.Options{To: o.to, MaxLag: o.maxLag, Timeout: o.timeout, Method: o.method}
+	opts := actions.Options{To: o.to, MaxPause: o.maxPause, MaxLag: o.maxLag, Timeout: o.timeout, Method: o.method}
 
 	plan := actions.DryRun(ctx, cfg, sn, opts)
 	printPlan(out, cfg.Pair, plan, o.asJSON)
@@ -174,7 +187,11 @@ func printPlan(w io.Writer, pair string, p actions.Plan, asJSON bool) {
 	if to == "" {
 		to = "?"
 	}
-	fmt.Fprintf(w, "preflight: pair %s: switchover %s -> %s (max lag %s)\n", termsafe.Clean(pair), from, to, human.Bytes(p.MaxLag))
+	maxLag := "none"
+	if p.MaxLag > 0 {
+		maxLag = human.Bytes(p.MaxLag)
+	}
+	fmt.Fprintf(w, "preflight: pair %s: switchover %s -> %s (max pause %s, max lag %s)\n", termsafe.Clean(pair), from, to, p.MaxPause, maxLag)
 	printChecks(w, p.Checks)
 }
 

@@ -37,6 +37,10 @@ func TestSwitchoverExitCodes(t *testing.T) {
 		{"bad method", []string{"switchover", "-c", cfg, "--method", "bogus", "--dry-run"}, exitUsage},
 		{"unknown target", []string{"switchover", "-c", cfg, "--to", "c", "--dry-run"}, exitUsage},
 		{"negative lag", []string{"switchover", "-c", cfg, "--max-lag", "-1", "--dry-run"}, exitUsage},
+		{"negative pause budget", []string{"switchover", "-c", cfg, "--max-pause", "-1s", "--dry-run"}, exitUsage},
+		{"pause budget too short", []string{"switchover", "-c", cfg, "--max-pause", "1ms", "--dry-run"}, exitUsage},
+		{"pause budget over a third of the timeout", []string{"switchover", "-c", cfg, "--max-pause", "2s", "--timeout", "5s", "--dry-run"}, exitUsage},
+		{"node-local pause budget too short", []string{"hook", "switchover-run", "-c", cfg, "--node", "a", "--to", "b", "--owner", "x", "--max-pause", "1ms"}, exitUsage},
 		{"missing config", []string{"switchover", "-c", filepath.Join(dir, "nope.yaml"), "--dry-run"}, exitUsage},
 		{"unreachable pair, dry run", []string{"switchover", "-c", cfg, "--dry-run"}, exitRefused},
 		{"unreachable pair", []string{"switchover", "-c", cfg, "--yes"}, exitRefused},
@@ -68,7 +72,7 @@ func TestConfirmTarget(t *testing.T) {
 // TestSwitchoverPrintsHostileText: the preflight table, the steps and
 // their JSON lines show what the nodes sent as text; JSON keeps it exact.
 func TestSwitchoverPrintsHostileText(t *testing.T) {
-	plan := actions.Plan{From: "a", To: "b", MaxLag: 1 << 20, Checks: []actions.Check{
+	plan := actions.Plan{From: "a", To: "b", Limits: actions.Limits{MaxPause: time.Second, MaxLag: 1 << 20}, Checks: []actions.Check{
 		{Name: actions.CheckReplicaOf, Node: "b", Value: "replica of " + hostileHost + ":6379", Threshold: "replica of 127.0.0.11:6379"},
 		{Name: actions.CheckVersions, Value: "a v1\u202e, b v1\t\x1b[8m", Threshold: "equal", Pass: true},
 	}}
