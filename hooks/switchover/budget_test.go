@@ -109,3 +109,15 @@ func TestSwitchPauseBudget(t *testing.T) {
 		t.Fatalf("the target is %s after the switch", in.Role)
 	}
 }
+
+func TestFailoverTimeoutCoversTheAckCadence(t *testing.T) {
+	for budget, want := range map[time.Duration]time.Duration{
+		10 * time.Millisecond:  failoverAckCadence,
+		500 * time.Millisecond: failoverAckCadence,
+		3 * time.Second:        3 * time.Second,
+	} {
+		if got := failoverTimeout(budget); got != want {
+			t.Errorf("failoverTimeout(%s) = %s, want %s", budget, got, want)
+		}
+	}
+}

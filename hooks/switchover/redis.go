@@ -161,24 +161,34 @@ func (s *RedisSwitch) Switch(ctx context.Context) (RedisResult, error) {
 	return RedisResult{Method: method, Offset: off, Took: time.Since(start)}, err
 }
 
+// failoverAckCadence is how long FAILOVER needs at least: the master learns
+// the replica's offset only from its REPLCONF ACK, once a second, since it
+// sends no GETACK while writes are paused (Redis 7.0, beforeSleep). A
+// shorter TIMEOUT aborts about every other FAILOVER of a replica in sync.
+const failoverAckCadence = 1500 * time.Millisecond
+
+// failoverTimeout is FAILOVER's TIMEOUT for a pause budget: the budget, but
+// never below failoverAckCadence. So --method failover may hold writes up
+// to about a second whatever the budget; --method pause (auto) keeps it.
+func failoverTimeout(budget time.Duration) time.Duration {
+	return max(budget, failoverAckCadence)
+}
+
 // failover runs FAILOVER TO and waits for the server to finish it.
 func (s *RedisSwitch) failover(ctx context.Context) (int64, error) {
 	host, port, err := net.SplitHostPort(s.TargetAddr)
 	if err != nil {
 		return 0, &StateError{Err: fmt.Errorf("target address %q: %w", s.TargetAddr, err), State: "unchanged"}
 	}
-	ms := s.Timeout.Milliseconds()
-	if ms < 1 {
-		ms = 1
-	}
-	if err := s.Local.Do(ctx, "FAILOVER", "TO", host, port, "TIMEOUT", ms).Err(); err != nil {
+	timeout := failoverTimeout(s.Timeout)
+	if err := s.Local.Do(ctx, "FAILOVER", "TO", host, port, "TIMEOUT", timeout.Milliseconds()).Err(); err != nil {
 		return 0, &StateError{Err: fmt.Errorf("FAILOVER TO %s %s on %s: %w", host, port, s.Local.Options().Addr, err), State: "unchanged: FAILOVER was refused by the master"}
 	}
 	// FAILOVER answers at once and works in the background; its state is
 	// master_failover_state. The server ends it by itself (success or, at
 	// the timeout, abort and unpause), so waiting a little past the timeout
 	// always sees the end, whatever our context does.
-	deadline := time.Now().Add(s.Timeout + 2*time.Second)
+	deadline := time.Now().Add(timeout + 2*time.Second)
 	wctx := context.WithoutCancel(ctx)
 	var last replication.Info
 	var lastErr error
@@ -199,9 +209,9 @@ func (s *RedisSwitch) failover(ctx context.Context) (int64, error) {
 		return 0, &StateError{Err: fmt.Errorf("FAILOVER on %s: lost contact while it ran: %w", s.Local.Options().Addr, lastErr), State: "unknown: check both nodes (FAILOVER ABORT was sent)"}
 	case last.FailoverState != "" && last.FailoverState != "no-failover":
 		s.abortFailover(wctx)
-		return 0, &StateError{Err: fmt.Errorf("FAILOVER on %s still %s after %s", s.Local.Options().Addr, last.FailoverState, s.Timeout+2*time.Second), State: "unchanged: FAILOVER ABORT was sent, writes unpaused"}
+		return 0, &StateError{Err: fmt.Errorf("FAILOVER on %s still %s after %s", s.Local.Options().Addr, last.FailoverState, timeout+2*time.Second), State: "unchanged: FAILOVER ABORT was sent, writes unpaused"}
 	case last.Role == replication.RoleMaster:
-		return 0, &StateError{Err: fmt.Errorf("FAILOVER on %s was aborted by Redis (the replica did not reach the master's offset within %s, or the handshake failed; see the Redis log)", s.Local.Options().Addr, s.Timeout), State: "unchanged: Redis aborted the failover and unpaused writes"}
+		return 0, &StateError{Err: fmt.Errorf("FAILOVER on %s was aborted by Redis (the replica did not reach the master's offset within %s, or the handshake failed; see the Redis log)", s.Local.Options().Addr, timeout), State: "unchanged: Redis aborted the failover and unpaused writes"}
 	case !isReplicaOf(last, s.TargetAddr):
 		return 0, &StateError{Err: fmt.Errorf("after FAILOVER %s is a replica of %s:%d, not of %s", s.Local.Options().Addr, last.MasterHost, last.MasterPort, s.TargetAddr), State: "unexpected: check both nodes"}
 	}
