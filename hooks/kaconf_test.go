@@ -29,7 +29,7 @@ func TestKeepalivedConfShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"state BACKUP", "nopreempt", "priority 100", "virtual_router_id 51",
+		"state BACKUP", "nopreempt", "priority 240", "virtual_router_id 51",
 		"enable_script_security", "weight 0",
 		`script "'/usr/local/bin/redkeep' hook check --config '/etc/redkeep/config.yaml' --node b"`,
 		// "--" ends the options: keepalived appends INSTANCE <name> <STATE>

@@ -121,3 +121,38 @@ func TestFailoverTimeoutCoversTheAckCadence(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchRightAfterASync: right after a diskless full sync the master
+// streams nothing to the replica until its first ack (up to a second),
+// though both already call it online and linked. A switch with a short
+// budget then waits for the stream before pausing writes, and completes.
+func TestSwitchRightAfterASync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for i := range 3 {
+		// Diskless, as Redis 7 does by default, with no delay before the
+		// transfer: the master puts the replica online at its first ack.
+		m := redistest.Start(t, redistest.WithArgs("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"))
+		r := redistest.Start(t)
+		if err := m.Client().Set(ctx, "before", i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		host, port, _ := net.SplitHostPort(m.Addr())
+		if err := r.Client().ReplicaOf(ctx, host, port).Err(); err != nil {
+			t.Fatal(err)
+		}
+		waitLinkUp(t, r.Client())
+		// A write after the sync, which the replica gets only once the
+		// master streams to it.
+		if err := m.Client().Set(ctx, "after", i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s := &RedisSwitch{Local: m.Client(), Target: r.Client(), TargetAddr: r.Addr(), LocalAddr: m.Addr(), Method: wire.MethodPause, Timeout: 100 * time.Millisecond}
+		if _, err := s.Switch(ctx); err != nil {
+			t.Fatalf("switch %d right after a sync: %v", i, err)
+		}
+		if v, err := r.Client().Get(ctx, "after").Int(); err != nil || v != i {
+			t.Fatalf("switch %d: the new master has after=%d (%v), want %d", i, v, err, i)
+		}
+	}
+}

@@ -109,8 +109,8 @@ func (s *RedisSwitch) CheckSwitchable(ctx context.Context, maxLag int64) (local,
 	}
 	// FAILOVER also wants the master's own view: it refuses a replica the
 	// master does not list as online, which after a full sync lasts until
-	// the replica's first ack (up to a second). The pause path reads the
-	// replica's offset itself and does not care.
+	// the replica's first ack (up to a second). The pause path waits for it
+	// before pausing (waitStreaming).
 	if r, found := replicaOf(local, s.TargetAddr); s.Method == wire.MethodFailover && (!found || r.State != "online") {
 		state := "not listed"
 		if found {
@@ -230,10 +230,38 @@ func (s *RedisSwitch) abortFailover(ctx context.Context) {
 	_ = s.Local.Do(cctx, "FAILOVER", "ABORT").Err()
 }
 
+// streamingWait bounds how long a switchover waits, before it pauses
+// anything, for the target to show it receives the master's stream.
+const streamingWait = 2 * time.Second
+
+// waitStreaming waits, writes still flowing, until the target has reached
+// the offset the master had a moment before: proof that the master
+// streams to it. After a diskless full sync the master lists the replica
+// online, and the replica reports its link up, but the master holds the
+// stream until the replica's first REPLCONF ACK, up to a second later (seen
+// as "replica offset 0 is 163 bytes behind master offset 163" when writes
+// were paused then with a 500 ms budget). Past streamingWait it goes on:
+// the pause's own budget decides then.
+func (s *RedisSwitch) waitStreaming(ctx context.Context) {
+	deadline := time.Now().Add(streamingWait)
+	local, err := fetchInfo(ctx, s.Local)
+	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		target, terr := fetchInfo(ctx, s.Target)
+		if terr != nil {
+			return
+		}
+		if ok, _ := replication.CaughtUp(target, local); ok {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // pause is FAILOVER by hand. Writes are paused with a timeout as well as
 // unpaused explicitly, so even a process killed mid-way cannot leave them
 // paused for longer than s.Timeout.
 func (s *RedisSwitch) pause(ctx context.Context) (int64, error) {
+	s.waitStreaming(ctx)
 	wctx := context.WithoutCancel(ctx)
 	ms := max(s.Timeout.Milliseconds(), 1)
 	if err := s.Local.Do(ctx, "CLIENT", "PAUSE", ms, "WRITE").Err(); err != nil {
