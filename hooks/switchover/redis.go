@@ -235,8 +235,8 @@ func (s *RedisSwitch) abortFailover(ctx context.Context) {
 const streamingWait = 2 * time.Second
 
 // waitStreaming waits, writes still flowing, until the target has reached
-// the offset the master had a moment before: proof that the master
-// streams to it. After a diskless full sync the master lists the replica
+// the offset the master had a moment before, or its offset moves: proof
+// that the master streams to it. After a diskless full sync the master lists the replica
 // online, and the replica reports its link up, but the master holds the
 // stream until the replica's first REPLCONF ACK, up to a second later (seen
 // as "replica offset 0 is 163 bytes behind master offset 163" when writes
@@ -245,6 +245,7 @@ const streamingWait = 2 * time.Second
 func (s *RedisSwitch) waitStreaming(ctx context.Context) {
 	deadline := time.Now().Add(streamingWait)
 	local, err := fetchInfo(ctx, s.Local)
+	first := int64(-1)
 	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		target, terr := fetchInfo(ctx, s.Target)
 		if terr != nil {
@@ -252,6 +253,14 @@ func (s *RedisSwitch) waitStreaming(ctx context.Context) {
 		}
 		if ok, _ := replication.CaughtUp(target, local); ok {
 			return
+		}
+		// Behind, but its offset moves: the stream flows, and how far
+		// behind it is is the budget's business.
+		if first >= 0 && target.Offset() > first {
+			return
+		}
+		if first < 0 {
+			first = target.Offset()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
