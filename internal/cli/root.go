@@ -46,6 +46,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newHistoryCmd(g),
 		newSwitchoverCmd(g),
 		newResolveCmd(g),
+		newDeployCmd(g),
 		newDoctorCmd(g),
 		newMaintenanceCmd(g),
 		newHookCmd(g),

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redkeep/redkeep/internal/labenv"
+	"github.com/redkeep/redkeep/internal/loadcheck"
+	"github.com/redkeep/redkeep/lab"
+)
+
+// TestDeployMigratesBaseline is the migration from the origin document's
+// scripts: a baseline lab under write load through the VIP (500/s, every
+// acknowledged write read back), `redkeep deploy --yes`, and then the pair
+// runs redkeep's hooks: no acknowledged write lost, the VIP where it was,
+// and a Redis crash fails over. A second deploy finds nothing to change.
+func TestDeployMigratesBaseline(t *testing.T) {
+	l, _ := labenv.UpBaseline(t, "rkmg", "198.18.95.0/24", "198.18.96.0/24", "198.19.95.0/24")
+	cfg := l.S.ConfigPath()
+	ctx := context.Background()
+	before := statusUntil(t, cfg, "baseline healthy", func(s statusJSON) bool { return s.VIPHolder == "a" && s.Master == "a" })
+	t.Logf("before deploy: %+v", before.Reasons)
+
+	if code, out := redkeep(t, "deploy", "-c", cfg, "--dry-run"); code != exitOK || !strings.Contains(out, "dry run: nothing was changed") ||
+		!strings.Contains(out, "+    notify \"'") || strings.Contains(out, "auth_pass redis") {
+		t.Fatalf("deploy --dry-run: exit %d\n%s", code, out)
+	}
+	kaconf := filepath.Join(l.S.NodeDir("a"), "keepalived.conf")
+	if b, err := os.ReadFile(kaconf); err != nil || !strings.Contains(string(b), "redis_master.sh") {
+		t.Fatalf("the dry run changed %s: %v\n%s", kaconf, err, b)
+	}
+
+	loadcheck.QuietRedisLog()
+	load := loadcheck.Start(ctx, loadcheck.Options{Addr: l.S.VIP().String() + ":6379", Prefix: "migrate:", Interval: 2 * time.Millisecond})
+	defer load.Stop()
+	if err := load.WaitAcked(ctx, 200, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, out := redkeep(t, "deploy", "-c", cfg, "--yes")
+	took := time.Since(start)
+	t.Logf("deploy --yes (%s):\n%s", took.Round(time.Millisecond), out)
+	if code != exitOK {
+		t.Fatalf("deploy: exit %d", code)
+	}
+	after := statusUntil(t, cfg, "healthy with redkeep's hooks", func(s statusJSON) bool { return s.Healthy })
+	if after.VIPHolder != "a" || after.Master != "a" {
+		t.Errorf("after deploy the VIP is on %q and the master %q; deploy must not move them from a", after.VIPHolder, after.Master)
+	}
+	// Writes go on for a while on the migrated pair before they are counted.
+	if err := load.WaitAcked(ctx, load.Acked()+500, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	res := load.Stop()
+	if err := res.Verify(ctx, l.S.NodeAddr("a").String()+":6379"); err != nil {
+		t.Fatal(err)
+	}
+	longest, unfinished := res.Longest()
+	t.Logf("migration under load: %s; longest write outage %s (unfinished %v); deploy wall time %s",
+		res.Summary(), longest.Duration().Round(time.Millisecond), unfinished, took.Round(time.Millisecond))
+	if len(res.Lost) != 0 {
+		t.Errorf("%d acknowledged writes lost during the migration", len(res.Lost))
+	}
+	for _, n := range lab.NodeNames {
+		b, err := os.ReadFile(filepath.Join(l.S.NodeDir(n), "keepalived.conf"))
+		if err != nil || !strings.Contains(string(b), " hook check ") {
+			t.Fatalf("node %s: keepalived.conf does not run redkeep's check: %v\n%s", n, err, b)
+		}
+		backups, _ := filepath.Glob(filepath.Join(l.S.NodeDir(n), "keepalived.conf.redkeep-backup-*"))
+		if len(backups) != 1 {
+			t.Errorf("node %s: backups of keepalived.conf: %v, want one", n, backups)
+		}
+	}
+
+	if code, out := redkeep(t, "deploy", "-c", cfg, "--yes"); code != exitOK || !strings.Contains(out, "nothing to change") || strings.Contains(out, "deployed:") {
+		t.Fatalf("second deploy: exit %d, want nothing to change\n%s", code, out)
+	}
+
+	// The origin's scripts could not fail over on a dead Redis (negative
+	// weight with nopreempt); redkeep's hooks do.
+	if _, err := l.Fail(ctx, lab.RedisDown, "a"); err != nil {
+		t.Fatal(err)
+	}
+	statusUntil(t, cfg, "b serving after a's Redis died", func(s statusJSON) bool { return s.VIPHolder == "b" && s.Master == "b" })
+}
