@@ -52,10 +52,18 @@ func TestDeployMigratesBaseline(t *testing.T) {
 		t.Errorf("after deploy the VIP is on %q and the master %q; deploy must not move them from a", after.VIPHolder, after.Master)
 	}
 	// Writes go on for a while on the migrated pair before they are counted.
-	if err := load.WaitAcked(ctx, load.Acked()+500, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	werr := load.WaitAcked(ctx, load.Acked()+500, 10*time.Second)
 	res := load.Stop()
+	if werr != nil {
+		for _, o := range res.Outages {
+			t.Logf("outage from %s to %s: %d failed, first: %s", o.Start.Format("15:04:05.000"), o.End.Format("15:04:05.000"), o.Failed, o.FirstErr)
+		}
+		for _, n := range lab.NodeNames {
+			b, _ := os.ReadFile(l.S.StateLog(n))
+			t.Logf("node %s redis-state.log:\n%s", n, b)
+		}
+		t.Fatalf("%v: %s", werr, res.Summary())
+	}
 	if err := res.Verify(ctx, l.S.NodeAddr("a").String()+":6379"); err != nil {
 		t.Fatal(err)
 	}
