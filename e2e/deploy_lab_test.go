@@ -52,7 +52,7 @@ func TestDeployMigratesBaseline(t *testing.T) {
 		t.Errorf("after deploy the VIP is on %q and the master %q; deploy must not move them from a", after.VIPHolder, after.Master)
 	}
 	// Writes go on for a while on the migrated pair before they are counted.
-	werr := load.WaitAcked(ctx, load.Acked()+500, 10*time.Second)
+	werr := load.WaitAcked(ctx, 500, 10*time.Second)
 	res := load.Stop()
 	if werr != nil {
 		for _, o := range res.Outages {
