@@ -403,6 +403,7 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 	// different (advert_int, authentication) a reloaded BACKUP ignores the
 	// old MASTER's adverts, and would take the VIP after three of its own
 	// advert intervals.
+	var last time.Time
 	for _, p := range plans {
 		if !p.kaconfNew {
 			continue
@@ -411,7 +412,12 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 			rerr := restore(ctx, o.Out, plans)
 			return fmt.Errorf("stopped on node %s switching keepalived.conf: %w; %s", p.node.Name, err, rerr)
 		}
-		fmt.Fprintf(o.Out, "node %s: keepalived.conf in place (old one in %s), keepalived reloaded\n", p.node.Name, p.backupOrNone())
+		gap := ""
+		if !last.IsZero() {
+			gap = fmt.Sprintf(" (%s after the previous node's)", time.Since(last).Round(time.Millisecond))
+		}
+		last = time.Now()
+		fmt.Fprintf(o.Out, "node %s: keepalived.conf in place (old one in %s), keepalived reloaded%s\n", p.node.Name, p.backupOrNone(), gap)
 	}
 	if err := verify(ctx, o, bin, plans); err != nil {
 		rerr := restore(ctx, o.Out, plans)

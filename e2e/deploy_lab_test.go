@@ -95,3 +95,40 @@ func TestDeployMigratesBaseline(t *testing.T) {
 	}
 	statusUntil(t, cfg, "b serving after a's Redis died", func(s statusJSON) bool { return s.VIPHolder == "b" && s.Master == "b" })
 }
+
+// TestDeployRestoresOnFailure: when the pair is not healthy after the
+// switch (here b's Redis is down, so redkeep's check puts b in FAULT),
+// deploy restores every node's old keepalived.conf, reloads keepalived,
+// says where it stopped and exits 1; the VIP and the master stay on a.
+func TestDeployRestoresOnFailure(t *testing.T) {
+	l, _ := labenv.UpBaseline(t, "rkmr", "198.18.97.0/24", "198.18.98.0/24", "198.19.97.0/24")
+	cfg := l.S.ConfigPath()
+	ctx := context.Background()
+	statusUntil(t, cfg, "baseline serving on a", func(s statusJSON) bool { return s.VIPHolder == "a" && s.Master == "a" })
+	before := map[string][]byte{}
+	for _, n := range lab.NodeNames {
+		b, err := os.ReadFile(filepath.Join(l.S.NodeDir(n), "keepalived.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[n] = b
+	}
+	if _, err := l.Fail(ctx, lab.RedisDown, "b"); err != nil {
+		t.Fatal(err)
+	}
+	code, out := redkeep(t, "deploy", "-c", cfg, "--yes", "--timeout", "5s")
+	t.Logf("deploy --yes with b's Redis down:\n%s", out)
+	if code != exitUnhealthy || !strings.Contains(out, "verification failed") || !strings.Contains(out, "restored and reloaded on b, a") {
+		t.Fatalf("deploy: exit %d, want %d with the backups restored on b and a", code, exitUnhealthy)
+	}
+	for _, n := range lab.NodeNames {
+		b, err := os.ReadFile(filepath.Join(l.S.NodeDir(n), "keepalived.conf"))
+		if err != nil || string(b) != string(before[n]) {
+			t.Errorf("node %s: keepalived.conf is not the one before deploy (%v):\n%s", n, err, b)
+		}
+		if left, _ := filepath.Glob(filepath.Join(l.S.NodeDir(n), "keepalived.conf.redkeep-new*")); len(left) != 0 {
+			t.Errorf("node %s: staged files left: %v", n, left)
+		}
+	}
+	statusUntil(t, cfg, "a still serving", func(s statusJSON) bool { return s.VIPHolder == "a" && s.Master == "a" })
+}
