@@ -6,6 +6,7 @@ package actions
 
 import (
 	"fmt"
+	"github.com/redkeep/redkeep/internal/buildinfo"
 	"net"
 	"strconv"
 	"strings"
@@ -165,7 +166,8 @@ func Preflight(cfg *config.Config, f Facts, target string, lim Limits) Plan {
 		add(ka)
 	}
 
-	// Versions: both nodes run the same binary's protocol.
+	// Versions: both nodes run the same binary's protocol. The build's
+	// content hash tells two "devel" builds apart.
 	var versions []string
 	first, same := "", true
 	for i, n := range cfg.Nodes {
@@ -175,12 +177,13 @@ func Preflight(cfg *config.Config, f Facts, target string, lim Limits) Plan {
 			same, v = false, "unknown"
 		case i == 0:
 			first = v
-		case v != first:
+			same = same && buildinfo.SameBuild(v, v)
+		case !buildinfo.SameBuild(v, first):
 			same = false
 		}
 		versions = append(versions, n.Name+" "+v)
 	}
-	add(Check{Name: CheckVersions, Value: strings.Join(versions, ", "), Threshold: "the same on both", Pass: same})
+	add(Check{Name: CheckVersions, Value: strings.Join(versions, ", "), Threshold: "the same build on both (version and sha256)", Pass: same})
 
 	// Exactly one VIP holder, and it is the Redis master.
 	var holders, masters []string

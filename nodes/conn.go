@@ -458,6 +458,12 @@ const maxRunOutput = 8 << 20
 // stdout. A non-zero exit is an error carrying the end of stderr. When ctx
 // ends the remote command is sent SIGTERM and the session closed.
 func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
+	return c.RunInput(ctx, cmd, nil)
+}
+
+// RunInput is Run with in as the command's stdin (nil: none), for
+// uploading a file through the command (deploy).
+func (c *Conn) RunInput(ctx context.Context, cmd string, in io.Reader) ([]byte, error) {
 	cl, err := c.Client(ctx)
 	if err != nil {
 		return nil, err
@@ -471,6 +477,9 @@ func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
 	stdout.max = maxRunOutput
 	var stderr tailBuffer
 	s.Stdout, s.Stderr = &stdout, &stderr
+	if in != nil {
+		s.Stdin = in
+	}
 	if err := startSession(ctx, s, cmd); err != nil {
 		return nil, fmt.Errorf("ssh %s: start %s: %w", c.target, quoteCmd(cmd), err)
 	}

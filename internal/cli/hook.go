@@ -253,10 +253,10 @@ func newHookShowStateCmd(h *hookEnv) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "state",
-		Short: "print this node's hook state, VIP, keepalived and redkeep version",
+		Short: "print this node's hook state, VIP, keepalived and redkeep build (version and sha256)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ns := hooks.ReadNodeState(h.cfg, h.self, buildinfo.Version())
+			ns := hooks.ReadNodeState(h.cfg, h.self, buildinfo.ID())
 			out := cmd.OutOrStdout()
 			if !asJSON {
 				fmt.Fprintln(out, termsafe.Clean(ns.String())) // the state file quotes what Redis said

@@ -46,6 +46,7 @@ func newRootCmd(s Streams) *cobra.Command {
 		newHistoryCmd(g),
 		newSwitchoverCmd(g),
 		newResolveCmd(g),
+		newDeployCmd(g),
 		newDoctorCmd(g),
 		newMaintenanceCmd(g),
 		newHookCmd(g),
@@ -117,10 +118,10 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print redkeep's version",
+		Short: "Print redkeep's build: its version and the sha256 of its executable",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "redkeep", buildinfo.Version())
+			fmt.Fprintln(cmd.OutOrStdout(), "redkeep", buildinfo.ID())
 			return nil
 		},
 	}
