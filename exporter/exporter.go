@@ -51,8 +51,9 @@ type Options struct {
 	// ScrapeTimeout bounds each scrape's gathering; DefaultScrapeTimeout
 	// when zero.
 	ScrapeTimeout time.Duration
-	// Version is this redkeep's version (redkeep_build_info).
-	Version string
+	// Version is this redkeep's version and SHA256 the short sha256 of its
+	// executable (redkeep_build_info): two "devel" builds differ by it.
+	Version, SHA256 string
 	// Log receives collection problems, once each time they change; nil
 	// discards them.
 	Log io.Writer
@@ -144,7 +145,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // and pair labels (NewRegistry).
 var (
 	descUp    = desc("up", "1 when this node's files (keepalived state file, hook counters) could be read; the exporter's log says what failed otherwise.")
-	descBuild = desc("build_info", "This redkeep's version, always 1.", "version", "goversion")
+	descBuild = desc("build_info", "This redkeep's version and the short sha256 of its executable (what redkeep status and the switchover compare across nodes), always 1.", "version", "sha256", "goversion")
 
 	descKAState   = desc("keepalived_state", "keepalived state last handled by a notify hook on this node (state file): 1 for the current state, 0 for the others; all 0 before the first notify.", "state")
 	descKASince   = desc("last_transition_timestamp_seconds", "When the notify hook for the current keepalived state started (the state file's since), Unix time.")
@@ -220,7 +221,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	var problems []string
 	cfg := c.o.Cfg
-	gauge(ch, descBuild, 1, c.o.Version, runtime.Version())
+	gauge(ch, descBuild, 1, c.o.Version, c.o.SHA256, runtime.Version())
 
 	st, haveState, err := hooks.ReadState(cfg.Hooks.StateFile)
 	if err != nil {

@@ -55,7 +55,7 @@ func newTestNode(t *testing.T, timeout time.Duration) *testNode {
 		t.Fatal(err)
 	}
 	c, err := New(Options{
-		Cfg: cfg, Self: self, ScrapeTimeout: timeout, Version: "v9.9.9-test",
+		Cfg: cfg, Self: self, ScrapeTimeout: timeout, Version: "v9.9.9-test", SHA256: "0123456789ab",
 		VIPHeld:           func() (bool, error) { return true, nil },
 		KeepalivedRunning: func() bool { return true },
 	})
@@ -148,7 +148,7 @@ func TestCollectMaster(t *testing.T) {
 	s := n.scrape(t)
 
 	s.want(t, 1, "redkeep_up", "node", "a", "pair", "198.51.100.100")
-	s.want(t, 1, "redkeep_build_info", "version", "v9.9.9-test")
+	s.want(t, 1, "redkeep_build_info", "version", "v9.9.9-test", "sha256", "0123456789ab")
 	s.want(t, 1, "redkeep_keepalived_state", "state", "MASTER")
 	s.want(t, 0, "redkeep_keepalived_state", "state", "BACKUP")
 	s.want(t, float64(since.UnixMilli())/1000, "redkeep_last_transition_timestamp_seconds")

@@ -79,7 +79,7 @@ func runExporter(cmd *cobra.Command, g *globalFlags, o *exporterOptions) error {
 	errOut := g.io.Err
 	c, err := exporter.New(exporter.Options{
 		Cfg: cfg, Self: self, Password: password,
-		ScrapeTimeout: o.scrapeTimeout, Version: buildinfo.Version(), Log: errOut,
+		ScrapeTimeout: o.scrapeTimeout, Version: buildinfo.Version(), SHA256: buildinfo.HashOf(buildinfo.ID()), Log: errOut,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
