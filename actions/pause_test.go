@@ -3,15 +3,11 @@ package actions
 import (
 	"context"
 	"fmt"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/redistest"
-	"github.com/redkeep/redkeep/replication"
 )
 
 // throttledPair is a loopPair whose replica b follows a through a link of
@@ -21,48 +17,8 @@ func throttledPair(t *testing.T, rate int) *loopPair {
 	t.Helper()
 	a, b := redistest.Start(t), redistest.Start(t)
 	proxy := redistest.Throttle(t, a.Addr(), rate)
-	host, port, _ := net.SplitHostPort(proxy.Addr())
-	ctx := context.Background()
-	if err := b.Client().ReplicaOf(ctx, host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		in, err := replication.Fetch(ctx, b.Client())
-		if err == nil && in.LinkUp && !in.SyncInProgress {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("b did not sync through the throttle: %+v %v", in, err)
-		}
-	}
-	p := &loopPair{t: t, servers: map[string]*redistest.Server{"a": a, "b": b}, holder: "a",
-		nodeCfg: map[string]*config.Config{}, noKeepa: map[string]bool{}, versions: map[string]string{"a": "test", "b": "test"}}
-	mk := func(dir string) *config.Config {
-		yaml := fmt.Sprintf(`vip: 127.0.0.1/8
-nodes:
-  - name: a
-    host: 127.0.0.2
-    redis: {addr: %[1]s, peer_addr: %[2]s}
-    keepalived: {priority: 150, interface: lo}
-  - name: b
-    host: 127.0.0.3
-    redis: {addr: %[3]s, peer_addr: %[3]s}
-    keepalived: {priority: 100, interface: lo}
-keepalived: {virtual_router_id: 51, track_file: %[4]s/drain}
-hooks: {lock_file: %[4]s/hook.lock, state_file: %[4]s/state.json, state_log: %[4]s/redis-state.log}
-switchover: {timeout: 10s}
-`, a.Addr(), proxy.Addr(), b.Addr(), dir)
-		cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "config.yaml"))
-		if err != nil {
-			t.Fatalf("test config: %v", err)
-		}
-		return cfg
-	}
-	p.cfg = mk(t.TempDir())
-	for _, n := range []string{"a", "b"} {
-		p.nodeCfg[n] = mk(t.TempDir())
-	}
-	return p
+	b.ReplicaOfAddr(proxy.Addr())
+	return loopPairOf(t, a, b, proxy.Addr(), 10*time.Second)
 }
 
 func pauseCheck(t *testing.T, p Plan) Check {

@@ -45,31 +45,39 @@ func newLoopPair(t *testing.T) *loopPair {
 	t.Helper()
 	a, b := redistest.Start(t), redistest.Start(t)
 	b.ReplicaOf(a)
+	return loopPairOf(t, a, b, a.Addr(), 6*time.Second)
+}
+
+// loopPairOf is the loopPair of a and its replica b, with aPeer the
+// address b replicates from (a's own, or a proxy in front of it) and the
+// given switchover.timeout.
+func loopPairOf(t *testing.T, a, b *redistest.Server, aPeer string, timeout time.Duration) *loopPair {
+	t.Helper()
 	p := &loopPair{t: t, servers: map[string]*redistest.Server{"a": a, "b": b}, holder: "a",
 		nodeCfg: map[string]*config.Config{}, noKeepa: map[string]bool{}, versions: map[string]string{"a": "test", "b": "test"}}
-	p.cfg = loopConfig(t, a, b, t.TempDir())
+	p.cfg = loopConfig(t, a.Addr(), aPeer, b.Addr(), timeout, t.TempDir())
 	for _, n := range []string{"a", "b"} {
-		p.nodeCfg[n] = loopConfig(t, a, b, t.TempDir())
+		p.nodeCfg[n] = loopConfig(t, a.Addr(), aPeer, b.Addr(), timeout, t.TempDir())
 	}
 	return p
 }
 
-func loopConfig(t *testing.T, a, b *redistest.Server, dir string) *config.Config {
+func loopConfig(t *testing.T, aAddr, aPeer, bAddr string, timeout time.Duration, dir string) *config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf(`vip: 127.0.0.1/8
 nodes:
   - name: a
     host: 127.0.0.2
-    redis: {addr: %[1]s, peer_addr: %[1]s}
+    redis: {addr: %[1]s, peer_addr: %[2]s}
     keepalived: {priority: 150, interface: lo}
   - name: b
     host: 127.0.0.3
-    redis: {addr: %[2]s, peer_addr: %[2]s}
+    redis: {addr: %[3]s, peer_addr: %[3]s}
     keepalived: {priority: 100, interface: lo}
-keepalived: {virtual_router_id: 51, track_file: %[3]s/drain}
-hooks: {lock_file: %[3]s/hook.lock, state_file: %[3]s/state.json, state_log: %[3]s/redis-state.log}
-switchover: {timeout: 6s}
-`, a.Addr(), b.Addr(), dir)
+keepalived: {virtual_router_id: 51, track_file: %[4]s/drain}
+hooks: {lock_file: %[4]s/hook.lock, state_file: %[4]s/state.json, state_log: %[4]s/redis-state.log}
+switchover: {timeout: %[5]s}
+`, aAddr, aPeer, bAddr, dir, timeout)
 	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		t.Fatalf("test config: %v", err)

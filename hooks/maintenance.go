@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/redkeep/redkeep/config"
@@ -102,8 +101,9 @@ func SetMaintenance(cfg *config.Config, self *config.Node, log *Logger, on bool,
 		log.Logf(Info, "maintenance", "maintenance off by %s (%s)", m.Who(), why)
 		ev.Detail = why
 	}
-	if !m.Since.IsZero() && m.Who() != eventOperator(m) {
-		ev.Detail = strings.TrimPrefix(ev.Detail+"; by "+m.Who(), "; ")
+	if ev.Operator == "" && m.Who() != "" {
+		// Not user@host: the journal's operator field cannot hold it.
+		ev.Detail += "; by " + m.Who()
 	}
 	if err := events.Record(cfg, self, ev); err != nil {
 		log.Logf(Warn, "maintenance", "event journal: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +20,7 @@ func slowPair(t *testing.T, rate int) *RedisSwitch {
 	t.Helper()
 	m, r := redistest.Start(t), redistest.Start(t)
 	proxy := redistest.Throttle(t, m.Addr(), rate)
-	host, port, _ := net.SplitHostPort(proxy.Addr())
-	if err := r.Client().ReplicaOf(context.Background(), host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitLinkUp(t, r.Client())
+	r.ReplicaOfAddr(proxy.Addr())
 	return &RedisSwitch{Local: m.Client(), Target: r.Client(), TargetAddr: r.Addr(), LocalAddr: proxy.Addr(), Method: wire.MethodPause}
 }
 
@@ -137,11 +132,7 @@ func TestSwitchRightAfterASync(t *testing.T) {
 		if err := m.Client().Set(ctx, "before", i, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		host, port, _ := net.SplitHostPort(m.Addr())
-		if err := r.Client().ReplicaOf(ctx, host, port).Err(); err != nil {
-			t.Fatal(err)
-		}
-		waitLinkUp(t, r.Client())
+		r.ReplicaOf(m)
 		// A write after the sync, which the replica gets only once the
 		// master streams to it.
 		if err := m.Client().Set(ctx, "after", i, 0).Err(); err != nil {

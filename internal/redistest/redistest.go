@@ -310,11 +310,22 @@ func (s *Server) Restart(args ...string) {
 // the initial sync is done.
 func (s *Server) ReplicaOf(other *Server) {
 	s.t.Helper()
+	s.ReplicaOfAddr(other.Addr())
+}
+
+// ReplicaOfAddr is ReplicaOf for a master at addr (host:port), such as a
+// Throttle in front of a server.
+func (s *Server) ReplicaOfAddr(addr string) {
+	s.t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		s.t.Fatalf("redistest: master address %q: %v", addr, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	c := s.Client()
-	if err := c.ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(other.port)).Err(); err != nil {
-		s.t.Fatalf("redistest: REPLICAOF 127.0.0.1 %d on %s: %v", other.port, s.Addr(), err)
+	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
+		s.t.Fatalf("redistest: REPLICAOF %s %s on %s: %v", host, port, s.Addr(), err)
 	}
 	for {
 		info, err := c.Info(ctx, "replication").Result()
@@ -322,7 +333,7 @@ func (s *Server) ReplicaOf(other *Server) {
 			return
 		}
 		if ctx.Err() != nil {
-			s.t.Fatalf("redistest: %s did not sync from %s within %s: %v\n%s", s.Addr(), other.Addr(), startTimeout, err, info)
+			s.t.Fatalf("redistest: %s did not sync from %s within %s: %v\n%s", s.Addr(), addr, startTimeout, err, info)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
