@@ -214,7 +214,7 @@ func Chaos(ctx context.Context, s Settings, opts ChaosOptions) (steps []ChaosSte
 		}
 		logf("step %d broke an invariant (repeat with --seed %d); lab state:%s", n, opts.Seed, l.diagnostics())
 		for _, node := range NodeNames {
-			logf("--- %s redis-state log (last lines)\n%s", node, tail(l.S.StateLog(node), 30))
+			logf("--- %s redis-state log (last lines)\n%s", node, tail(l.S.StateLog(node), 30, nil))
 		}
 		if !opts.KeepGoing {
 			break

@@ -44,7 +44,7 @@ func e2eLab(t *testing.T) (*Lab, string) {
 		if t.Failed() {
 			t.Logf("lab state at failure:%s", l.diagnostics())
 			for _, n := range NodeNames {
-				t.Logf("--- %s redis-state log\n%s", n, tail(s.StateLog(n), 30))
+				t.Logf("--- %s redis-state log\n%s", n, tail(s.StateLog(n), 30, nil))
 			}
 		}
 		if err := l.Down(context.Background()); err != nil {

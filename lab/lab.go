@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -453,7 +454,7 @@ func (l *Lab) diagnostics() string {
 	var b strings.Builder
 	for _, n := range NodeNames {
 		for _, f := range []string{l.S.Syslog(n), l.S.outFile(n, procKeepalived), l.S.outFile(n, procRedis), l.S.outFile(n, procSSHD), l.S.outFile(n, procExporter), l.S.outFile(n, procSyslogd), l.S.outFile(n, procJournald)} {
-			t := tail(f, 8)
+			t := tail(f, 8, nil)
 			if t != "" {
 				fmt.Fprintf(&b, "\n--- %s (last lines)\n%s", f, t)
 			}
@@ -467,21 +468,36 @@ func (l *Lab) diagnostics() string {
 func (l *Lab) SyslogTails(lines int) string {
 	var b strings.Builder
 	for _, n := range NodeNames {
-		if t := tail(l.S.Syslog(n), lines); t != "" {
+		// Redis can fill the tail with one repeated complaint (a refused
+		// PSYNC, say); the keepalived and hook lines before it are what
+		// explain the pair's decisions, so they come first, on their own.
+		if t := tail(l.S.Syslog(n), lines, notRedis); t != "" {
+			fmt.Fprintf(&b, "\n--- %s (last %d lines not from redis)\n%s", l.S.Syslog(n), lines, t)
+		}
+		if t := tail(l.S.Syslog(n), lines, nil); t != "" {
 			fmt.Fprintf(&b, "\n--- %s (last %d lines)\n%s", l.S.Syslog(n), lines, t)
 		}
 	}
 	return b.String()
 }
 
-func tail(path string, lines int) string {
+// notRedis keeps the syslog lines of every program but redis-server.
+func notRedis(line string) bool { return !strings.Contains(line, " redis[") }
+
+func tail(path string, lines int, keep func(string) bool) string {
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) == 0 {
 		return ""
 	}
 	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if keep != nil {
+		ls = slices.DeleteFunc(ls, func(l string) bool { return !keep(l) })
+	}
 	if len(ls) > lines {
 		ls = ls[len(ls)-lines:]
+	}
+	if len(ls) == 0 {
+		return ""
 	}
 	return strings.Join(ls, "\n") + "\n"
 }
