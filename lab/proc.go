@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -305,16 +306,31 @@ func (s *Settings) netnsPids(ctx context.Context, n string) []int {
 // to be gone: a power cut. The node's syslogd is lab plumbing outside the
 // namespace and keeps running, so the log survives the "reboot".
 func (s *Settings) killAll(ctx context.Context, n string) error {
-	pids := s.netnsPids(ctx, n)
 	// Stop keepalived's parent first so it cannot respawn its VRRP child or
 	// react to it dying.
 	if p := s.running(n, procKeepalived); p > 0 {
 		_ = signal(p, syscall.SIGSTOP)
 	}
-	for _, p := range pids {
-		_ = signal(p, syscall.SIGKILL)
+	// A process may fork between the listing and the kill (keepalived
+	// starting a notify hook, say), and the child would go on writing into
+	// the node's directory; so list and kill again until nothing is left.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if ctx.Err() != nil {
+			return fmt.Errorf("processes still appearing in namespace %s after 5s", s.Namespace(n))
+		}
+		pids := slices.DeleteFunc(s.netnsPids(ctx, n), func(p int) bool { return !pidExists(p) })
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			_ = signal(p, syscall.SIGKILL)
+		}
+		if err := waitGone(ctx, 5*time.Second, pids...); err != nil {
+			return err
+		}
 	}
-	return waitGone(ctx, 5*time.Second, pids...)
 }
 
 // notifyScripts are the command-line marks of a notify hook still at work:
