@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/redkeep/redkeep/config"
 )
@@ -40,9 +41,11 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 		"VIP":       cfg.VIP,
 		"AdvertInt": formatSeconds(k.AdvertInt.Seconds()),
 		"Interval":  int(k.Check.Interval.Seconds()),
-		// keepalived's script timeout is whole seconds; our own deadline is
-		// shorter, so keepalived never has to kill the check.
-		"Timeout": int(math.Ceil(k.Check.Deadline.Seconds())),
+		// keepalived's script timeout is whole seconds and counts from the
+		// fork; our own deadline counts from when the check starts asking
+		// Redis. startMargin leaves room for the process to start on a busy
+		// node, so keepalived never kills a check that would have answered.
+		"Timeout": int(math.Ceil((k.Check.Deadline + startMargin).Seconds())),
 		"Check":   quote(fmt.Sprintf(hook, "check")),
 		"Notify":  quote(fmt.Sprintf(hook, "notify") + " --"),
 		"Track":   quote(k.TrackFile),
@@ -53,6 +56,12 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// startMargin is the time the check's process may take to start before its
+// own deadline begins. The lab saw a check time out at keepalived's 1 s
+// (deadline 800 ms) on a master flooded with writes on a loaded machine:
+// with fall 1, that one slow start handed the VIP back to the peer.
+const startMargin = time.Second
 
 func formatSeconds(s float64) string {
 	return strconv.FormatFloat(s, 'f', -1, 64)
