@@ -141,6 +141,10 @@ func redkeepFiles(cfg *config.Config, n *config.Node) []File {
 	add("hooks' lock", filepath.Dir(cfg.Hooks.LockFile))
 	add("drain track file", cfg.Keepalived.TrackFile)
 	add("drain track file's", filepath.Dir(cfg.Keepalived.TrackFile))
+	if cfg.Keepalived.Watch.On() {
+		add("watcher's health file", cfg.Keepalived.Watch.HealthFile)
+		add("watcher's health file's", filepath.Dir(cfg.Keepalived.Watch.HealthFile))
+	}
 	add("redis-state log's", filepath.Dir(cfg.Hooks.StateLog))
 	return out
 }
