@@ -183,6 +183,9 @@ master.`,
 // check interval without a service manager. A failure to start it is
 // logged once per change; the check's own verdict stands either way.
 func startWatcher(h *hookEnv) {
+	if !h.cfg.Keepalived.Watch.On() {
+		return
+	}
 	exe, err := os.Executable()
 	if err == nil {
 		_, err = hooks.StartWatcher(h.cfg, h.self, exe)
