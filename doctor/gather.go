@@ -46,6 +46,9 @@ func gatherNode(ctx context.Context, cfg *config.Config, n *config.Node, timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nf := NodeFacts{Node: n.Name, Host: n.Host, Redkeep: n.Redkeep}
+	if cfg.Keepalived.Watch.On() {
+		nf.HealthFile = cfg.Keepalived.Watch.HealthFile
+	}
 	conn, err := nodes.DialNode(n, nodes.Options{})
 	if err != nil {
 		nf.Err = err.Error()
