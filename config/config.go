@@ -105,6 +105,38 @@ type Keepalived struct {
 	TrackFile string `yaml:"track_file"`
 	// ScriptUser runs the hooks (keepalived's script_user).
 	ScriptUser string `yaml:"script_user"`
+	// Watch is the node's Redis watcher (`redkeep hook watch`).
+	Watch Watch `yaml:"watch"`
+}
+
+// Watch is `redkeep hook watch`: a process on each node holding a
+// connection to the local Redis, which writes a non-zero number to
+// HealthFile (a vrrp_track_file with weight 0) the moment that Redis
+// dies, so keepalived goes FAULT without waiting for the next check.
+// Only the check clears the file, once Redis answers again; the check
+// also starts the watcher when none runs.
+type Watch struct {
+	// Enabled: nil (unset) is on. Off, keepalived.conf tracks no health
+	// file and the check starts no watcher: detection is the check's alone.
+	Enabled *bool `yaml:"enabled"`
+	// HealthFile is the track file the watcher sets; default: health
+	// beside keepalived.track_file.
+	HealthFile string `yaml:"health_file"`
+}
+
+// On reports whether the watcher is enabled (the default).
+func (w Watch) On() bool { return w.Enabled == nil || *w.Enabled }
+
+// DefaultHealthName is the watcher's track file's name beside
+// keepalived.track_file: /run/redkeep/health by default.
+const DefaultHealthName = "health"
+
+// HangTimeout is how long the watcher lets a PING go unanswered before it
+// calls local Redis hung: as long as the check would take to fail the
+// same Redis at the earliest (fall checks in a row, each waiting its
+// deadline), so the watcher is never stricter than the check, only sooner.
+func (c Check) HangTimeout() time.Duration {
+	return c.Deadline + time.Duration(max(c.Fall-1, 0))*c.Interval
 }
 
 // Check is the vrrp_script running `redkeep hook check`.
@@ -596,7 +628,7 @@ func aliasLine(data []byte, name string) int {
 // sections names the struct types of the schema as a reader of the YAML sees them.
 var sections = map[string]string{
 	"Config": "the top level", "Node": "a node", "SSH": "ssh", "NodeRedis": "a node's redis",
-	"NodeKeepalived": "a node's keepalived", "Keepalived": "keepalived", "Check": "keepalived.check",
+	"NodeKeepalived": "a node's keepalived", "Keepalived": "keepalived", "Check": "keepalived.check", "Watch": "keepalived.watch",
 	"Redis": "redis", "Hooks": "hooks", "Switchover": "switchover", "Console": "console",
 	"pairEntry": "a pair", "pairsFile": "a file with a pairs list (it holds nothing else)",
 	"Notify": "notify",
@@ -645,6 +677,9 @@ func (c *Config) applyDefaults() {
 	}
 	if k.ScriptUser == "" {
 		k.ScriptUser = DefaultScriptUser
+	}
+	if k.Watch.HealthFile == "" {
+		k.Watch.HealthFile = filepath.Join(filepath.Dir(k.TrackFile), DefaultHealthName)
 	}
 	h := &c.Hooks
 	if h.StateFile == "" {

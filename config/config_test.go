@@ -32,6 +32,15 @@ func TestLoadGood(t *testing.T) {
 	if want := filepath.Join(filepath.Dir(c.Hooks.StateFile), "maintenance.json"); c.Hooks.MaintenanceFile != want {
 		t.Errorf("hooks.maintenance_file default = %q, want %q (beside the state file)", c.Hooks.MaintenanceFile, want)
 	}
+	if w := c.Keepalived.Watch; !w.On() || w.HealthFile != filepath.Join(filepath.Dir(c.Keepalived.TrackFile), "health") {
+		t.Errorf("keepalived.watch defaults = on %v, health_file %q: want on, health beside the track file", w.On(), w.HealthFile)
+	}
+	if got, want := c.Keepalived.Check.HangTimeout(), DefaultCheckDead; got != want {
+		t.Errorf("HangTimeout at fall 1 = %s, want the check's deadline %s", got, want)
+	}
+	if got := (Check{Interval: 2 * time.Second, Fall: 3, Deadline: time.Second}).HangTimeout(); got != 5*time.Second {
+		t.Errorf("HangTimeout at fall 3, interval 2s, deadline 1s = %s, want 5s", got)
+	}
 	if c.Nodes[1].SSH.Host != "198.51.100.12" {
 		t.Errorf("ssh.host default = %q", c.Nodes[1].SSH.Host)
 	}
@@ -277,6 +286,12 @@ func TestFieldValues(t *testing.T) {
 		{"nodes[1].config_path", "/etc/redkeep/pair-1.yaml", ""},
 		{"nodes[1].config_path", "/etc/red keep.yaml", notPath},
 		{"keepalived.track_file", "drain", "absolute path"},
+		{"keepalived.watch.health_file", "/run/redkeep/redis-health", ""},
+		{"keepalived.watch.health_file", "health", "absolute path"},
+		{"keepalived.watch.health_file", "/run/redkeep/health 1", notPath},
+		{"keepalived.watch.health_file", "/run/redkeep/drain", "must be two files"},
+		{"keepalived.watch.enabled", false, ""},
+		{"keepalived.watch.enabled", "sometimes", "cannot unmarshal"},
 		{"hooks.state_file", "/var/lib/x y", notPath},
 		{"hooks.state_log", "/var/log/x'y", notPath},
 		{"hooks.lock_file", "lock", "absolute path"},

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -440,6 +441,10 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		v.fail(fmt.Sprintf("deadline %s must be positive and shorter than the check interval %s", k.Check.Deadline, k.Check.Interval), "keepalived", "check", "deadline")
 	}
 	v.absPath(k.TrackFile, "keepalived", "track_file")
+	v.absPath(k.Watch.HealthFile, "keepalived", "watch", "health_file")
+	if k.Watch.HealthFile != "" && filepath.Clean(k.Watch.HealthFile) == filepath.Clean(k.TrackFile) {
+		v.fail(fmt.Sprintf("health_file %s is keepalived.track_file: the watcher's file and the drain must be two files (only the check clears the health file)", show(k.Watch.HealthFile)), "keepalived", "watch", "health_file")
+	}
 
 	r := c.Redis
 	if r.PasswordFile != "" && r.PasswordEnv != "" {

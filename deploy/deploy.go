@@ -310,7 +310,7 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 func managedDirs(cfg *config.Config, n *config.Node) []string {
 	var ds []string
 	for _, f := range []string{n.Redkeep, n.ConfigPath, cfg.Hooks.StateFile, cfg.Hooks.StateLog, cfg.Hooks.LockFile,
-		cfg.Hooks.MaintenanceFile, cfg.Hooks.EventLog, cfg.Keepalived.TrackFile} {
+		cfg.Hooks.MaintenanceFile, cfg.Hooks.EventLog, cfg.Keepalived.TrackFile, cfg.Keepalived.Watch.HealthFile} {
 		if f == "" {
 			continue
 		}

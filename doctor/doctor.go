@@ -66,6 +66,7 @@ const (
 	IDVersionMismatch    = "version-mismatch"
 	IDUnsafeMode         = "unsafe-mode"
 	IDPasswordReadable   = "password-readable"
+	IDWatchUntracked     = "watch-untracked"
 )
 
 // File is a file on a node as Gather saw it.
@@ -149,9 +150,11 @@ type NodeFacts struct {
 	// Files are redkeep's files and directories (stat only).
 	Files []File `json:"files"`
 	// PasswordFile is redis.password_file on the node, nil when unset.
-	PasswordFile *File  `json:"password_file,omitempty"`
-	Redis        Redis  `json:"redis"`
-	Clock        *Clock `json:"clock,omitempty"`
+	PasswordFile *File `json:"password_file,omitempty"`
+	// HealthFile is keepalived.watch.health_file when the watcher is on.
+	HealthFile string `json:"health_file,omitempty"`
+	Redis      Redis  `json:"redis"`
+	Clock      *Clock `json:"clock,omitempty"`
 }
 
 // Facts are both nodes' facts, and what the config says of the pair.
@@ -267,6 +270,9 @@ func (a *analysis) keepalived(n *NodeFacts) *kaConf {
 		return &c
 	}
 	redkeepHooks := a.hooksAreRedkeep(n, c)
+	if redkeepHooks && n.HealthFile != "" {
+		a.watchTracked(n, c)
+	}
 	for _, in := range c.instances {
 		a.nopreemptWeight(n, c, in)
 		a.fixedSleeps(n, in)
@@ -335,6 +341,21 @@ func (a *analysis) nopreemptWeight(n *NodeFacts, c kaConf, in instance) {
 			Evidence: fmt.Sprintf("%s: vrrp_instance %s (line %d) has nopreempt and tracks %s (line %d) with weight %d: when Redis dies on the MASTER its priority drops to %d, and a nopreempt BACKUP ignores lower-priority adverts, so the VIP stays on the dead Redis",
 				n.KeepalivedConf.Path, in.name, in.line, t.name, max(t.line, vs.line), w, in.priority+w),
 			Fix: "track the check with weight 0 (a failing check puts the instance in FAULT, which hands the VIP over at once) or use a vrrp_track_file; `redkeep keepalived-conf` renders both"})
+	}
+}
+
+// watchTracked: with the watcher on, keepalived.conf must track its
+// health file, or the watcher's failures change nothing and a dead Redis
+// waits for the next check.
+func (a *analysis) watchTracked(n *NodeFacts, c kaConf) {
+	for _, in := range c.instances {
+		if !slices.ContainsFunc(in.trackFiles, func(name string) bool { return c.trackFiles[name] == n.HealthFile }) {
+			a.add(Finding{ID: IDWatchUntracked, Severity: Warning, Node: n.Node,
+				Summary: "the Redis watcher's health file is not tracked: a dead Redis waits for the next check",
+				Evidence: fmt.Sprintf("%s: vrrp_instance %s (line %d) tracks no track_file whose file is keepalived.watch.health_file %s, so the watcher's failure changes nothing and Redis dying is noticed by the check, up to its interval later",
+					n.KeepalivedConf.Path, in.name, in.line, n.HealthFile),
+				Fix: "install the keepalived.conf `redkeep keepalived-conf --node " + n.Node + "` renders (`redkeep deploy` does), or set keepalived.watch.enabled: false"})
+		}
 	}
 }
 

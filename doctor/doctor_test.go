@@ -163,6 +163,14 @@ func TestAnalyze(t *testing.T) {
 		{name: "negative weight with nopreempt in the track_script override", mod: func(f *Facts) {
 			setConf(&f.Nodes[0], "        redkeep_check\n", "        redkeep_check weight -30\n")
 		}, want: []string{"a:" + IDNopreemptWeight}, evidence: "weight -30"},
+		{name: "watcher on, its health file not tracked", mod: func(f *Facts) {
+			f.Nodes[1].HealthFile = "/run/redkeep-lab/node/health"
+		}, want: []string{"b:" + IDWatchUntracked}, evidence: "tracks no track_file whose file is keepalived.watch.health_file /run/redkeep-lab/node/health"},
+		{name: "watcher on, its health file tracked", mod: func(f *Facts) {
+			f.Nodes[1].HealthFile = "/run/redkeep-lab/node/health"
+			setConf(&f.Nodes[1], "vrrp_instance", "track_file redkeep_health {\n    file \"/run/redkeep-lab/node/health\"\n    weight 0\n}\n\nvrrp_instance")
+			setConf(&f.Nodes[1], "        redkeep_drain\n", "        redkeep_drain\n        redkeep_health\n")
+		}},
 		{name: "negative weight without nopreempt fails over", mod: func(f *Facts) {
 			setConf(&f.Nodes[0], "    nopreempt\n", "\n")
 			setConf(&f.Nodes[0], "    weight 0\n}", "    weight -30\n}")

@@ -46,6 +46,9 @@ func gatherNode(ctx context.Context, cfg *config.Config, n *config.Node, timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nf := NodeFacts{Node: n.Name, Host: n.Host, Redkeep: n.Redkeep}
+	if cfg.Keepalived.Watch.On() {
+		nf.HealthFile = cfg.Keepalived.Watch.HealthFile
+	}
 	conn, err := nodes.DialNode(n, nodes.Options{})
 	if err != nil {
 		nf.Err = err.Error()
@@ -141,6 +144,10 @@ func redkeepFiles(cfg *config.Config, n *config.Node) []File {
 	add("hooks' lock", filepath.Dir(cfg.Hooks.LockFile))
 	add("drain track file", cfg.Keepalived.TrackFile)
 	add("drain track file's", filepath.Dir(cfg.Keepalived.TrackFile))
+	if cfg.Keepalived.Watch.On() {
+		add("watcher's health file", cfg.Keepalived.Watch.HealthFile)
+		add("watcher's health file's", filepath.Dir(cfg.Keepalived.Watch.HealthFile))
+	}
 	add("redis-state log's", filepath.Dir(cfg.Hooks.StateLog))
 	return out
 }

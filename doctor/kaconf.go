@@ -196,6 +196,8 @@ func first(ss []stmt, key string) (stmt, bool) {
 type kaConf struct {
 	scripts   map[string]vrrpScript
 	instances []instance
+	// trackFiles are the top-level track_file blocks: name -> file.
+	trackFiles map[string]string
 }
 
 // vrrpScript is a vrrp_script block.
@@ -219,6 +221,8 @@ type instance struct {
 	vips      []string
 	// tracks are the track_script entries: name, weight override.
 	tracks []track
+	// trackFiles names the track_file blocks the instance tracks.
+	trackFiles []string
 	// notify maps notify, notify_master, ... to their command line.
 	notify map[string]notifyCmd
 }
@@ -240,7 +244,12 @@ var notifyKeys = []string{"notify", "notify_master", "notify_backup", "notify_fa
 
 // readConf turns parsed statements into the parts doctor checks.
 func readConf(ss []stmt) kaConf {
-	c := kaConf{scripts: map[string]vrrpScript{}}
+	c := kaConf{scripts: map[string]vrrpScript{}, trackFiles: map[string]string{}}
+	for _, s := range find(ss, "track_file") {
+		if f, ok := first(s.Block, "file"); ok {
+			c.trackFiles[s.arg(0)] = f.arg(0)
+		}
+	}
 	for _, s := range find(ss, "vrrp_script") {
 		vs := vrrpScript{name: s.arg(0), line: s.Line}
 		if sc, ok := first(s.Block, "script"); ok {
@@ -274,6 +283,12 @@ func readConf(ss []stmt) kaConf {
 				for _, v := range b.Block {
 					if v.Key != "" {
 						in.vips = append(in.vips, v.Key)
+					}
+				}
+			case "track_file":
+				for _, t := range b.Block {
+					if t.Key != "" {
+						in.trackFiles = append(in.trackFiles, t.Key)
 					}
 				}
 			case "track_script":

@@ -81,6 +81,7 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	var ping *redis.StatusCmd
 	var role *redis.Cmd
 	var dbsize *redis.IntCmd
+	sent := time.Now()
 	_, _ = r.local.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ping = p.Ping(ctx)
 		if wantRole {
@@ -103,6 +104,7 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 		}
 		return r.checkResult(fmt.Errorf("%w: local Redis %s %s: %v", ErrUnhealthy, self.Redis.Addr, what, err))
 	}
+	r.clearHealth(sent)
 	if inMaint {
 		return r.maintenanceCheck(maint, nil)
 	}
@@ -122,6 +124,19 @@ func Check(ctx context.Context, cfg *config.Config, self *config.Node, log *Logg
 	rctx, rcancel := context.WithDeadline(ctx, end.Add(-reconcileMargin))
 	defer rcancel()
 	return r.checkResult(r.reconcile(rctx, st, local))
+}
+
+// clearHealth ends a failure the watcher wrote (ClearHealth) now that
+// local Redis answered a PING sent at sent.
+func (r *runner) clearHealth(sent time.Time) {
+	cleared, err := ClearHealth(r.cfg, sent)
+	switch {
+	case err != nil:
+		// Its own note file: the check's note says whether it was failing.
+		r.noteTo(r.cfg.Hooks.StateFile+".health", Warn, "cannot clear the watcher's health file: "+err.Error())
+	case cleared:
+		r.logf(Info, "local Redis answers again: health file %s = 0 (the watcher's failure is over)", r.cfg.Keepalived.Watch.HealthFile)
+	}
 }
 
 // reconcile brings Redis in line with the keepalived state recorded by the

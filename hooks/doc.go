@@ -12,6 +12,11 @@
 //     stopping when a newer state has overtaken it.
 //   - The track file, which keepalived watches: Drain and Undrain write it,
 //     and a planned switchover puts the old master in FAULT through it.
+//   - The health track file: Watch (`hook watch`, started by the check
+//     through StartWatcher) writes 1 the moment local Redis dies, and only
+//     the check writes 0 again (ClearHealth), so a dead Redis fails over
+//     without waiting for the next check and a dead watcher changes nothing
+//     but the speed.
 //
 // The console's verbs: ReadNodeState (`hook state`, read-only, fine for an
 // unprivileged user) and Resolve, which ends a split brain after saving the

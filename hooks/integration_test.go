@@ -77,6 +77,10 @@ type pairOpts struct {
 	password string
 	// extra is more top-level YAML (a notify section).
 	extra string
+	// watch leaves the watcher on (keepalived.watch): the check then
+	// starts a detached `hook watch`, and the test must stop it before
+	// its directory goes (startWatcher does). Off by default here.
+	watch bool
 }
 
 func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
@@ -106,6 +110,9 @@ func newPair(t testing.TB, a, b *redistest.Server, o pairOpts) *testPair {
 			{RedisAddr: b.Addr(), PeerAddr: o.peerAddrB, Interface: "rk-test-none"},
 		}}.Hooks(nd)
 		pc.InKeepalived = fmt.Sprintf("  check: {deadline: %s}\n", o.deadline)
+		if !o.watch {
+			pc.InKeepalived += "  watch: {enabled: false}\n"
+		}
 		pc.InHooks = fmt.Sprintf("  sync_timeout: %s\n  redis_timeout: 250ms\n", o.sync)
 		if o.password != "" {
 			pwFile := filepath.Join(p.dir, "redis.pass")

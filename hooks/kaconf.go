@@ -49,6 +49,10 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 		"Check":   quote(fmt.Sprintf(hook, "check")),
 		"Notify":  quote(fmt.Sprintf(hook, "notify") + " --"),
 		"Track":   quote(k.TrackFile),
+		"Health":  "",
+	}
+	if k.Watch.On() {
+		data["Health"] = quote(k.Watch.HealthFile)
 	}
 	var b strings.Builder
 	if err := confTmpl.Execute(&b, data); err != nil {
@@ -96,6 +100,17 @@ track_file redkeep_drain {
     weight 0
     init_file 0
 }
+{{- if .Health}}
+
+# Redis died: ` + "`redkeep hook watch`" + ` writes 1 the moment the local Redis goes
+# away (FAULT at once, not at the next check); the check writes 0 once
+# Redis answers again.
+track_file redkeep_health {
+    file {{.Health}}
+    weight 0
+    init_file 0
+}
+{{- end}}
 
 vrrp_instance {{.K.Instance}} {
     # Both nodes start as BACKUP and never preempt: a recovered node rejoins
@@ -120,6 +135,9 @@ vrrp_instance {{.K.Instance}} {
     }
     track_file {
         redkeep_drain
+{{- if .Health}}
+        redkeep_health
+{{- end}}
     }
     # One generic notify: keepalived appends INSTANCE <name> <STATE> <priority>
     # for MASTER, BACKUP, FAULT and STOP.

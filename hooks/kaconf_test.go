@@ -37,6 +37,9 @@ func TestKeepalivedConfShape(t *testing.T) {
 		`notify "'/usr/local/bin/redkeep' hook notify --config '/etc/redkeep/config.yaml' --node b --"`,
 		"unicast_src_ip 198.51.100.12", "198.51.100.11\n",
 		"198.51.100.100/24 dev eth0",
+		// The watcher's health file, tracked with weight 0 beside the drain.
+		"track_file redkeep_health {\n    file \"/run/redkeep/health\"\n    weight 0\n    init_file 0\n}",
+		"        redkeep_drain\n        redkeep_health\n    }",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("keepalived.conf lacks %q:\n%s", want, conf)
@@ -95,7 +98,15 @@ func TestKeepalivedConfPassesKeepalivedCheck(t *testing.T) {
 			c.Keepalived.Instance = strings.Repeat("V", 250) + "_.-a1"
 			c.Nodes[0].ConfigPath = "/etc/red#keep!/{x};y.yaml"
 			c.Keepalived.TrackFile = "/run/red#keep!/drain"
+			c.Keepalived.Watch.HealthFile = "/run/red#keep!/{health}"
 		})
+		if err != nil {
+			t.Fatalf("keepalived -t rejected the generated config: %v\n%s", err, out)
+		}
+	})
+	t.Run("watcher off", func(t *testing.T) {
+		off := false
+		out, err := check(t, self, func(c *config.Config) { c.Keepalived.Watch.Enabled = &off })
 		if err != nil {
 			t.Fatalf("keepalived -t rejected the generated config: %v\n%s", err, out)
 		}
@@ -250,6 +261,8 @@ func FuzzKeepalivedConfTokens(f *testing.F) {
 			t.Fatalf("%d lines, want %d", len(got), len(refShape))
 		}
 		n := cfg.Nodes[0]
+		files := map[string]string{"redkeep_drain": cfg.Keepalived.TrackFile, "redkeep_health": cfg.Keepalived.Watch.HealthFile}
+		block := ""
 		for i, toks := range got {
 			if len(toks) != len(refShape[i]) {
 				t.Fatalf("line %d has tokens %q, want %d like %q", i+1, toks, len(refShape[i]), refShape[i])
@@ -262,8 +275,11 @@ func FuzzKeepalivedConfTokens(f *testing.F) {
 			if len(toks) < 2 {
 				continue
 			}
+			if toks[0] == "track_file" {
+				block = toks[1]
+			}
 			want := map[string]string{
-				"script_user": cfg.Keepalived.ScriptUser, "interface": n.Keepalived.Interface, "file": cfg.Keepalived.TrackFile,
+				"script_user": cfg.Keepalived.ScriptUser, "interface": n.Keepalived.Interface, "file": files[block],
 				"vrrp_instance": cfg.Keepalived.Instance, "unicast_src_ip": n.Host,
 			}
 			if w, ok := want[toks[0]]; ok && toks[1] != w {

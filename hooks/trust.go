@@ -42,7 +42,8 @@ func TrustedConfig(path string) error {
 
 // TrustedHookFiles refuses, with the reason, a directory holding the
 // hooks' files (hooks.state_file, hooks.state_log, hooks.lock_file,
-// hooks.maintenance_file, hooks.event_log, keepalived.track_file) or a
+// hooks.maintenance_file, hooks.event_log, keepalived.track_file,
+// keepalived.watch.health_file) or a
 // redis.password_file that someone other than root could change.
 func TrustedHookFiles(cfg *config.Config) error {
 	for _, f := range []struct{ key, path string }{
@@ -52,6 +53,7 @@ func TrustedHookFiles(cfg *config.Config) error {
 		{"hooks.maintenance_file", cfg.Hooks.MaintenanceFile},
 		{"hooks.event_log", cfg.Hooks.EventLog},
 		{"keepalived.track_file", cfg.Keepalived.TrackFile},
+		{"keepalived.watch.health_file", cfg.Keepalived.Watch.HealthFile},
 	} {
 		if err := walkTrusted(filepath.Dir(f.path), true); err != nil {
 			return fmt.Errorf("%s %s: %w", f.key, f.path, err)

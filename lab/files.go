@@ -278,6 +278,10 @@ nodes:
 keepalived:
   virtual_router_id: 51
   track_file: {{.View}}/drain
+{{- if .S.NoWatch}}
+  watch:
+    enabled: false                 # the check alone detects a dead Redis
+{{- end}}
 
 hooks:
   state_file: {{.View}}/state.json

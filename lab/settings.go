@@ -66,6 +66,10 @@ type Settings struct {
 	// SLAVEOF, weight -20, advert_int 5) instead of redkeep's hooks, so the
 	// benchmark can compare the two.
 	Baseline bool `json:"baseline"`
+	// NoWatch turns the nodes' Redis watcher off (keepalived.watch.enabled
+	// false): the check alone detects a dead Redis, as before the watcher,
+	// so the benchmark can compare the two.
+	NoWatch bool `json:"no_watch,omitempty"`
 	// JournalNode is the node that keeps its logs in the journal only, as
 	// Debian 12 and RHEL 9 hosts do: it runs a systemd-journald of its own
 	// and has no syslog file. "" means DefaultJournalNode; JournalNone

@@ -46,7 +46,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 			// keepalived drops the hooks' stderr: config warnings go to their
 			// log, except from the check (every second) and state (every
 			// console poll), which would flood it.
-			if n := cmd.Name(); h.log != nil && n != "check" && n != "state" && n != "history" && n != "deliver" {
+			if n := cmd.Name(); h.log != nil && n != "check" && n != "state" && n != "history" && n != "deliver" && n != "watch" {
 				for _, w := range h.cfg.Warnings {
 					h.log.Logf(hooks.Warn, "config", "warning: %s", w)
 				}
@@ -72,6 +72,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 		newHookShowStateCmd(h),
 		newHookHistoryCmd(h),
 		newHookDeliverCmd(h),
+		newHookWatchCmd(h),
 	)
 	for _, c := range cmd.Commands() {
 		annotate(c, annHookEnv)
@@ -166,7 +167,60 @@ a MASTER node whose Redis is a replica fails the check so the VIP moves to the
 master.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := hooks.Check(cmd.Context(), h.cfg, h.self, h.log); err != nil {
+			err := hooks.Check(cmd.Context(), h.cfg, h.self, h.log)
+			startWatcher(h)
+			if err != nil {
+				return withCode(exitUnhealthy, err)
+			}
+			return nil
+		},
+	}
+}
+
+// startWatcher has the check (re)start `redkeep hook watch` when none
+// runs: keepalived runs the check every second on every node, on real
+// hosts and in the lab alike, so a watcher that died is back within a
+// check interval without a service manager. A failure to start it is
+// logged once per change; the check's own verdict stands either way.
+func startWatcher(h *hookEnv) {
+	if !h.cfg.Keepalived.Watch.On() {
+		return
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		_, err = hooks.StartWatcher(h.cfg, h.self, exe)
+	}
+	msg := ""
+	if err != nil {
+		msg = "cannot start the watcher (detection falls back to the check): " + err.Error()
+	}
+	hooks.NoteOnce(h.log, h.cfg.Hooks.StateFile+".watch", "check", msg)
+}
+
+func newHookWatchCmd(h *hookEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch",
+		Short: "hold a connection to the local Redis and fail keepalived over the moment Redis dies (started by the check)",
+		Long: `Hold an idle connection to the local Redis; when it ends and a new connection
+is refused (the process died), or a PING stays unanswered as long as the check
+would take to fail and a new connection gets no answer either (hung), write 1
+to keepalived.watch.health_file: keepalived goes
+FAULT at once. Only the check writes 0 again, once Redis answers. The check
+starts the watcher when none runs; a second one exits at once. It exits when
+its config or binary changes, and the next check starts the new one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Started detached by the check, which has returned: nobody
+			// reads its output, so it logs to the state log like the hooks.
+			signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			err := hooks.Watch(ctx, h.cfg, h.self, h.log)
+			switch {
+			case errors.Is(err, hooks.ErrWatcherRunning):
+				return nil
+			case err != nil:
+				h.log.Logf(hooks.Error, "watch", "%v", err)
 				return withCode(exitUnhealthy, err)
 			}
 			return nil

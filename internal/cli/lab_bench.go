@@ -13,6 +13,7 @@ func newLabBenchCmd(f *labFlags) *cobra.Command {
 	var subnet string
 	var cases, modes []string
 	var repeat int
+	var noWatch bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run the failure cases under write load, redkeep and the origin document's baseline, and print a table",
@@ -41,6 +42,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 					return withCode(exitUsage, fmt.Errorf("--case %q: one of %s", c, strings.Join(lab.ScenarioCases, ", ")))
 				}
 			}
+			s.NoWatch = noWatch
 			if repeat < 1 {
 				return withCode(exitUsage, fmt.Errorf("--repeat %d: at least 1", repeat))
 			}
@@ -70,6 +72,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "redkeep mode without the Redis watcher (keepalived.watch.enabled false): a dead Redis is found by the 1 s check alone")
 	return cmd
 }
 
