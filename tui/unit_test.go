@@ -394,3 +394,42 @@ func TestLagAge(t *testing.T) {
 		t.Errorf("history holds %d samples, want at most %d", len(idle.samples), historyLen)
 	}
 }
+
+// View draws again only when something changed, and what it hands back is
+// always what a fresh drawing would show, whether or not View ran between
+// messages (Bubble Tea calls it after each; the fleet view does not).
+func TestFrameKeptUntilChange(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+	m.Update(teaSize(100, 30))
+	later := snapMaster("a")
+	later.Time = later.Time.Add(2 * time.Second) // the title shows the poll's second
+	demoted := snapReplica("a")
+	steps := []struct {
+		name  string
+		msgs  []tea.Msg
+		quiet bool // nothing on screen changes
+	}{
+		{"first polls", snaps(snapMaster("a"), snapReplica("b")), false},
+		{"same poll again", snaps(snapMaster("a")), true},
+		{"same polls of both", snaps(snapMaster("a"), snapReplica("b")), true},
+		{"an earlier snapshot's stale timer", []tea.Msg{staleTickMsg{node: "a", gen: -1}}, true},
+		{"a later second", snaps(later), false},
+		{"a change, then a poll that changes nothing", append(snaps(demoted), snaps(snapReplica("b"))...), false},
+		{"log lines", []tea.Msg{eventsMsg{events: failoverEvents()}}, false},
+		{"a key", []tea.Msg{press("tab")}, false},
+	}
+	for _, s := range steps {
+		before := m.View().Content
+		feed(m, s.msgs...)
+		if m.dirty == s.quiet {
+			t.Errorf("%s: dirty = %v, want %v", s.name, m.dirty, !s.quiet)
+		}
+		got, want := m.View().Content, m.render()
+		if got != want {
+			t.Fatalf("%s: View kept a stale frame:\n%s\nwant:\n%s", s.name, got, want)
+		}
+		if s.quiet && got != before {
+			t.Errorf("%s: the screen changed:\n%s\nwas:\n%s", s.name, got, before)
+		}
+	}
+}

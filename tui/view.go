@@ -16,7 +16,10 @@ import (
 
 // View draws the whole screen.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+	if m.dirty || m.frame == "" {
+		m.frame, m.dirty = m.render(), false
+	}
+	v := tea.NewView(m.frame)
 	v.AltScreen = true
 	v.WindowTitle = "redkeep"
 	if m.opts.Mouse {
