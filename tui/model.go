@@ -112,6 +112,7 @@ type Model struct {
 	panelsVersion int
 	panelsKey     panelsKey
 	panelsCache   string
+	panelBoxes    panelBoxes
 	verdict       Verdict
 	judged        bool
 
@@ -218,6 +219,7 @@ func (m *Model) setStyles(dark bool) {
 	m.dark = dark
 	m.styles = NewStyles(dark)
 	m.panelsVersion++
+	m.panelBoxes = panelBoxes{} // their borders' colour
 	m.dirty = true
 	m.help.Styles = m.styles.Help
 	ts := textinput.DefaultStyles(dark)

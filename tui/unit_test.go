@@ -433,3 +433,35 @@ func TestFrameKeptUntilChange(t *testing.T) {
 		}
 	}
 }
+
+// A poll that changes only the second in a panel's title puts the new
+// time into the panels as drawn instead of drawing them again, and the
+// screen is what drawing them again would show, side by side and stacked.
+func TestPanelClockWithoutRedraw(t *testing.T) {
+	for _, width := range []int{120, 60} {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+		m.Update(teaSize(width, 40))
+		feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+		_ = m.View()
+		b := &m.panelBoxes
+		if !b.byLine {
+			t.Fatalf("width %d: the boxes do not join line by line", width)
+		}
+		drawn := &b.lines[0][0]
+		later := snapMaster("a")
+		later.Time = later.Time.Add(61 * time.Second)
+		feed(m, snaps(later)...)
+		got := m.View().Content
+		if &b.lines[0][0] != drawn {
+			t.Errorf("width %d: a new second drew the panels again", width)
+		}
+		want := later.Time.Format(clockLayout)
+		if !strings.Contains(got, want) || strings.Contains(got, clockToken) {
+			t.Errorf("width %d: the title does not show %s:\n%s", width, want, got)
+		}
+		m.panelBoxes = panelBoxes{}
+		if fresh := m.render(); got != fresh {
+			t.Errorf("width %d: with the time put in:\n%s\ndrawn again:\n%s", width, got, fresh)
+		}
+	}
+}
