@@ -22,7 +22,9 @@ import (
 // start alone. Each iteration runs every variant once, interleaved, so a
 // busy machine slows them alike. It reports each variant's median and p90
 // wall time in ms, and the check's median over the shell check's, and logs
-// the table (scripts/bench-check prints it).
+// the table (scripts/bench-check prints it). With $REDKEEP_BENCH_OLD naming
+// another redkeep executable (an older build), its check and start run in
+// the same rounds too, for a before and after under the same load.
 //
 //	go test -run '^$' -bench BenchmarkCheck -benchtime 300x ./hooks/
 func BenchmarkCheck(b *testing.B) {
@@ -51,16 +53,22 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatalf("MASTER notify: exit %d\n%s", r.code, r.stderr)
 	}
 
-	variants := []struct {
+	type variant struct {
 		name, what string
 		argv       []string
-	}{
+	}
+	variants := []variant{
 		{"shell", "sh -c 'redis-cli PING | grep -q PONG'", []string{"/bin/sh", "-c", "redis-cli -h 127.0.0.1 -p " + port + " PING | grep -q PONG"}},
 		{"origin-script", "the origin's check_redis.sh", []string{"/bin/sh", script}},
 		{"check", "redkeep hook check", []string{redkeepBin, "hook", "check", "--config", p.cfg["a"], "--node", "a"}},
 		{"check-with-state", "redkeep hook check, after a notify", []string{redkeepBin, "hook", "check", "--config", q.cfg["a"], "--node", "a"}},
 		{"start", "redkeep hook check --help", []string{redkeepBin, "hook", "check", "--help"}},
 		{"version", "redkeep version (hashes itself)", []string{redkeepBin, "version"}},
+	}
+	if old := os.Getenv("REDKEEP_BENCH_OLD"); old != "" {
+		variants = append(variants,
+			variant{"old-check", "$REDKEEP_BENCH_OLD hook check", []string{old, "hook", "check", "--config", p.cfg["a"], "--node", "a"}},
+			variant{"old-start", "$REDKEEP_BENCH_OLD hook check --help", []string{old, "hook", "check", "--help"}})
 	}
 	times := make([][]time.Duration, len(variants))
 	b.ResetTimer()
@@ -91,6 +99,7 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	b.ReportMetric(ms(times[2][len(times[2])/2])/shell, "check/shell")
 	if b.N > 1 {
-		b.Log("\n" + table.String())
+		// go test keeps ten lines of a benchmark's log: the table fits.
+		b.Log(strings.TrimSuffix(table.String(), "\n"))
 	}
 }
