@@ -246,6 +246,12 @@ func (m *Model) clock() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return clockMsg(now()) })
 }
 
+// clockEverySecond reports whether the clock redraws the screen at least
+// once a second.
+func (m *Model) clockEverySecond() bool {
+	return m.opts.Tick > 0 && m.opts.Tick <= time.Second
+}
+
 func (m *Model) staleTimer(p *nodePanel) tea.Cmd {
 	node, gen := p.name, p.gen
 	return tea.Tick(m.opts.StaleAfter, func(time.Time) tea.Msg { return staleTickMsg{node: node, gen: gen} })
@@ -326,7 +332,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return nil
 	}
 	cleanSnapshot(&msg.snap)
-	changed := p.update(msg.snap)
+	changed, onlyTime := p.update(msg.snap)
 	if changed {
 		m.panelsVersion++
 	}
@@ -344,8 +350,12 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.verdict.Problems = cleanAll(m.verdict.Problems)
 	m.relayout() // the header grows or shrinks with the problems
 	// A poll that finds what the last one found (the panels look the
-	// same, and so does the header) changes nothing on screen.
-	m.quiet = !changed && prevJudged && m.lastTransition.Equal(prevTransition) && sameVerdict(prevVerdict, m.verdict)
+	// same, and so does the header) changes nothing on screen. One that
+	// changes only the second in its panel's title waits for the clock,
+	// which draws every second anyway: one frame a second for a quiet
+	// pair, not one per node and one for the clock.
+	sameHeader := prevJudged && m.lastTransition.Equal(prevTransition) && sameVerdict(prevVerdict, m.verdict)
+	m.quiet = sameHeader && (!changed || onlyTime && m.clockEverySecond())
 	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
 }
 

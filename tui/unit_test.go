@@ -465,3 +465,30 @@ func TestPanelClockWithoutRedraw(t *testing.T) {
 		}
 	}
 }
+
+// With the clock redrawing every second, a poll that changes only the
+// second in its panel's title is drawn by the next tick, in one frame with
+// the clock's; a poll that changes anything else is drawn at once.
+func TestTimeOnlyPollWaitsForClock(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, func(o *Options) { o.Tick = time.Second })
+	m.Update(teaSize(120, 40))
+	feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+	before := m.View().Content
+	later := snapMaster("a")
+	later.Time = later.Time.Add(3 * time.Second)
+	feed(m, snaps(later)...)
+	if got := m.View().Content; got != before {
+		t.Errorf("a poll changing only its time was drawn before the clock:\n%s", got)
+	}
+	feed(m, clockMsg(t0.Add(3*time.Second)))
+	if got := m.View().Content; !strings.Contains(got, later.Time.Format(clockLayout)) {
+		t.Errorf("the clock's frame does not show the poll's time %s:\n%s", later.Time.Format(clockLayout), got)
+	}
+	down := snapMaster("a")
+	down.Time = later.Time.Add(time.Second)
+	down.Keepalived.State = "FAULT"
+	feed(m, snaps(down)...)
+	if got := m.View().Content; !strings.Contains(got, "FAULT") {
+		t.Errorf("a poll with news was not drawn at once:\n%s", got)
+	}
+}
