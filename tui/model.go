@@ -246,6 +246,29 @@ func (m *Model) clock() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return clockMsg(now()) })
 }
 
+// panelsLookSame reports whether the node panels drawn now would look as
+// in the last frame, but perhaps for the times of the polls in their
+// titles when the clock draws those within a second anyway: one frame a
+// second for a quiet pair, not one per node and one for the clock.
+func (m *Model) panelsLookSame() bool {
+	switch {
+	case m.zoom:
+		return true // not on screen
+	case m.width <= 0 || m.panelBoxes.lines == nil:
+		return false
+	}
+	contents, clocks := m.panelContents()
+	if !m.panelBoxes.drawnFrom(contents, &m.layout) {
+		return false
+	}
+	return slices.Equal(clocks, m.panelBoxes.shown) || m.clockEverySecond()
+}
+
+// dialogOpen reports whether a dialog or the help fills the lower half.
+func (m *Model) dialogOpen() bool {
+	return m.sw != nil || m.lab != nil || m.maint != nil || m.hist != nil || m.showHelp
+}
+
 // clockEverySecond reports whether the clock redraws the screen at least
 // once a second.
 func (m *Model) clockEverySecond() bool {
@@ -332,8 +355,8 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return nil
 	}
 	cleanSnapshot(&msg.snap)
-	changed, onlyTime := p.update(msg.snap)
-	if changed {
+	prevBanner := m.bannerView()
+	if p.update(msg.snap) {
 		m.panelsVersion++
 	}
 	prevVerdict, prevJudged, prevTransition := m.verdict, m.judged, m.lastTransition
@@ -349,13 +372,12 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.verdict, m.judged = m.opts.Judge(snaps), true
 	m.verdict.Problems = cleanAll(m.verdict.Problems)
 	m.relayout() // the header grows or shrinks with the problems
-	// A poll that finds what the last one found (the panels look the
-	// same, and so does the header) changes nothing on screen. One that
-	// changes only the second in its panel's title waits for the clock,
-	// which draws every second anyway: one frame a second for a quiet
-	// pair, not one per node and one for the clock.
-	sameHeader := prevJudged && m.lastTransition.Equal(prevTransition) && sameVerdict(prevVerdict, m.verdict)
-	m.quiet = sameHeader && (!changed || onlyTime && m.clockEverySecond())
+	// A poll that finds what the last one found (the banner, the header
+	// and the panels would look the same: most of a quiet pair's INFO
+	// fields are not shown) changes nothing on screen, unless a dialog
+	// showing the nodes' state is open.
+	m.quiet = prevJudged && m.lastTransition.Equal(prevTransition) && sameVerdict(prevVerdict, m.verdict) &&
+		m.bannerView() == prevBanner && m.panelsLookSame() && !m.dialogOpen()
 	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
 }
 

@@ -51,11 +51,9 @@ type staleTickMsg struct {
 // round trip that slow is worth knowing about, a fast one is noise.
 const slowPoll = 300 * time.Millisecond
 
-// update records s and reports whether the panel looks any different, and
-// whether the time in its title is all that differs.
-func (p *nodePanel) update(s nodes.Snapshot) (changed, onlyTime bool) {
+// update records s and reports whether the panel looks any different.
+func (p *nodePanel) update(s nodes.Snapshot) (changed bool) {
 	changed = !p.seen || p.stale || !sameLook(p.last, s)
-	onlyTime = changed && p.seen && !p.stale && sameLookBut(p.last, s)
 	p.last, p.seen = s, true
 	p.offsets.add(s)
 	if s.Conn == nodes.ConnConnected {
@@ -63,33 +61,21 @@ func (p *nodePanel) update(s nodes.Snapshot) (changed, onlyTime bool) {
 	}
 	p.stale = false
 	p.gen++
-	return changed, onlyTime
+	return changed
 }
 
 // sameLook reports whether two snapshots of a node draw the same panel:
 // the title shows the time to the second and a poll's duration only when
 // slow, so most polls of a quiet pair change nothing on screen.
 func sameLook(a, b nodes.Snapshot) bool {
-	return reflect.DeepEqual(look(a, time.Second), look(b, time.Second))
-}
-
-// sameLookBut reports whether two snapshots of a node draw the same panel
-// but for the time of the poll.
-func sameLookBut(a, b nodes.Snapshot) bool {
-	return reflect.DeepEqual(look(a, 0), look(b, 0))
-}
-
-// look is what of s the panel shows: its time to within to (0: none of
-// it), its duration only when slow.
-func look(s nodes.Snapshot, to time.Duration) nodes.Snapshot {
-	s.Time = s.Time.Truncate(to)
-	if to == 0 {
-		s.Time = time.Time{}
+	look := func(s nodes.Snapshot) nodes.Snapshot {
+		s.Time = s.Time.Truncate(time.Second)
+		if s.Took < slowPoll {
+			s.Took = 0
+		}
+		return s
 	}
-	if s.Took < slowPoll {
-		s.Took = 0
-	}
-	return s
+	return reflect.DeepEqual(look(a), look(b))
 }
 
 // current is the snapshot whose data the panel shows.

@@ -403,6 +403,8 @@ func TestFrameKeptUntilChange(t *testing.T) {
 	m.Update(teaSize(100, 30))
 	later := snapMaster("a")
 	later.Time = later.Time.Add(2 * time.Second) // the title shows the poll's second
+	quietIO := snapReplica("b")
+	quietIO.Redis.Info.LastIOSecs = 7 // not shown
 	demoted := snapReplica("a")
 	steps := []struct {
 		name  string
@@ -413,6 +415,7 @@ func TestFrameKeptUntilChange(t *testing.T) {
 		{"same poll again", snaps(snapMaster("a")), true},
 		{"same polls of both", snaps(snapMaster("a"), snapReplica("b")), true},
 		{"an earlier snapshot's stale timer", []tea.Msg{staleTickMsg{node: "a", gen: -1}}, true},
+		{"a field the panels do not show", snaps(quietIO), true},
 		{"a later second", snaps(later), false},
 		{"a change, then a poll that changes nothing", append(snaps(demoted), snaps(snapReplica("b"))...), false},
 		{"log lines", []tea.Msg{eventsMsg{events: failoverEvents()}}, false},

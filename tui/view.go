@@ -156,8 +156,21 @@ type panelsKey struct {
 }
 
 func (m *Model) drawPanels() string {
-	contents := make([]string, len(m.panels))
-	clocks := make([]string, len(m.panels))
+	contents, clocks := m.panelContents()
+	b := &m.panelBoxes
+	if !b.drawnFrom(contents, &m.layout) {
+		b.draw(&m.styles, contents, &m.layout)
+	}
+	b.shown = clocks
+	return b.withClocks(&m.styles, clocks)
+}
+
+// panelContents are the node panels' contents, with clockToken for the
+// time of the latest poll in their titles, and those times ("" where a
+// title shows none).
+func (m *Model) panelContents() (contents, clocks []string) {
+	contents = make([]string, len(m.panels))
+	clocks = make([]string, len(m.panels))
 	for i, p := range m.panels {
 		var peer *nodes.Snapshot
 		q := m.panels[1-i]
@@ -171,11 +184,7 @@ func (m *Model) drawPanels() string {
 			clocks[i] = p.last.Time.Format(clockLayout)
 		}
 	}
-	b := &m.panelBoxes
-	if !b.drawnFrom(contents, &m.layout) {
-		b.draw(&m.styles, contents, &m.layout)
-	}
-	return b.withClocks(&m.styles, clocks)
+	return contents, clocks
 }
 
 // panelBoxes are the node panels as last drawn, their borders included,
@@ -195,6 +204,8 @@ type panelBoxes struct {
 	// byLine says the boxes join line by line (join) as lipgloss joins
 	// them; when it does not (it padded something), lipgloss joins them.
 	byLine bool
+	// shown are the times put into the titles last.
+	shown []string
 }
 
 // titleLine is the line of a box holding its title: the first inside the
