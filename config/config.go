@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -468,8 +469,11 @@ var parserProblems = map[string]bool{
 }
 
 // aliasRE finds the anchor named in yaml.v3's errors about an alias, which
-// it reports without a line.
-var aliasRE = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)' (?:referenced|value contains itself)$`)
+// it reports without a line. Compiled when first needed: every redkeep
+// process loads the config, few of them fail to.
+var aliasRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)' (?:referenced|value contains itself)$`)
+})
 
 func lineMsg(file string, data []byte, root *yaml.Node, m string) *Error {
 	var line int
@@ -483,8 +487,8 @@ func lineMsg(file string, data []byte, root *yaml.Node, m string) *Error {
 		// 0-based, and left out when 0: line 1.
 		line++
 	case line > 0:
-	case aliasRE.MatchString(m):
-		line = aliasLine(data, aliasRE.FindStringSubmatch(m)[1])
+	case aliasRE().MatchString(m):
+		line = aliasLine(data, aliasRE().FindStringSubmatch(m)[1])
 	case !unlocated(m):
 		// A scanner or parser error on the first line: yaml.v3 leaves line 0 out.
 		line = 1

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -321,11 +322,12 @@ func managedDirs(cfg *config.Config, n *config.Node) []string {
 	return ds
 }
 
-var authPass = regexp.MustCompile(`(?m)^([-+ ]\s*auth_pass\s+)\S+`)
+// authPass is compiled when first used, not in every redkeep process's start.
+var authPass = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^([-+ ]\s*auth_pass\s+)\S+`) })
 
 // maskSecrets hides VRRP passwords in a diff.
 func maskSecrets(diff string) string {
-	return authPass.ReplaceAllString(diff, "${1}(hidden)")
+	return authPass().ReplaceAllString(diff, "${1}(hidden)")
 }
 
 func short(sha string) string {

@@ -2,11 +2,13 @@ package hooks_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,9 +17,14 @@ import (
 
 // BenchmarkCheck measures one run of `redkeep hook check` against a local
 // Redis, as keepalived runs it (a new process each time), side by side with
-// the origin document's check: a shell script running `redis-cli PING`.
-// Each iteration runs every variant once, interleaved, so a busy machine
-// slows them alike. It reports each variant's median wall time in ms.
+// a shell check running `redis-cli PING` as keepalived would run it (sh -c,
+// a pipe into grep), the origin document's check script, and redkeep's
+// start alone. Each iteration runs every variant once, interleaved, so a
+// busy machine slows them alike. It reports each variant's median and p90
+// wall time in ms, and the check's median over the shell check's, and logs
+// the table (scripts/bench-check prints it). With $REDKEEP_BENCH_OLD naming
+// another redkeep executable (an older build), its check and start run in
+// the same rounds too, for a before and after under the same load.
 //
 //	go test -run '^$' -bench BenchmarkCheck -benchtime 300x ./hooks/
 func BenchmarkCheck(b *testing.B) {
@@ -31,9 +38,10 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	p := newPair(b, ra, rb, pairOpts{deadline: 800 * time.Millisecond})
+	port := strconv.Itoa(ra.Port())
 	script := filepath.Join(b.TempDir(), "check_redis.sh")
 	// The origin's script with its test fixed (spaces, plain quotes).
-	body := "#!/bin/sh\nALIVE=$(redis-cli -h 127.0.0.1 -p " + strconv.Itoa(ra.Port()) + " PING)\n[ \"$ALIVE\" = \"PONG\" ] || exit 1\n"
+	body := "#!/bin/sh\nALIVE=$(redis-cli -h 127.0.0.1 -p " + port + " PING)\n[ \"$ALIVE\" = \"PONG\" ] || exit 1\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -45,13 +53,22 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatalf("MASTER notify: exit %d\n%s", r.code, r.stderr)
 	}
 
-	variants := []struct {
-		name string
-		argv []string
-	}{
-		{"redis-cli-script", []string{"/bin/sh", script}},
-		{"redkeep", []string{redkeepBin, "hook", "check", "--config", p.cfg["a"], "--node", "a"}},
-		{"redkeep-with-state", []string{redkeepBin, "hook", "check", "--config", q.cfg["a"], "--node", "a"}},
+	type variant struct {
+		name, what string
+		argv       []string
+	}
+	variants := []variant{
+		{"shell", "sh -c 'redis-cli PING | grep -q PONG'", []string{"/bin/sh", "-c", "redis-cli -h 127.0.0.1 -p " + port + " PING | grep -q PONG"}},
+		{"origin-script", "the origin's check_redis.sh", []string{"/bin/sh", script}},
+		{"check", "redkeep hook check", []string{redkeepBin, "hook", "check", "--config", p.cfg["a"], "--node", "a"}},
+		{"check-with-state", "redkeep hook check, after a notify", []string{redkeepBin, "hook", "check", "--config", q.cfg["a"], "--node", "a"}},
+		{"start", "redkeep hook check --help", []string{redkeepBin, "hook", "check", "--help"}},
+		{"version", "redkeep version (hashes itself)", []string{redkeepBin, "version"}},
+	}
+	if old := os.Getenv("REDKEEP_BENCH_OLD"); old != "" {
+		variants = append(variants,
+			variant{"old-check", "$REDKEEP_BENCH_OLD hook check", []string{old, "hook", "check", "--config", p.cfg["a"], "--node", "a"}},
+			variant{"old-start", "$REDKEEP_BENCH_OLD hook check --help", []string{old, "hook", "check", "--help"}})
 	}
 	times := make([][]time.Duration, len(variants))
 	b.ResetTimer()
@@ -66,8 +83,23 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var table strings.Builder
+	fmt.Fprintf(&table, "%d runs each, interleaved\n%-40s %10s %8s %8s\n", b.N, "what", "median ms", "p90 ms", "x shell")
+	var shell float64
 	for i, v := range variants {
 		slices.Sort(times[i])
-		b.ReportMetric(float64(times[i][len(times[i])/2].Microseconds())/1000, v.name+"-median-ms")
+		med, p90 := ms(times[i][len(times[i])/2]), ms(times[i][len(times[i])*9/10])
+		if i == 0 {
+			shell = med
+		}
+		b.ReportMetric(med, v.name+"-median-ms")
+		b.ReportMetric(p90, v.name+"-p90-ms")
+		fmt.Fprintf(&table, "%-40s %10.2f %8.2f %8.2f\n", v.what, med, p90, med/shell)
+	}
+	b.ReportMetric(ms(times[2][len(times[2])/2])/shell, "check/shell")
+	if b.N > 1 {
+		// go test keeps ten lines of a benchmark's log: the table fits.
+		b.Log(strings.TrimSuffix(table.String(), "\n"))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/redkeep/redkeep/config"
@@ -243,13 +244,17 @@ func (s *Settings) configYAML() (string, error) {
 		"Notify":    s.NotifyCommand(),
 	}
 	var b strings.Builder
-	if err := configTmpl.Execute(&b, data); err != nil {
+	if err := configTmpl().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("render lab config: %w", err)
 	}
 	return b.String(), nil
 }
 
-var configTmpl = template.Must(template.New("config.yaml").Parse(`# redkeep config for the lab in {{.Dir}}, written by ` + "`redkeep lab up`" + `.
+// configTmpl is parsed when first used, not in every redkeep process's
+// start (keepalived runs `redkeep hook check` every second).
+var configTmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("config.yaml").Parse(configText)) })
+
+const configText = `# redkeep config for the lab in {{.Dir}}, written by ` + "`redkeep lab up`" + `.
 # The console (redkeep -c {{.Config}}) and the hooks on both nodes read it.
 # Each node sees its own directory at {{.View}}, so the node-local paths
 # below are the same on both, as on two real hosts.
@@ -297,7 +302,7 @@ notify:
 
 console:
   syslog: {{.View}}/syslog
-`))
+`
 
 // notifyScript is the lab's notify.command: the event's JSON (stdin) and
 // its one-line text ($REDKEEP_TEXT) appended to the node's notifications

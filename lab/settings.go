@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -103,7 +104,8 @@ func DefaultSettings() Settings {
 	}
 }
 
-var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,9}$`)
+// prefixRE is compiled when first used, not in every redkeep process's start.
+var prefixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9]{0,9}$`) })
 
 // Validate checks the settings before anything is created.
 func (s *Settings) Validate() error {
@@ -114,7 +116,7 @@ func (s *Settings) Validate() error {
 	if s.JournalNode != "" && s.JournalNode != JournalNone && !slices.Contains(NodeNames, s.JournalNode) {
 		errs = append(errs, fmt.Errorf("lab journal node %q: a, b or %s", s.JournalNode, JournalNone))
 	}
-	if !prefixRE.MatchString(s.Prefix) {
+	if !prefixRE().MatchString(s.Prefix) {
 		errs = append(errs, fmt.Errorf("lab prefix %q: lowercase letters and digits, starting with a letter, at most 10 (interface names are limited to 15 characters)", s.Prefix))
 	}
 	switch {

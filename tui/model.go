@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,14 @@ type Options struct {
 	Tick time.Duration
 }
 
+// FPS is the consoles' frame rate, for tea.WithFPS. Bubble Tea's renderer
+// wakes at its frame rate whether or not anything changed: at its default
+// of 60 those wakeups alone were most of an idle console's CPU (about
+// 0.2 ms each on a busy virtual machine), and a tenth of the fleet
+// console's watching 50 pairs. A frame every 50 ms is still immediate to
+// a typing operator.
+const FPS = 20
+
 // Defaults for Options.
 const (
 	DefaultLogLines   = 5000
@@ -103,6 +112,7 @@ type Model struct {
 	panelsVersion int
 	panelsKey     panelsKey
 	panelsCache   string
+	panelBoxes    panelBoxes
 	verdict       Verdict
 	judged        bool
 
@@ -133,6 +143,16 @@ type Model struct {
 	// status is the outcome of the last action, shown in the footer.
 	status    string
 	statusBad bool
+
+	// frame is the screen View drew last, and dirty says something
+	// changed since. View draws again only when dirty: Bubble Tea calls
+	// View after every message, and most of a quiet pair's messages (a
+	// poll that finds what the last one found, an earlier snapshot's
+	// staleness timer) change nothing. Update counts every message as a
+	// change unless its handler sets quiet.
+	frame string
+	dirty bool
+	quiet bool
 }
 
 // New builds the console from opts.
@@ -199,6 +219,8 @@ func (m *Model) setStyles(dark bool) {
 	m.dark = dark
 	m.styles = NewStyles(dark)
 	m.panelsVersion++
+	m.panelBoxes = panelBoxes{} // their borders' colour
+	m.dirty = true
 	m.help.Styles = m.styles.Help
 	ts := textinput.DefaultStyles(dark)
 	ts.Cursor.Blink = false
@@ -224,6 +246,35 @@ func (m *Model) clock() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(time.Time) tea.Msg { return clockMsg(now()) })
 }
 
+// panelsLookSame reports whether the node panels drawn now would look as
+// in the last frame, but perhaps for the times of the polls in their
+// titles when the clock draws those within a second anyway: one frame a
+// second for a quiet pair, not one per node and one for the clock.
+func (m *Model) panelsLookSame() bool {
+	switch {
+	case m.zoom:
+		return true // not on screen
+	case m.width <= 0 || m.panelBoxes.lines == nil:
+		return false
+	}
+	contents, clocks := m.panelContents()
+	if !m.panelBoxes.drawnFrom(contents, &m.layout) {
+		return false
+	}
+	return slices.Equal(clocks, m.panelBoxes.shown) || m.clockEverySecond()
+}
+
+// dialogOpen reports whether a dialog or the help fills the lower half.
+func (m *Model) dialogOpen() bool {
+	return m.sw != nil || m.lab != nil || m.maint != nil || m.hist != nil || m.showHelp
+}
+
+// clockEverySecond reports whether the clock redraws the screen at least
+// once a second.
+func (m *Model) clockEverySecond() bool {
+	return m.opts.Tick > 0 && m.opts.Tick <= time.Second
+}
+
 func (m *Model) staleTimer(p *nodePanel) tea.Cmd {
 	node, gen := p.name, p.gen
 	return tea.Tick(m.opts.StaleAfter, func(time.Time) tea.Msg { return staleTickMsg{node: node, gen: gen} })
@@ -240,6 +291,8 @@ func (m *Model) panel(node string) (int, *nodePanel) {
 
 // Update handles one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.quiet = false
+	defer func() { m.dirty = m.dirty || !m.quiet }()
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
@@ -259,6 +312,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if _, p := m.panel(msg.node); p != nil && msg.gen == p.gen {
 			p.stale = true
 			m.panelsVersion++
+		} else {
+			m.quiet = true // the timer of an earlier snapshot
 		}
 		return m, nil
 	case eventsMsg:
@@ -300,9 +355,11 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return nil
 	}
 	cleanSnapshot(&msg.snap)
+	prevBanner := m.bannerView()
 	if p.update(msg.snap) {
 		m.panelsVersion++
 	}
+	prevVerdict, prevJudged, prevTransition := m.verdict, m.judged, m.lastTransition
 	if since := msg.snap.Keepalived.Since; since.After(m.lastTransition) {
 		m.lastTransition = since
 	}
@@ -315,7 +372,18 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.verdict, m.judged = m.opts.Judge(snaps), true
 	m.verdict.Problems = cleanAll(m.verdict.Problems)
 	m.relayout() // the header grows or shrinks with the problems
+	// A poll that finds what the last one found (the banner, the header
+	// and the panels would look the same: most of a quiet pair's INFO
+	// fields are not shown) changes nothing on screen, unless a dialog
+	// showing the nodes' state is open.
+	m.quiet = prevJudged && m.lastTransition.Equal(prevTransition) && sameVerdict(prevVerdict, m.verdict) &&
+		m.bannerView() == prevBanner && m.panelsLookSame() && !m.dialogOpen()
 	return tea.Batch(waitSnapshot(p.name, m.opts.Backend.Snapshots(p.name)), m.staleTimer(p))
+}
+
+// sameVerdict reports whether two verdicts draw the same header.
+func sameVerdict(a, b Verdict) bool {
+	return a.Healthy == b.Healthy && a.VIPHolder == b.VIPHolder && a.Master == b.Master && slices.Equal(a.Problems, b.Problems)
 }
 
 func (m *Model) onEvents(evs []logs.Event) {

@@ -93,9 +93,13 @@ func (p *nodePanel) live() bool {
 
 // panelView renders the panel's content (without its border) at width w.
 // peer is the other node's latest data, needed for the replica's lag.
-func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *offsetHistory, lagWarn int64, now time.Time) string {
+// clocked says the title shows the time of the latest poll, written as
+// clockToken: the caller puts the time in (panelBoxes), so a poll that
+// changes nothing but the second leaves the drawing as it was.
+func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *offsetHistory, lagWarn int64, now time.Time) (content string, clocked bool) {
 	rows := make([]string, 0, panelRows)
-	rows = append(rows, p.titleRow(st, w, now))
+	title, clocked := p.titleRow(st, w, now)
+	rows = append(rows, title)
 
 	s, ok := p.current()
 	if !ok {
@@ -110,7 +114,7 @@ func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *o
 				rows = append(rows, indent+l)
 			}
 		}
-		return fit(rows, w)
+		return fit(rows, w), clocked
 	}
 	data := []string{
 		row(st, "keepalived", keepalivedText(st, s)),
@@ -134,10 +138,20 @@ func (p *nodePanel) view(st *Styles, w int, peer *nodes.Snapshot, peerOffsets *o
 	} else {
 		rows = append(rows, row(st, "last hook", hookText(st, s.Keepalived)))
 	}
-	return fit(rows, w)
+	return fit(rows, w), clocked
 }
 
-func (p *nodePanel) titleRow(st *Styles, w int, now time.Time) string {
+// clockLayout is how a panel's title shows the time of the latest poll;
+// clockToken stands for it, as wide, until the time is put in.
+const (
+	clockLayout = "15:04:05"
+	clockToken  = "00:00:00"
+)
+
+// titleRow is the panel's first row: the node and its host on the left;
+// on the right the time of the latest poll (as clockToken, and clocked
+// says so) or why there is none.
+func (p *nodePanel) titleRow(st *Styles, w int, now time.Time) (title string, clocked bool) {
 	left := st.Title.Render(p.name) + " " + st.Dim.Render(p.host)
 	var right string
 	switch {
@@ -150,13 +164,13 @@ func (p *nodePanel) titleRow(st *Styles, w int, now time.Time) string {
 			right = st.Warn.Render("never reached")
 		}
 	default:
-		right = st.Dim.Render(p.last.Time.Format("15:04:05"))
+		right, clocked = st.Dim.Render(clockToken), true
 	}
 	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		return left
+		return left, false
 	}
-	return left + strings.Repeat(" ", gap) + right
+	return left + strings.Repeat(" ", gap) + right, clocked
 }
 
 func (p *nodePanel) connText(st *Styles) string {

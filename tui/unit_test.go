@@ -394,3 +394,104 @@ func TestLagAge(t *testing.T) {
 		t.Errorf("history holds %d samples, want at most %d", len(idle.samples), historyLen)
 	}
 }
+
+// View draws again only when something changed, and what it hands back is
+// always what a fresh drawing would show, whether or not View ran between
+// messages (Bubble Tea calls it after each; the fleet view does not).
+func TestFrameKeptUntilChange(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+	m.Update(teaSize(100, 30))
+	later := snapMaster("a")
+	later.Time = later.Time.Add(2 * time.Second) // the title shows the poll's second
+	quietIO := snapReplica("b")
+	quietIO.Redis.Info.LastIOSecs = 7 // not shown
+	demoted := snapReplica("a")
+	steps := []struct {
+		name  string
+		msgs  []tea.Msg
+		quiet bool // nothing on screen changes
+	}{
+		{"first polls", snaps(snapMaster("a"), snapReplica("b")), false},
+		{"same poll again", snaps(snapMaster("a")), true},
+		{"same polls of both", snaps(snapMaster("a"), snapReplica("b")), true},
+		{"an earlier snapshot's stale timer", []tea.Msg{staleTickMsg{node: "a", gen: -1}}, true},
+		{"a field the panels do not show", snaps(quietIO), true},
+		{"a later second", snaps(later), false},
+		{"a change, then a poll that changes nothing", append(snaps(demoted), snaps(snapReplica("b"))...), false},
+		{"log lines", []tea.Msg{eventsMsg{events: failoverEvents()}}, false},
+		{"a key", []tea.Msg{press("tab")}, false},
+	}
+	for _, s := range steps {
+		before := m.View().Content
+		feed(m, s.msgs...)
+		if m.dirty == s.quiet {
+			t.Errorf("%s: dirty = %v, want %v", s.name, m.dirty, !s.quiet)
+		}
+		got, want := m.View().Content, m.render()
+		if got != want {
+			t.Fatalf("%s: View kept a stale frame:\n%s\nwant:\n%s", s.name, got, want)
+		}
+		if s.quiet && got != before {
+			t.Errorf("%s: the screen changed:\n%s\nwas:\n%s", s.name, got, before)
+		}
+	}
+}
+
+// A poll that changes only the second in a panel's title puts the new
+// time into the panels as drawn instead of drawing them again, and the
+// screen is what drawing them again would show, side by side and stacked.
+func TestPanelClockWithoutRedraw(t *testing.T) {
+	for _, width := range []int{120, 60} {
+		m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()})
+		m.Update(teaSize(width, 40))
+		feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+		_ = m.View()
+		b := &m.panelBoxes
+		if !b.byLine {
+			t.Fatalf("width %d: the boxes do not join line by line", width)
+		}
+		drawn := &b.lines[0][0]
+		later := snapMaster("a")
+		later.Time = later.Time.Add(61 * time.Second)
+		feed(m, snaps(later)...)
+		got := m.View().Content
+		if &b.lines[0][0] != drawn {
+			t.Errorf("width %d: a new second drew the panels again", width)
+		}
+		want := later.Time.Format(clockLayout)
+		if !strings.Contains(got, want) || strings.Contains(got, clockToken) {
+			t.Errorf("width %d: the title does not show %s:\n%s", width, want, got)
+		}
+		m.panelBoxes = panelBoxes{}
+		if fresh := m.render(); got != fresh {
+			t.Errorf("width %d: with the time put in:\n%s\ndrawn again:\n%s", width, got, fresh)
+		}
+	}
+}
+
+// With the clock redrawing every second, a poll that changes only the
+// second in its panel's title is drawn by the next tick, in one frame with
+// the clock's; a poll that changes anything else is drawn at once.
+func TestTimeOnlyPollWaitsForClock(t *testing.T) {
+	m, _ := newTestModel(t, &fakeJudge{v: healthyVerdict()}, func(o *Options) { o.Tick = time.Second })
+	m.Update(teaSize(120, 40))
+	feed(m, snaps(snapMaster("a"), snapReplica("b"))...)
+	before := m.View().Content
+	later := snapMaster("a")
+	later.Time = later.Time.Add(3 * time.Second)
+	feed(m, snaps(later)...)
+	if got := m.View().Content; got != before {
+		t.Errorf("a poll changing only its time was drawn before the clock:\n%s", got)
+	}
+	feed(m, clockMsg(t0.Add(3*time.Second)))
+	if got := m.View().Content; !strings.Contains(got, later.Time.Format(clockLayout)) {
+		t.Errorf("the clock's frame does not show the poll's time %s:\n%s", later.Time.Format(clockLayout), got)
+	}
+	down := snapMaster("a")
+	down.Time = later.Time.Add(time.Second)
+	down.Keepalived.State = "FAULT"
+	feed(m, snaps(down)...)
+	if got := m.View().Content; !strings.Contains(got, "FAULT") {
+		t.Errorf("a poll with news was not drawn at once:\n%s", got)
+	}
+}

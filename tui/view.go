@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 
 // View draws the whole screen.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+	if m.dirty || m.frame == "" {
+		m.frame, m.dirty = m.render(), false
+	}
+	v := tea.NewView(m.frame)
 	v.AltScreen = true
 	v.WindowTitle = "redkeep"
 	if m.opts.Mouse {
@@ -152,7 +156,21 @@ type panelsKey struct {
 }
 
 func (m *Model) drawPanels() string {
-	boxes := make([]string, len(m.panels))
+	contents, clocks := m.panelContents()
+	b := &m.panelBoxes
+	if !b.drawnFrom(contents, &m.layout) {
+		b.draw(&m.styles, contents, &m.layout)
+	}
+	b.shown = clocks
+	return b.withClocks(&m.styles, clocks)
+}
+
+// panelContents are the node panels' contents, with clockToken for the
+// time of the latest poll in their titles, and those times ("" where a
+// title shows none).
+func (m *Model) panelContents() (contents, clocks []string) {
+	contents = make([]string, len(m.panels))
+	clocks = make([]string, len(m.panels))
 	for i, p := range m.panels {
 		var peer *nodes.Snapshot
 		q := m.panels[1-i]
@@ -160,13 +178,118 @@ func (m *Model) drawPanels() string {
 			s, _ := q.current()
 			peer = &s
 		}
-		content := p.view(&m.styles, m.layout.panelContentW[i], peer, &q.offsets, m.opts.LagWarn, m.now)
-		boxes[i] = m.styles.Panel.Width(m.layout.panelW[i]).Render(content)
+		content, clocked := p.view(&m.styles, m.layout.panelContentW[i], peer, &q.offsets, m.opts.LagWarn, m.now)
+		contents[i] = content
+		if clocked {
+			clocks[i] = p.last.Time.Format(clockLayout)
+		}
 	}
-	if m.layout.sideBySide {
+	return contents, clocks
+}
+
+// panelBoxes are the node panels as last drawn, their borders included,
+// with clockToken in the titles of those showing the time of a poll. A
+// poll of a quiet pair changes that time and nothing else: the time is put
+// into the drawing, not drawn again with the boxes around it, which cost
+// most of a frame.
+type panelBoxes struct {
+	// contents and the layout's panel widths are what the boxes were drawn from.
+	contents   []string
+	panelW     []int
+	sideBySide bool
+	// lines are each box's lines; clock is the byte index of clockToken,
+	// drawn, in each box's title line, -1 when it shows no time.
+	lines [][]string
+	clock []int
+	// byLine says the boxes join line by line (join) as lipgloss joins
+	// them; when it does not (it padded something), lipgloss joins them.
+	byLine bool
+	// shown are the times put into the titles last.
+	shown []string
+}
+
+// titleLine is the line of a box holding its title: the first inside the
+// border.
+const titleLine = 1
+
+func (b *panelBoxes) drawnFrom(contents []string, l *layout) bool {
+	return b.lines != nil && slices.Equal(b.contents, contents) && slices.Equal(b.panelW, l.panelW) && b.sideBySide == l.sideBySide
+}
+
+// draw draws the boxes around contents.
+func (b *panelBoxes) draw(st *Styles, contents []string, l *layout) {
+	b.contents, b.panelW, b.sideBySide = slices.Clone(contents), slices.Clone(l.panelW), l.sideBySide
+	boxes := make([]string, len(contents))
+	b.lines, b.clock = make([][]string, len(contents)), make([]int, len(contents))
+	token := st.Dim.Render(clockToken)
+	for i, c := range contents {
+		boxes[i] = st.Panel.Width(l.panelW[i]).Render(c)
+		b.lines[i] = strings.Split(boxes[i], "\n")
+		b.clock[i] = -1
+		if len(b.lines[i]) > titleLine {
+			b.clock[i] = strings.LastIndex(b.lines[i][titleLine], token)
+		}
+	}
+	b.byLine = b.join(b.lines) == b.lipglossJoin(b.lines)
+}
+
+// lipglossJoin joins the boxes as lipgloss does.
+func (b *panelBoxes) lipglossJoin(lines [][]string) string {
+	boxes := make([]string, len(lines))
+	for i, ls := range lines {
+		boxes[i] = strings.Join(ls, "\n")
+	}
+	if b.sideBySide {
 		return lipgloss.JoinHorizontal(lipgloss.Top, boxes...)
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, boxes...)
+}
+
+// join joins the boxes' lines as lipgloss does when they are as tall and
+// each as wide throughout: side by side line by line, else one below the
+// other.
+func (b *panelBoxes) join(lines [][]string) string {
+	if !b.sideBySide {
+		all := make([]string, 0, len(lines)*(panelRows+2))
+		for _, ls := range lines {
+			all = append(all, ls...)
+		}
+		return strings.Join(all, "\n")
+	}
+	var s strings.Builder
+	for r := range lines[0] {
+		if r > 0 {
+			s.WriteByte('\n')
+		}
+		for _, ls := range lines {
+			if r < len(ls) {
+				s.WriteString(ls[r])
+			}
+		}
+	}
+	return s.String()
+}
+
+// withClocks is the drawing with each box's time (clocks[i], "" for none)
+// in its title.
+// The boxes drawn with clockToken and with a time differ only there:
+// both are as wide, in the same style.
+func (b *panelBoxes) withClocks(st *Styles, clocks []string) string {
+	token := st.Dim.Render(clockToken)
+	lines := slices.Clone(b.lines)
+	for i, at := range b.clock {
+		if at < 0 || clocks[i] == "" {
+			continue
+		}
+		box := slices.Clone(lines[i])
+		title := box[titleLine]
+		box[titleLine] = title[:at] + st.Dim.Render(clocks[i]) + title[at+len(token):]
+		lines[i] = box
+	}
+	if !b.byLine {
+		return b.lipglossJoin(lines)
+	}
+	return b.join(lines)
 }
 
 // lowerView is the log area, or an open dialog or the help in its place.

@@ -35,7 +35,7 @@ func StdStreams() Streams {
 // Main runs redkeep with args (without the program name) and returns the
 // exit code.
 func Main(args []string, s Streams) int {
-	root := newRootCmd(s)
+	root := newRootCmd(s, commandNamed(args))
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

@@ -108,7 +108,7 @@ func runConsole(ctx context.Context, cfg *config.Config, o *consoleOptions) erro
 		}
 		m, err := tui.New(opts)
 		return m, wait, err
-	})
+	}, consoleProgramOptions()...)
 }
 
 // runFleetConsole runs the TUI of several pairs: the fleet view, and the
@@ -122,18 +122,13 @@ func runFleetConsole(ctx context.Context, pairs []*config.Config, open string, o
 			return nil, wait, err
 		}
 		return m, wait, nil
-	}, fleetProgramOptions()...)
+	}, consoleProgramOptions()...)
 }
 
-// fleetFPS caps the fleet console's frame rate: Bubble Tea's renderer
-// wakes at its frame rate whether or not anything changed (60 by default),
-// which was a tenth of the console's CPU watching 50 pairs. A frame every
-// 50 ms is still immediate to a typing operator.
-const fleetFPS = 20
-
-// fleetProgramOptions are the fleet console's own program options.
-func fleetProgramOptions() []tea.ProgramOption {
-	return []tea.ProgramOption{tea.WithFPS(fleetFPS)}
+// consoleProgramOptions are the program options of both consoles, the
+// pair's and the fleet's: their frame rate, tui.FPS.
+func consoleProgramOptions() []tea.ProgramOption {
+	return []tea.ProgramOption{tea.WithFPS(tui.FPS)}
 }
 
 // withConsole runs the model build returns on the terminal until the

@@ -107,7 +107,7 @@ func BenchmarkFleetPollCPU(b *testing.B) {
 		m, err := tui.NewFleet(opts)
 		must(b, err)
 		popts := append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(nil), tea.WithOutput(io.Discard),
-			tea.WithWindowSize(160, 60), tea.WithoutSignalHandler()}, fleetProgramOptions()...)
+			tea.WithWindowSize(160, 60), tea.WithoutSignalHandler()}, consoleProgramOptions()...)
 		p := tea.NewProgram(m, popts...)
 		done := make(chan struct{})
 		go func() { _, _ = p.Run(); close(done) }()

@@ -307,7 +307,7 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			root := newRootCmd(g.io)
+			root := newRootCmd(g.io, "console")
 			root.SetArgs([]string{"--config", st.Config, "console"})
 			return root.ExecuteContext(cmd.Context())
 		},

@@ -20,7 +20,55 @@ type globalFlags struct {
 	io   Streams
 }
 
-func newRootCmd(s Streams) *cobra.Command {
+// subcommand is one of redkeep's commands, by name.
+type subcommand struct {
+	name  string
+	build func(*globalFlags) *cobra.Command
+}
+
+// commands are redkeep's subcommands, in the order help lists them (a
+// function, not a variable: demo builds the tree again).
+func commands() []subcommand {
+	return []subcommand{
+		{"console", newConsoleCmd},
+		{"status", newStatusCmd},
+		{"history", newHistoryCmd},
+		{"switchover", newSwitchoverCmd},
+		{"resolve", newResolveCmd},
+		{"deploy", newDeployCmd},
+		{"doctor", newDoctorCmd},
+		{"maintenance", newMaintenanceCmd},
+		{"hook", newHookCmd},
+		{"keepalived-conf", newKeepalivedConfCmd},
+		{"exporter", newExporterCmd},
+		{"lab", newLabCmd},
+		{"demo", newDemoCmd},
+		{"version", func(*globalFlags) *cobra.Command { return newVersionCmd() }},
+	}
+}
+
+// commandNamed is the subcommand args start with, "" when they start with
+// anything else (a flag, help, a typo, nothing).
+func commandNamed(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.name
+		}
+	}
+	return ""
+}
+
+// newRootCmd builds the command tree. With only set (a name from
+// commands), the root gets that subcommand alone: keepalived starts
+// `redkeep hook check` every second, and building every command's flags
+// and help text is start-up time a check would pay for nothing. cobra
+// finds a subcommand by its exact name, so the command run and its
+// flags are the same either way; anything else (a flag first, help, a
+// typo to suggest a fix for) gets the whole tree.
+func newRootCmd(s Streams, only string) *cobra.Command {
 	g := &globalFlags{io: s}
 	root := &cobra.Command{
 		Use:           "redkeep",
@@ -37,25 +85,18 @@ func newRootCmd(s Streams) *cobra.Command {
 		return withCode(exitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err))
 	})
 
-	console := newConsoleCmd(g)
-	root.RunE = console.RunE
-	root.Flags().AddFlagSet(console.Flags())
-	root.AddCommand(
-		console,
-		newStatusCmd(g),
-		newHistoryCmd(g),
-		newSwitchoverCmd(g),
-		newResolveCmd(g),
-		newDeployCmd(g),
-		newDoctorCmd(g),
-		newMaintenanceCmd(g),
-		newHookCmd(g),
-		newKeepalivedConfCmd(g),
-		newExporterCmd(g),
-		newLabCmd(g),
-		newDemoCmd(g),
-		newVersionCmd(),
-	)
+	for _, c := range commands() {
+		if only != "" && c.name != only {
+			continue
+		}
+		cmd := c.build(g)
+		if c.name == "console" {
+			// redkeep alone is the console.
+			root.RunE = cmd.RunE
+			root.Flags().AddFlagSet(cmd.Flags())
+		}
+		root.AddCommand(cmd)
+	}
 	return root
 }
 

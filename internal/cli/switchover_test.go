@@ -129,7 +129,7 @@ func TestSwitchoverDryRunHostileMasterHost(t *testing.T) {
 	}
 	cfg := statusConfig(t, [2]int{srv[0].Port, srv[1].Port}, [2]string{rs[0].Addr(), rs[1].Addr()}, srv[0].ClientKeyFile, kh, 0)
 
-	root := newRootCmd(Streams{In: strings.NewReader("")})
+	root := newRootCmd(Streams{In: strings.NewReader("")}, "")
 	root.SetArgs([]string{"switchover", "--dry-run", "-c", cfg})
 	var out bytes.Buffer
 	root.SetOut(&out)
