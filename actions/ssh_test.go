@@ -26,7 +26,8 @@ func TestCommandSudo(t *testing.T) {
 		{"redkeep", []string{"hook", "maintenance", "on", "--reason", "it's"}, true},
 		{"redkeep", []string{"hook", "resolve-follow", "--keep", "b"}, true},
 		{"redkeep", []string{"hook", "maintenance", "status"}, false},
-		{"redkeep", []string{"hook", "history", "--json"}, false},
+		{"redkeep", []string{"hook", "history", "--json"}, true},
+		{"redkeep", []string{"hook", "state", "--json"}, false},
 		{"root", []string{"hook", "switchover-run", "--to", "b"}, false},
 	} {
 		s := UseConns(cfg, map[string]*nodes.Conn{"a": nodes.NewConn(&nodes.Target{User: c.user, HostName: "a"}, nodes.Options{})})
@@ -46,7 +47,7 @@ func TestCommandSudo(t *testing.T) {
 		switch {
 		case !c.wantSudo && err != refused:
 			t.Errorf("%s %q: error changed without sudo: %v", c.user, c.args, err)
-		case c.wantSudo && (!errors.As(err, &se) || !strings.Contains(err.Error(), "node a: sudo refused `redkeep "+strings.Join(c.args[:2], " ")) ||
+		case c.wantSudo && (!errors.As(err, &se) || !strings.Contains(err.Error(), "sudo refused `redkeep "+strings.Join(c.args[:2], " ")) || !strings.Contains(err.Error(), "on node a") ||
 			!strings.Contains(err.Error(), "sudo: a password is required") || !strings.Contains(err.Error(), "run `redkeep deploy`")):
 			t.Errorf("%s %q: refusal reads %v", c.user, c.args, err)
 		}

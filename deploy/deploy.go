@@ -38,6 +38,11 @@ const (
 	modeKaConf   = 0o644
 )
 
+// ConfigMode is config.yaml's mode once installed: root's, readable by
+// the SSH user's group (whose user reads it for `hook state`, which the
+// console polls), by nobody else.
+const ConfigMode = modeConfig
+
 // ErrRefused means a node's checks failed: nothing was changed.
 var ErrRefused = errors.New("deploy refused")
 
@@ -248,7 +253,7 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 	if !h.Root {
 		p.sudo = "sudo -n "
 		// config.yaml holds no secret (validation refuses them there), and
-		// the SSH user reads it for `hook state` and `hook history`.
+		// the SSH user reads it for `hook state` and `maintenance status`.
 		p.configGID = h.GID
 		text, err := Sudoers(h.User, n)
 		if err != nil {
@@ -330,7 +335,7 @@ func (p *nodePlan) configOwner(h host) string {
 	if p.configGID == 0 {
 		return "root:root"
 	}
-	return fmt.Sprintf("root:%s (the SSH user %s's group, for `hook state` and `history`)", h.Group, h.User)
+	return fmt.Sprintf("root:%s (the SSH user %s's group, for `hook state`)", h.Group, h.User)
 }
 
 // checkRights plans the SSH user's sudoers drop-in and log groups.
@@ -397,8 +402,8 @@ func printPlan(w io.Writer, cfg *config.Config, bin binaryInfo, plans []*nodePla
 			role = "no VIP: first"
 		}
 		who := "root"
-		if p.sudo != "" {
-			who = "sudo -n"
+		if !p.host.Root && p.host.User != "" {
+			who = p.host.User + " with sudo -n"
 		}
 		fmt.Fprintf(w, "node %s (%d of %d, %s): %s/%s, keepalived %s, redis-server %s, as %s\n", p.node.Name, i+1, len(plans), role,
 			orDash(p.host.OS), orDash(p.host.Arch), orDash(p.host.Keepalived), orDash(p.host.Redis), who)
@@ -663,7 +668,7 @@ func restore(ctx context.Context, out io.Writer, plans []*nodePlan) string {
 	case len(failed) > 0:
 		return "RESTORE FAILED: " + strings.Join(failed, "; ")
 	case len(done) > 0:
-		return "the old keepalived.conf is restored and reloaded on " + strings.Join(done, ", ") + " (the binary and config.yaml stay installed; they are unused by the old config)"
+		return "the old keepalived.conf is restored and reloaded on " + strings.Join(done, ", ") + " (the binary, config.yaml and the SSH user's sudoers drop-in and groups stay installed; the old config does not use them)"
 	default:
 		return "keepalived.conf was not changed on any node"
 	}

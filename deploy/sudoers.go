@@ -34,8 +34,8 @@ var LogGroups = []string{"systemd-journal", "adm"}
 // console's wire.RootVerbs), each followed by its arguments and then the
 // node's pinned --config and --node. Nothing else: `hook notify`, `check`,
 // `master`, `drain` and the like are keepalived's, and could promote Redis
-// or move the VIP outside a switchover's checks; `hook state`, `history`
-// and `maintenance status` only read, and run as the SSH user.
+// or move the VIP outside a switchover's checks; `hook state` and
+// `maintenance status` only read world-readable files, as the SSH user.
 var SudoVerbs = wire.RootVerbs
 
 // userRE is a user name sudoers and the shell take as a plain word: what
@@ -80,8 +80,8 @@ func Sudoers(user string, n *config.Node) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by redkeep deploy; it is replaced on the next deploy.
 # The console's SSH user %[1]s runs the node verbs of a switchover,
-# maintenance and resolve as root, with this node's config pinned. Reading
-# state, history and logs needs no sudo.
+# maintenance, resolve and history as root, with this node's config pinned.
+# Reading state and logs needs no sudo.
 Defaults:%[1]s !requiretty
 Cmnd_Alias %[2]s = \
 `, user, alias)

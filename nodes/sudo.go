@@ -44,8 +44,8 @@ type SudoError struct {
 }
 
 func (e *SudoError) Error() string {
-	return fmt.Sprintf("node %s: sudo refused `%s` for SSH user %s (%s): run `redkeep deploy` to grant %s the node verbs",
-		e.Node, e.Command, e.User, e.Said, e.User)
+	return fmt.Sprintf("sudo refused `%s` to SSH user %s on node %s (%s): run `redkeep deploy` to grant %s the node verbs",
+		e.Command, e.User, e.Node, e.Said, e.User)
 }
 
 func (e *SudoError) Unwrap() error { return e.Err }

@@ -114,7 +114,7 @@ func TestNeedsRoot(t *testing.T) {
 		{[]string{"hook", "maintenance"}, false},
 		{[]string{"hook", "resolve-follow", "--keep", "a"}, true},
 		{[]string{"hook", "state", "--json"}, false},
-		{[]string{"hook", "history", "--json"}, false},
+		{[]string{"hook", "history", "--json"}, true},
 		{[]string{"hook", "notify", "INSTANCE", "VI", "MASTER"}, false},
 		{[]string{"version"}, false},
 		{[]string{"switchover-run"}, false},
