@@ -135,8 +135,8 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 		return fmt.Errorf("the lab's own config does not load (a bug): %w", err)
 	}
 	// As deploy installs it: readable by the SSH user's group, for `hook
-	// state`. A baseline lab has no redkeep yet: its
-	// config is deploy's to install.
+	// state`. A baseline lab has no redkeep yet: its config is deploy's
+	// to install.
 	if !s.Baseline && s.sshUser() != RootSSHUser {
 		if err := os.Chown(s.ConfigPath(), 0, userIDs["a"].gid); err != nil {
 			return err
