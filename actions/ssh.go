@@ -12,6 +12,7 @@ import (
 	"github.com/redkeep/redkeep/internal/shell"
 	"github.com/redkeep/redkeep/nodes"
 	"github.com/redkeep/redkeep/replication"
+	"github.com/redkeep/redkeep/wire"
 )
 
 // SSHNodes reaches the pair over the console's SSH connections: the nodes'
@@ -73,40 +74,72 @@ func (s *SSHNodes) Close() error {
 }
 
 // command is the shell command line running the node's redkeep with args,
-// its config and its name.
-func (s *SSHNodes) command(node string, args []string) (string, *nodes.Conn, error) {
+// its config and its name: through `sudo -n` for the verbs that need root
+// (wire.RootVerbs) when the SSH user is not root. The config and name come
+// last, where deploy's sudoers drop-in pins them. fix turns the command's
+// error into one saying so when sudo refused it.
+func (s *SSHNodes) command(node string, args []string) (cmd string, c *nodes.Conn, fix func(error) error, err error) {
 	n, err := s.cfg.Node(node)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	c := s.conns[node]
+	c = s.conns[node]
 	if c == nil {
-		return "", nil, fmt.Errorf("no connection to node %s", node)
+		return "", nil, nil, fmt.Errorf("no connection to node %s", node)
 	}
 	parts := []string{shell.Quote(n.Redkeep)}
 	for _, a := range args {
 		parts = append(parts, shell.Quote(a))
 	}
 	parts = append(parts, "--config", shell.Quote(n.ConfigPath), "--node", shell.Quote(n.Name))
-	return strings.Join(parts, " "), c, nil
+	cmd = strings.Join(parts, " ")
+	fix = func(err error) error { return err }
+	if wire.NeedsRoot(args) {
+		if p := c.RootPrefix(); p != "" {
+			cmd = p + cmd
+			what := "redkeep " + strings.Join(args[:min(len(args), 3)], " ")
+			fix = func(err error) error { return nodes.SudoRefused(node, c.Target().User, what, err) }
+		}
+	}
+	return cmd, c, fix, nil
 }
 
 // Redkeep runs the node's redkeep with args and returns its stdout.
 func (s *SSHNodes) Redkeep(ctx context.Context, node string, args ...string) ([]byte, error) {
-	cmd, c, err := s.command(node, args)
+	cmd, c, fix, err := s.command(node, args)
 	if err != nil {
 		return nil, err
 	}
-	return c.Run(ctx, cmd)
+	out, err := c.Run(ctx, cmd)
+	return out, fix(err)
 }
 
 // RedkeepStream runs the node's redkeep with args, streaming its stdout.
 func (s *SSHNodes) RedkeepStream(ctx context.Context, node string, args ...string) (io.ReadCloser, error) {
-	cmd, c, err := s.command(node, args)
+	cmd, c, fix, err := s.command(node, args)
 	if err != nil {
 		return nil, err
 	}
-	return c.Stream(ctx, cmd)
+	r, err := c.Stream(ctx, cmd)
+	if err != nil {
+		return nil, fix(err)
+	}
+	return fixedReader{r, fix}, nil
+}
+
+// fixedReader passes a stream's end through fix: a sudo refusal shows as
+// the command's exit status after no output.
+type fixedReader struct {
+	io.ReadCloser
+	fix func(error) error
+}
+
+func (r fixedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.fix(err)
+	}
+	return n, err
 }
 
 // Snapshots polls both nodes at once; a slow node does not hold up the other.

@@ -39,6 +39,11 @@ const (
 	modeKaConf   = 0o644
 )
 
+// ConfigMode is config.yaml's mode once installed: root's, readable by
+// the SSH user's group (whose user reads it for `hook state`, which the
+// console polls), by nobody else.
+const ConfigMode = modeConfig
+
 // ErrRefused means a node's checks failed: nothing was changed.
 var ErrRefused = errors.New("deploy refused")
 
@@ -103,6 +108,14 @@ type nodePlan struct {
 	kaconf                      string // rendered keepalived.conf
 	kaconfNew                   bool
 	diff                        string
+
+	// The SSH user's rights (none when it is root): config.yaml's group,
+	// the sudoers drop-in and the log groups to join.
+	configGID   int
+	sudoers     string
+	sudoersNew  bool
+	sudoersDiff string
+	joinGroups  []string
 
 	staged, backup string // keepalived.conf staged beside it, and its backup
 	switched       bool
@@ -236,11 +249,20 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 	if !h.SudoOK {
 		return fmt.Errorf("the SSH user is not root and `sudo -n true` fails (%s): deploy needs passwordless sudo on the node", h.SudoErr)
 	}
-	if !h.Root {
-		p.sudo = "sudo -n "
-	}
 	dirs := managedDirs(o.Cfg, n)
 	read := []string{n.ConfigPath}
+	if !h.Root {
+		p.sudo = "sudo -n "
+		// config.yaml holds no secret (validation refuses them there), and
+		// the SSH user reads it for `hook state` and `maintenance status`.
+		p.configGID = h.GID
+		text, err := Sudoers(h.User, n)
+		if err != nil {
+			return err
+		}
+		p.sudoers = text
+		read = append(read, SudoersFile)
+	}
 	hash := []string{n.Redkeep}
 	if pwSHA != "" {
 		hash = append(hash, o.Cfg.Redis.PasswordFile)
@@ -250,6 +272,9 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 		return fmt.Errorf("cannot read the node's files: %w", err)
 	}
 	p.files = f
+	if p.sudoers != "" {
+		p.checkRights(f, h)
+	}
 	if f.KeepalivedPID == 0 {
 		p.problems = append(p.problems, "keepalived is not running in this node's network: start it with its current config first (deploy reloads it, it never starts it)")
 	}
@@ -283,10 +308,10 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 	switch st := f.Files[n.ConfigPath]; {
 	case !st.Exists || st.Kind != "regular file" || string(st.Content) != string(o.ConfigText):
 		p.configNew = true
-		p.changes = append(p.changes, change{"config", n.ConfigPath, fmt.Sprintf("install this config, root-owned %04o", modeConfig)})
-	case st.UID != 0 || st.Mode&^modeConfig != 0:
+		p.changes = append(p.changes, change{"config", n.ConfigPath, fmt.Sprintf("install this config, %s %04o", p.configOwner(h), modeConfig)})
+	case st.UID != 0 || st.GID != p.configGID || st.Mode != modeConfig:
 		p.configMode = true
-		p.changes = append(p.changes, change{"config", n.ConfigPath, fmt.Sprintf("owner uid %d mode %04o -> root %04o", st.UID, st.Mode, modeConfig)})
+		p.changes = append(p.changes, change{"config", n.ConfigPath, fmt.Sprintf("owner %d:%d mode %04o -> %s %04o", st.UID, st.GID, st.Mode, p.configOwner(h), modeConfig)})
 	}
 	conf, err := hooks.KeepalivedConf(o.Cfg, n.Name)
 	if err != nil {
@@ -304,6 +329,37 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 		p.changes = append(p.changes, change{"keepalived.conf", f.KeepalivedConf, how + ", validated with keepalived -t, then keepalived reloaded (SIGHUP)"})
 	}
 	return nil
+}
+
+// configOwner says who owns config.yaml once installed.
+func (p *nodePlan) configOwner(h host) string {
+	if p.configGID == 0 {
+		return "root:root"
+	}
+	return fmt.Sprintf("root:%s (the SSH user %s's group, for `hook state`)", h.Group, h.User)
+}
+
+// checkRights plans the SSH user's sudoers drop-in and log groups.
+func (p *nodePlan) checkRights(f nodeFiles, h host) {
+	if !f.SudoersD {
+		p.problems = append(p.problems, "/etc/sudoers does not include /etc/sudoers.d (@includedir /etc/sudoers.d): add that line with visudo, then deploy again")
+		return
+	}
+	st := f.Files[SudoersFile]
+	if !st.Exists || st.Kind != "regular file" || string(st.Content) != p.sudoers || st.UID != 0 || st.GID != 0 || st.Mode != modeSudoers {
+		p.sudoersNew = true
+		how := "install"
+		if st.Exists {
+			how = "replace"
+		}
+		p.changes = append(p.changes, change{"sudoers", SudoersFile, fmt.Sprintf("%s (below), root-owned %04o, checked with visudo -cf: %s may run `redkeep hook %s` as root, nothing else",
+			how, modeSudoers, h.User, strings.Join(SudoVerbs, "|"))})
+		p.sudoersDiff = udiff.Unified(SudoersFile, SudoersFile+" (redkeep)", string(st.Content), p.sudoers)
+	}
+	p.joinGroups = missingGroups(h.LogGroups, h.Member)
+	if len(p.joinGroups) > 0 {
+		p.changes = append(p.changes, change{"groups", h.User, fmt.Sprintf("add to %s (usermod -aG), to read the journal and syslog files", strings.Join(p.joinGroups, ", "))})
+	}
 }
 
 // managedDirs are the directories the hooks use, and those of the binary
@@ -348,8 +404,8 @@ func printPlan(w io.Writer, cfg *config.Config, bin binaryInfo, plans []*nodePla
 			role = "no VIP: first"
 		}
 		who := "root"
-		if p.sudo != "" {
-			who = "sudo -n"
+		if !p.host.Root && p.host.User != "" {
+			who = p.host.User + " with sudo -n"
 		}
 		fmt.Fprintf(w, "node %s (%d of %d, %s): %s/%s, keepalived %s, redis-server %s, as %s\n", p.node.Name, i+1, len(plans), role,
 			orDash(p.host.OS), orDash(p.host.Arch), orDash(p.host.Keepalived), orDash(p.host.Redis), who)
@@ -365,8 +421,11 @@ func printPlan(w io.Writer, cfg *config.Config, bin binaryInfo, plans []*nodePla
 		for _, c := range p.changes {
 			fmt.Fprintf(w, "  %-15s %s: %s\n", c.what, c.path, c.why)
 		}
-		if p.diff != "" {
-			for _, l := range strings.Split(strings.TrimRight(p.diff, "\n"), "\n") {
+		for _, d := range []string{p.sudoersDiff, p.diff} {
+			if d == "" {
+				continue
+			}
+			for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", l)
 			}
 		}
@@ -443,7 +502,7 @@ func (p *nodePlan) root(ctx context.Context, script string, in io.Reader) error 
 
 // installFile uploads the local file src to dest through a temp file in
 // dest's directory, checks its sha256 there, and renames it into place.
-func (p *nodePlan) installFile(ctx context.Context, src, sha, dest string, mode os.FileMode) error {
+func (p *nodePlan) installFile(ctx context.Context, src, sha, dest string, gid int, mode os.FileMode) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -455,10 +514,10 @@ trap 'rm -f "$t"' EXIT
 cat > "$t"
 got=$(sha256sum "$t" | cut -d' ' -f1)
 [ "$got" = %s ] || { echo "checksum mismatch after upload: sha256 $got, want %s" >&2; exit 1; }
-chown 0:0 "$t"; chmod %04o "$t"
+chown 0:%d "$t"; chmod %04o "$t"
 mv -f "$t" %s
 trap - EXIT
-`, q, sha, sha, mode, q)
+`, q, sha, sha, gid, mode, q)
 	if err := p.root(ctx, script, f); err != nil {
 		return fmt.Errorf("%s: %w", dest, err)
 	}
@@ -472,7 +531,7 @@ func (p *nodePlan) installFiles(ctx context.Context, o Options, bin binaryInfo) 
 		}
 	}
 	if p.binary {
-		if err := p.installFile(ctx, bin.path, bin.sha, p.node.Redkeep, modeBinary); err != nil {
+		if err := p.installFile(ctx, bin.path, bin.sha, p.node.Redkeep, 0, modeBinary); err != nil {
 			return err
 		}
 	}
@@ -481,26 +540,36 @@ func (p *nodePlan) installFiles(ctx context.Context, o Options, bin binaryInfo) 
 		if err != nil {
 			return err
 		}
-		if err := p.installFile(ctx, o.PasswordFile, sha, o.Cfg.Redis.PasswordFile, modePassword); err != nil {
+		if err := p.installFile(ctx, o.PasswordFile, sha, o.Cfg.Redis.PasswordFile, 0, modePassword); err != nil {
 			return err
 		}
 	}
 	switch {
 	case p.configNew:
-		if err := p.installText(ctx, o.ConfigText, p.node.ConfigPath, modeConfig); err != nil {
+		if err := p.installText(ctx, o.ConfigText, p.node.ConfigPath, p.configGID, modeConfig); err != nil {
 			return err
 		}
 	case p.configMode:
 		q := shell.Quote(p.node.ConfigPath)
-		if err := p.root(ctx, fmt.Sprintf("chown 0:0 %s; chmod %04o %s", q, modeConfig, q), nil); err != nil {
+		if err := p.root(ctx, fmt.Sprintf("chown 0:%d %s; chmod %04o %s", p.configGID, q, modeConfig, q), nil); err != nil {
 			return fmt.Errorf("%s: %w", p.node.ConfigPath, err)
+		}
+	}
+	if p.sudoersNew {
+		if err := InstallSudoers(ctx, p.root, p.sudoers); err != nil {
+			return err
+		}
+	}
+	if len(p.joinGroups) > 0 {
+		if err := JoinGroups(ctx, p.root, p.host.User, p.joinGroups); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // installText is installFile for bytes held here.
-func (p *nodePlan) installText(ctx context.Context, text []byte, dest string, mode os.FileMode) error {
+func (p *nodePlan) installText(ctx context.Context, text []byte, dest string, gid int, mode os.FileMode) error {
 	tmp, err := os.CreateTemp("", "redkeep-deploy-")
 	if err != nil {
 		return err
@@ -517,7 +586,7 @@ func (p *nodePlan) installText(ctx context.Context, text []byte, dest string, mo
 	if err != nil {
 		return err
 	}
-	return p.installFile(ctx, tmp.Name(), sha, dest, mode)
+	return p.installFile(ctx, tmp.Name(), sha, dest, gid, mode)
 }
 
 // stage writes the new keepalived.conf beside the current one and checks
@@ -525,7 +594,7 @@ func (p *nodePlan) installText(ctx context.Context, text []byte, dest string, mo
 func (p *nodePlan) stage(ctx context.Context, stamp string) error {
 	conf := p.files.KeepalivedConf
 	staged := conf + ".redkeep-new"
-	if err := p.installText(ctx, []byte(p.kaconf), staged, modeKaConf); err != nil {
+	if err := p.installText(ctx, []byte(p.kaconf), staged, 0, modeKaConf); err != nil {
 		return fmt.Errorf("stage keepalived.conf: %w", err)
 	}
 	p.staged = staged
@@ -601,7 +670,7 @@ func restore(ctx context.Context, out io.Writer, plans []*nodePlan) string {
 	case len(failed) > 0:
 		return "RESTORE FAILED: " + strings.Join(failed, "; ")
 	case len(done) > 0:
-		return "the old keepalived.conf is restored and reloaded on " + strings.Join(done, ", ") + " (the binary and config.yaml stay installed; they are unused by the old config)"
+		return "the old keepalived.conf is restored and reloaded on " + strings.Join(done, ", ") + " (the binary, config.yaml and the SSH user's sudoers drop-in and groups stay installed; the old config does not use them)"
 	default:
 		return "keepalived.conf was not changed on any node"
 	}

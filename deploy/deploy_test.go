@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	rkbuild "github.com/redkeep/redkeep/internal/buildinfo"
+	"github.com/redkeep/redkeep/internal/configtest"
 	"github.com/redkeep/redkeep/internal/sshtest"
 	"github.com/redkeep/redkeep/nodes"
 )
@@ -31,18 +33,18 @@ func TestGoarch(t *testing.T) {
 
 func TestParseStat(t *testing.T) {
 	for in, want := range map[string]fileState{
-		"-":                        {},
-		"0 755 directory":          {Exists: true, UID: 0, Mode: 0o755, Kind: "directory"},
-		"1000 640 regular file":    {Exists: true, UID: 1000, Mode: 0o640, Kind: "regular file"},
-		"0 644 regular empty file": {Exists: true, Mode: 0o644, Kind: "regular file"},
-		"0 777 symbolic link":      {Exists: true, Mode: 0o777, Kind: "symbolic link"},
+		"-":                          {},
+		"0 0 755 directory":          {Exists: true, UID: 0, Mode: 0o755, Kind: "directory"},
+		"1000 27 640 regular file":   {Exists: true, UID: 1000, GID: 27, Mode: 0o640, Kind: "regular file"},
+		"0 0 644 regular empty file": {Exists: true, Mode: 0o644, Kind: "regular file"},
+		"0 0 777 symbolic link":      {Exists: true, Mode: 0o777, Kind: "symbolic link"},
 	} {
 		got, err := parseStat(in)
-		if err != nil || got.Exists != want.Exists || got.UID != want.UID || got.Mode != want.Mode || got.Kind != want.Kind {
+		if err != nil || got.Exists != want.Exists || got.UID != want.UID || got.GID != want.GID || got.Mode != want.Mode || got.Kind != want.Kind {
 			t.Errorf("parseStat(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "0 755", "x 755 directory", "0 9z directory"} {
+	for _, bad := range []string{"", "0 755", "0 755 directory", "x 0 755 directory", "0 x 755 directory", "0 0 9z directory"} {
 		if _, err := parseStat(bad); err == nil {
 			t.Errorf("parseStat(%q): no error", bad)
 		}
@@ -115,7 +117,7 @@ func TestInstallFileOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(dir, "redkeep")
-	if err := p.installFile(ctx, src, sha, dest, 0o755); err != nil {
+	if err := p.installFile(ctx, src, sha, dest, 0, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(dest)
@@ -129,7 +131,7 @@ func TestInstallFileOverSSH(t *testing.T) {
 	if err := os.WriteFile(src, []byte("something else"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = p.installFile(ctx, src, sha, dest, 0o755)
+	err = p.installFile(ctx, src, sha, dest, 0, 0o755)
 	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Fatalf("upload with a wrong checksum: err %v, want a checksum mismatch", err)
 	}
@@ -155,7 +157,7 @@ func TestProbeOverSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.OS != runtime.GOOS || h.Arch != runtime.GOARCH || !h.Root || !h.SudoOK {
+	if h.OS != runtime.GOOS || h.Arch != runtime.GOARCH || !h.Root || !h.SudoOK || h.User != "root" || h.GID != 0 || h.Group != "root" {
 		t.Errorf("host = %+v, want %s/%s as root", h, runtime.GOOS, runtime.GOARCH)
 	}
 	cfgFile := filepath.Join(dir, "config.yaml")
@@ -269,7 +271,7 @@ func TestRefusedChangesNothing(t *testing.T) {
 // another architecture is refused with the command that builds the right one.
 func TestArchMismatchSaysHowToCrossBuild(t *testing.T) {
 	p := &nodePlan{node: &config.Node{Name: "a", Redkeep: "/usr/local/bin/redkeep", ConfigPath: "/etc/redkeep/config.yaml"},
-		run: cannedHost{"Linux\naarch64\n0\n/usr/sbin/keepalived\n/usr/bin/redis-server\nroot\n"}}
+		run: cannedHost{reply: "Linux\naarch64\n0\n/usr/sbin/keepalived\n/usr/bin/redis-server\nroot\nuser root\ngid 0 root\nmember root\nloggroups adm \n"}}
 	err := p.check(context.Background(), Options{Cfg: &config.Config{}}, binaryInfo{path: "./redkeep", goos: "linux", goarch: "amd64"}, "")
 	if err == nil || !strings.Contains(err.Error(), "canned") {
 		t.Fatalf("err = %v, want the canned runner's refusal of the file probe", err)
@@ -279,12 +281,16 @@ func TestArchMismatchSaysHowToCrossBuild(t *testing.T) {
 	}
 }
 
-// cannedHost answers the host probe and refuses anything else.
-type cannedHost struct{ reply string }
+// cannedHost answers the host probe, and the file probe when files is
+// set, and refuses anything else.
+type cannedHost struct{ reply, files string }
 
 func (c cannedHost) Run(_ context.Context, cmd string) ([]byte, error) {
-	if strings.Contains(cmd, "uname -s") {
+	switch {
+	case strings.Contains(cmd, "uname -s"):
 		return []byte(c.reply), nil
+	case c.files != "" && strings.Contains(cmd, "sudoersd"):
+		return []byte(c.files), nil
 	}
 	return nil, errors.New("canned host: no more commands")
 }
@@ -300,4 +306,67 @@ func mustSHA(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestPlanRightsOfAnUnprivilegedUser: for an SSH user other than root the
+// plan holds the sudoers drop-in, the log groups the node has that the
+// user is not in, and config.yaml's group; once they are in place the
+// plan has nothing left to change for them.
+func TestPlanRightsOfAnUnprivilegedUser(t *testing.T) {
+	cfg, err := config.Parse([]byte(configtest.Pair{}.YAML()), "config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &cfg.Nodes[0]
+	want, err := Sudoers("ops", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := "Linux\nx86_64\n1001\n/usr/sbin/keepalived\n/usr/bin/redis-server\nsudo-ok\nuser ops\ngid 1001 ops\nmember ops adm\nloggroups systemd-journal adm \n"
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	files := func(sudoers string) string {
+		cp := n.ConfigPath
+		st := "-\t"
+		if sudoers != "" {
+			st = "0 0 440 regular file\t" + b64(sudoers)
+		}
+		return "ka\t42\t" + b64("/etc/keepalived/keepalived.conf") + "\nvip\tno\nsudoersd\tyes\n" +
+			"file\t" + b64(cp) + "\t0 1001 640 regular file\t" + b64("x") + "\n" +
+			"file\t" + b64(SudoersFile) + "\t" + st + "\n"
+	}
+	bin := binaryInfo{path: "./redkeep", goos: "linux", goarch: "amd64"}
+	kinds := func(p *nodePlan) map[string]string {
+		m := map[string]string{}
+		for _, c := range p.changes {
+			m[c.what] = c.why
+		}
+		return m
+	}
+
+	p := &nodePlan{node: n, run: cannedHost{reply: host, files: files("")}}
+	if err := p.check(context.Background(), Options{Cfg: cfg, ConfigText: []byte("x")}, bin, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := kinds(p)
+	if !strings.Contains(got["sudoers"], "install") || !strings.Contains(got["groups"], "systemd-journal") || strings.Contains(got["groups"], "adm") {
+		t.Errorf("changes = %q, want the drop-in installed and ops added to systemd-journal only", got)
+	}
+	if _, ok := got["config"]; ok || p.configGID != 1001 {
+		t.Errorf("config change %q with group %d: config.yaml is already root:ops 0640", got["config"], p.configGID)
+	}
+	if p.sudoers != want || !strings.Contains(p.sudoersDiff, "+ops ALL=(root) NOPASSWD: REDKEEP_OPS") {
+		t.Errorf("drop-in diff:\n%s", p.sudoersDiff)
+	}
+
+	host = strings.Replace(host, "member ops adm", "member ops adm systemd-journal", 1)
+	p = &nodePlan{node: n, run: cannedHost{reply: host, files: files(want)}}
+	if err := p.check(context.Background(), Options{Cfg: cfg, ConfigText: []byte("x")}, bin, ""); err != nil {
+		t.Fatal(err)
+	}
+	got = kinds(p)
+	for _, k := range []string{"sudoers", "groups", "config"} {
+		if why, ok := got[k]; ok {
+			t.Errorf("second plan changes %s: %s", k, why)
+		}
+	}
 }

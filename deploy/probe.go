@@ -25,15 +25,23 @@ type host struct {
 	SudoErr    string // what sudo said when it did not
 	Keepalived string // path, "" when missing
 	Redis      string // redis-server's path, "" when missing
+	User       string // the SSH user's name
+	GID        int    // its primary group: config.yaml's group
+	Group      string
+	Member     []string // the groups the user database gives it
+	LogGroups  []string // those of LogGroups the node has
 }
 
 // probeHost reads uname, the SSH user and the programs, without sudo.
 func probeHost(ctx context.Context, r Runner) (host, error) {
-	const script = `PATH=$PATH:/usr/sbin:/sbin
+	script := `PATH=$PATH:/usr/sbin:/sbin
 uname -s; uname -m; id -u
 command -v keepalived || echo -
 command -v redis-server || echo -
 if [ "$(id -u)" = 0 ]; then echo root; elif out=$(sudo -n true 2>&1); then echo sudo-ok; else echo "sudo-no $out" | head -n 1; fi
+u=$(id -un); echo "user $u"; echo "gid $(id -g) $(id -gn)"
+echo "member $(id -Gn "$u")"
+echo "loggroups $(for g in ` + strings.Join(LogGroups, " ") + `; do getent group "$g" >/dev/null && printf '%s ' "$g"; done)"
 `
 	out, err := r.Run(ctx, script)
 	if err != nil {
@@ -55,6 +63,26 @@ if [ "$(id -u)" = 0 ]; then echo root; elif out=$(sudo -n true 2>&1); then echo 
 		h.SudoOK = true
 	default:
 		h.SudoErr = strings.TrimSpace(strings.TrimPrefix(s, "sudo-no"))
+	}
+	for _, l := range lines[6:] {
+		k, v, _ := strings.Cut(l, " ")
+		switch k {
+		case "user":
+			h.User = strings.TrimSpace(v)
+		case "gid":
+			id, name, _ := strings.Cut(strings.TrimSpace(v), " ")
+			if h.GID, err = strconv.Atoi(id); err != nil {
+				return h, fmt.Errorf("unexpected group id from the host probe: %q", l)
+			}
+			h.Group = name
+		case "member":
+			h.Member = strings.Fields(v)
+		case "loggroups":
+			h.LogGroups = strings.Fields(v)
+		}
+	}
+	if h.User == "" {
+		return h, fmt.Errorf("unexpected reply to the host probe (no user): %q", out)
 	}
 	return h, nil
 }
@@ -84,6 +112,7 @@ func goarch(unameM string) string {
 type fileState struct {
 	Exists  bool
 	UID     int
+	GID     int
 	Mode    uint32 // permission bits
 	Kind    string // "regular file", "directory", "symbolic link", ...
 	SHA256  string // regular files hashed by the probe
@@ -93,6 +122,7 @@ type fileState struct {
 // nodeFiles is what the privileged probe reads on a node.
 type nodeFiles struct {
 	HoldsVIP       bool
+	SudoersD       bool   // /etc/sudoers includes /etc/sudoers.d
 	KeepalivedPID  int    // keepalived's parent in the node's network namespace; 0: not running
 	KeepalivedConf string // its -f/--use-file, else the default
 	Files          map[string]fileState
@@ -105,26 +135,32 @@ type nodeFiles struct {
 func probeFiles(ctx context.Context, r Runner, sudo string, vip string, read, hash, dirs []string) (nodeFiles, error) {
 	var b strings.Builder
 	b.WriteString(`PATH=$PATH:/usr/sbin:/sbin
-st() { if [ -e "$1" ] || [ -L "$1" ]; then stat -c '%u %a %F' -- "$1"; else echo -; fi; }
+st() { if [ -e "$1" ] || [ -L "$1" ]; then stat -c '%u %g %a %F' -- "$1"; else echo -; fi; }
 me=$(readlink /proc/self/ns/net); kpid=0; kconf=
 for p in $(pgrep -x keepalived 2>/dev/null); do
   if ns=$(readlink /proc/$p/ns/net 2>/dev/null); then [ "$ns" = "$me" ] || continue; fi
   pp=$(awk '/^PPid:/ {print $2}' /proc/$p/status 2>/dev/null)
   [ "$(cat /proc/$pp/comm 2>/dev/null)" = keepalived ] && continue
-  kpid=$p
+  # A "keepalived -t" checking a config (someone's, or a deploy's) is not
+  # the daemon, however briefly it shares its name.
+  c= t=
   set -- $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)
   while [ $# -gt 0 ]; do
     case "$1" in
-      -f|--use-file) kconf=$2; shift ;;
-      --use-file=*) kconf=${1#*=} ;;
+      -f|--use-file) c=$2; shift ;;
+      --use-file=*) c=${1#*=} ;;
+      -t|--config-test|--config-test=*) t=1 ;;
     esac
     shift
   done
+  [ -z "$t" ] || continue
+  kpid=$p kconf=$c
   break
 done
 [ -n "$kconf" ] || kconf=` + DefaultKeepalivedConf + `
 printf 'ka\t%s\t%s\n' "$kpid" "$(printf %s "$kconf" | base64 | tr -d '\n')"
 if ip -o addr show 2>/dev/null | grep -qF ` + shell.Quote(" "+vip+"/") + `; then echo 'vip	yes'; else echo 'vip	no'; fi
+if grep -qE '^[#@]includedir[[:space:]]+/etc/sudoers.d/?[[:space:]]*$' /etc/sudoers 2>/dev/null; then echo 'sudoersd	yes'; else echo 'sudoersd	no'; fi
 rd() { printf 'file\t%s\t%s\t' "$(printf %s "$1" | base64 | tr -d '\n')" "$(st "$1")"; if [ -f "$1" ] && [ ! -L "$1" ]; then head -c ` + strconv.Itoa(maxFile+1) + ` -- "$1" | base64 | tr -d '\n'; fi; echo; }
 hs() { printf 'hash\t%s\t%s\t' "$(printf %s "$1" | base64 | tr -d '\n')" "$(st "$1")"; if [ -f "$1" ] && [ ! -L "$1" ]; then sha256sum -- "$1" | cut -d' ' -f1; else echo; fi; }
 rd "$kconf"
@@ -158,6 +194,8 @@ rd "$kconf"
 			nf.KeepalivedConf = string(p)
 		case f[0] == "vip" && len(f) == 2:
 			nf.HoldsVIP = f[1] == "yes"
+		case f[0] == "sudoersd" && len(f) == 2:
+			nf.SudoersD = f[1] == "yes"
 		case (f[0] == "file" || f[0] == "hash") && len(f) == 4:
 			p, err := base64.StdEncoding.DecodeString(f[1])
 			if err != nil {
@@ -191,28 +229,32 @@ rd "$kconf"
 	return nf, nil
 }
 
-// parseStat parses `stat -c '%u %a %F'`, or "-" for a missing path.
+// parseStat parses `stat -c '%u %g %a %F'`, or "-" for a missing path.
 func parseStat(s string) (fileState, error) {
 	if s == "-" {
 		return fileState{}, nil
 	}
-	f := strings.SplitN(s, " ", 3)
-	if len(f) != 3 {
+	f := strings.SplitN(s, " ", 4)
+	if len(f) != 4 {
 		return fileState{}, fmt.Errorf("unexpected stat output %q", s)
 	}
 	uid, err := strconv.Atoi(f[0])
 	if err != nil {
 		return fileState{}, fmt.Errorf("unexpected stat output %q", s)
 	}
-	mode, err := strconv.ParseUint(f[1], 8, 32)
+	gid, err := strconv.Atoi(f[1])
 	if err != nil {
 		return fileState{}, fmt.Errorf("unexpected stat output %q", s)
 	}
-	kind := f[2]
+	mode, err := strconv.ParseUint(f[2], 8, 32)
+	if err != nil {
+		return fileState{}, fmt.Errorf("unexpected stat output %q", s)
+	}
+	kind := f[3]
 	if strings.HasPrefix(kind, "regular") { // "regular empty file" too
 		kind = "regular file"
 	}
-	return fileState{Exists: true, UID: uid, Mode: uint32(mode), Kind: kind}, nil
+	return fileState{Exists: true, UID: uid, GID: gid, Mode: uint32(mode), Kind: kind}, nil
 }
 
 func abbrev(s string) string {

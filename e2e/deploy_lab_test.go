@@ -18,6 +18,9 @@ import (
 // acknowledged write read back), `redkeep deploy --yes`, and then the pair
 // runs redkeep's hooks: no acknowledged write lost, the VIP where it was,
 // and a Redis crash fails over. A second deploy finds nothing to change.
+// The console's SSH user deploys with the operator's bootstrap sudo; once
+// that is removed, status, the failover and a switchover work with the
+// rights deploy granted (its sudoers drop-in and log groups) alone.
 func TestDeployMigratesBaseline(t *testing.T) {
 	l, _ := labenv.UpBaseline(t, "rkmg", "198.18.95.0/24", "198.18.96.0/24", "198.19.95.0/24")
 	cfg := l.S.ConfigPath()
@@ -88,12 +91,34 @@ func TestDeployMigratesBaseline(t *testing.T) {
 		t.Fatalf("second deploy: exit %d, want nothing to change\n%s", code, out)
 	}
 
+	// From here on the console's user has deploy's rights only: the
+	// operator's bootstrap sudo is gone, as it may be on real hosts.
+	for _, n := range lab.NodeNames {
+		if err := os.Remove(l.S.AdminSudoers(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statusUntil(t, cfg, "healthy with deploy's rights only", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "a" })
+
 	// The origin's scripts could not fail over on a dead Redis (negative
 	// weight with nopreempt); redkeep's hooks do.
 	if _, err := l.Fail(ctx, lab.RedisDown, "a"); err != nil {
 		t.Fatal(err)
 	}
 	statusUntil(t, cfg, "b serving after a's Redis died", func(s statusJSON) bool { return s.VIPHolder == "b" && s.Master == "b" })
+	if _, err := l.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	statusUntil(t, cfg, "healthy after a's Redis is back", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "b" })
+
+	// A switchover comes after the failover: deploy reloads keepalived,
+	// which runs no notify for a state it keeps, so until a node's first
+	// transition under redkeep its hooks have written no state file, and
+	// the preflight refuses a target whose keepalived state is unknown.
+	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitOK {
+		t.Fatalf("switchover with deploy's rights only: exit %d\n%s", code, out)
+	}
+	statusUntil(t, cfg, "a serving after the switchover", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "a" && s.Master == "a" })
 }
 
 // TestDeployRestoresOnFailure: when the pair is not healthy after the

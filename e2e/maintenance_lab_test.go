@@ -75,7 +75,7 @@ func TestMaintenanceInLab(t *testing.T) {
 			t.Errorf("redkeep_maintenance_deadline_timestamp_seconds on %s = %v, want about 10 minutes from now", n, d)
 		}
 	}
-	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitRefused || !strings.Contains(out, "maintenance mode") || !strings.Contains(out, "by root") {
+	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitRefused || !strings.Contains(out, "maintenance mode") || !strings.Contains(out, "by redkeep") {
 		t.Errorf("switchover in maintenance: exit %d, want %d naming maintenance\n%s", code, exitRefused, out)
 	}
 

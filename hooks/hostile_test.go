@@ -1,6 +1,7 @@
 package hooks_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,6 +170,18 @@ func TestRootHooksRefuseFilesOthersCanChange(t *testing.T) {
 	chmod(t, cfg, 0o644)
 	chown(t, cfg, nobody)
 	refused(t, "config owned by nobody", cfg, "uid 65534")
+	// Under sudo the SSH user chose the command line, so even the
+	// read-only verbs refuse a config it could have written.
+	for _, args := range [][]string{{"state", "--json"}, {"history", "--json"}} {
+		argv := append([]string{"hook", args[0], "--config", cfg, "--node", "a"}, args[1:]...)
+		cmd := exec.Command(redkeepBin, argv...)
+		cmd.Env = append(os.Environ(), "REDKEEP_NODE=", "REDKEEP_CONFIG=", "SUDO_UID=65534", "SUDO_USER=nobody")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(string(out), "uid 65534") {
+			t.Errorf("hook %s under sudo with a config nobody owns: %v, want exit 3 naming the owner\n%s", args[0], err, out)
+		}
+	}
 	chown(t, cfg, 0)
 
 	// A config reached through a symlink that nobody owns (and so could

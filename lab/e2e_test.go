@@ -250,15 +250,16 @@ func checkLab(t *testing.T, l *Lab, bin string) {
 	// that sees the node's own files at the shared path.
 	t.Run("ssh-with-console-config", func(t *testing.T) {
 		for _, n := range NodeNames {
-			out, err := exec.Command("ssh", "-F", s.sshConfig(), "-i", s.clientKey(),
-				"-o", "UserKnownHostsFile="+s.knownHosts(), "-o", "StrictHostKeyChecking=yes",
-				"-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-				"root@"+s.NodeAddr(n).String(), "cat "+filepath.Join(s.NodeView(), "syslog")+" | head -c 0 && hostname -I && redis-cli ROLE | head -1").CombinedOutput()
+			out, err := sshTo(s, s.sshUser(), n, "cat "+filepath.Join(s.NodeView(), "syslog")+" | head -c 0 && hostname -I && redis-cli ROLE | head -1 && id -un")
 			if err != nil {
 				t.Fatalf("ssh to %s: %v\n%s", n, err, out)
 			}
-			if !strings.Contains(string(out), s.NodeAddr(n).String()) {
-				t.Errorf("ssh to %s landed elsewhere: %s", n, out)
+			if !strings.Contains(string(out), s.NodeAddr(n).String()) || !strings.HasSuffix(string(out), "\n"+DefaultSSHUser+"\n") {
+				t.Errorf("ssh to %s landed elsewhere, or not as %s: %s", n, DefaultSSHUser, out)
+			}
+			// The console's key opens the SSH user's account, not root's.
+			if out, err := sshTo(s, RootSSHUser, n, "true"); err == nil {
+				t.Errorf("ssh root@%s with the console's key: logged in, want refused\n%s", n, out)
 			}
 		}
 		// A host key that is not in known_hosts is refused.
@@ -268,11 +269,13 @@ func checkLab(t *testing.T, l *Lab, bin string) {
 		}
 		out, err := exec.Command("ssh", "-F", s.sshConfig(), "-i", s.clientKey(),
 			"-o", "UserKnownHostsFile="+empty, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-			"root@"+s.NodeAddr("a").String(), "true").CombinedOutput()
+			s.sshUser()+"@"+s.NodeAddr("a").String(), "true").CombinedOutput()
 		if err == nil {
 			t.Fatalf("ssh accepted an unknown host key: %s", out)
 		}
 	})
+
+	t.Run("least-rights", func(t *testing.T) { checkLeastRights(t, l, bin) })
 
 	t.Run("redkeep-status-with-console-config", func(t *testing.T) {
 		out, err := exec.Command(bin, "-c", s.ConfigPath(), "status").CombinedOutput()
@@ -353,6 +356,111 @@ func TestUpRefusesUsedSubnet(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		if err := l.Down(context.Background()); err != nil {
 			t.Fatalf("down #%d on no lab: %v", i+1, err)
+		}
+	}
+}
+
+// sshTo runs cmd on node n as user with the console's key, known_hosts
+// and ssh_config.
+func sshTo(s *Settings, user, n, cmd string) ([]byte, error) {
+	return exec.Command("ssh", "-F", s.sshConfig(), "-i", s.clientKey(),
+		"-o", "UserKnownHostsFile="+s.knownHosts(), "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+		user+"@"+s.NodeAddr(n).String(), cmd).CombinedOutput()
+}
+
+// checkLeastRights: over SSH as the console's user, a node grants what
+// deploy grants and no more. sudo refuses every verb outside the drop-in
+// (keepalived's verbs, a shell, reading a file) and every command line
+// whose config or node is not the node's own; a config of the user's own
+// placed before the pinned one is not the one used; the Redis password
+// file (as deploy installs it) is unreadable. The allowed verbs work, and
+// the logs are readable through the groups deploy grants.
+func checkLeastRights(t *testing.T, l *Lab, bin string) {
+	s := &l.S
+	user := s.sshUser()
+	rk, cfg := s.RedkeepPath(), s.ConfigPath()
+	pinned := func(n string) string { return " --config " + cfg + " --node " + n }
+	run := func(n, cmd string) (string, error) {
+		t.Helper()
+		out, err := sshTo(s, user, n, cmd)
+		return string(out), err
+	}
+	mustRefuse := func(n, cmd string) {
+		t.Helper()
+		out, err := run(n, cmd)
+		if err == nil || !strings.Contains(out, "sudo: a password is required") {
+			t.Errorf("node %s: %s: %v, want sudo's refusal\n%s", n, cmd, err, out)
+		}
+	}
+
+	if out, err := run("a", "id -Gn"); err != nil || !strings.Contains(out, "adm") || !strings.Contains(out, "systemd-journal") || strings.Contains(out, "sudo") {
+		t.Errorf("groups of %s on a: %v %q, want adm and systemd-journal (deploy's log groups), not sudo", user, err, out)
+	}
+	// Verbs outside the drop-in, with the node's own config and name.
+	for _, verb := range []string{"notify INSTANCE VI_REDIS MASTER 250", "master", "backup", "fault", "stop", "check", "drain", "undrain",
+		"state --json", "maintenance status", "deliver", "resolve-follow"} {
+		v, rest, _ := strings.Cut(verb, " ")
+		if v == "resolve-follow" {
+			// Allowed, but never without arguments: the '*' needs one.
+			mustRefuse("a", "sudo -n "+rk+" hook resolve-follow"+pinned("a"))
+			continue
+		}
+		mustRefuse("a", "sudo -n "+rk+" hook "+v+" "+rest+pinned("a"))
+	}
+	for _, cmd := range []string{"sudo -n true", "sudo -n sh -c id", "sudo -n cat /etc/shadow", "sudo -n " + rk + " version",
+		"sudo -n -u nobody " + rk + " hook switchover-lock status" + pinned("a")} {
+		mustRefuse("a", cmd)
+	}
+	// The config and node are pinned, last on the line.
+	mustRefuse("a", "sudo -n "+rk+" hook switchover-lock status --config /tmp/evil.yaml --node a")
+	mustRefuse("a", "sudo -n "+rk+" hook switchover-lock status"+pinned("b"))
+	mustRefuse("a", "sudo -n "+rk+" hook switchover-lock status"+pinned("a")+" --config=/tmp/evil.yaml")
+	// sudo's '*' lets a config of the user's own in before the pinned
+	// one; the last --config wins. The user's file does not even parse, so
+	// a reply means the pinned config was read.
+	if out, err := run("a", "printf 'vip: [\\n' > ~/evil.yaml && sudo -n "+rk+" hook switchover-lock status --config ~/evil.yaml"+pinned("a")); err != nil || !strings.Contains(out, `"node":"a"`) {
+		t.Errorf("switchover-lock status with the user's config before the pinned one: %v\n%s", err, out)
+	}
+	// Ending the flags early turns the pinned ones into arguments, which
+	// every allowed verb refuses before it reads any config.
+	if out, err := run("a", "cp "+cfg+" ~/config.yaml && sudo -n "+rk+" hook history --json --"+pinned("a")); err == nil || strings.Contains(out, "sudo: ") {
+		t.Errorf("history with -- before the pinned config: %v, want refused by redkeep\n%s", err, out)
+	}
+
+	// The Redis password file, as deploy --password-file installs it.
+	pw := filepath.Join(s.NodeDir("a"), "redis.pass")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(pw)
+	view := filepath.Join(s.NodeView(), "redis.pass")
+	if out, err := run("a", "cat "+view); err == nil || strings.Contains(out, "s3cret") {
+		t.Errorf("cat %s as %s: %v, want permission denied\n%s", view, user, err, out)
+	}
+	mustRefuse("a", "sudo -n cat "+view)
+
+	// What the console needs works.
+	if out, err := run("a", "sudo -n "+rk+" hook switchover-lock status"+pinned("a")); err != nil || !strings.Contains(out, `"node":"a"`) {
+		t.Errorf("switchover-lock status through sudo: %v\n%s", err, out)
+	}
+	if out, err := run("a", rk+" hook state --json"+pinned("a")); err != nil || !strings.Contains(out, `"state": "MASTER"`) {
+		t.Errorf("hook state as %s: %v\n%s", user, err, out)
+	}
+	if out, err := run("a", "tail -n 1 "+filepath.Join(s.NodeView(), "syslog")); err != nil || strings.TrimSpace(out) == "" {
+		t.Errorf("syslog on a as %s (group adm): %v\n%s", user, err, out)
+	}
+	if out, err := run("b", "journalctl -q -n 1 --no-pager SYSLOG_IDENTIFIER=Keepalived_vrrp"); err != nil || strings.TrimSpace(out) == "" {
+		t.Errorf("journal on b as %s (group systemd-journal): %v\n%s", user, err, out)
+	}
+	for _, args := range [][]string{
+		{"maintenance", "on", "--for", "1m", "--reason", "least rights"},
+		{"history", "--since", "1m"},
+		{"maintenance", "off"},
+	} {
+		out, err := exec.Command(bin, append([]string{"-c", cfg}, args...)...).CombinedOutput()
+		if err != nil || args[0] == "maintenance" && strings.Count(string(out), " by "+user+"@") != 2 {
+			t.Errorf("redkeep %s: %v, want it done on both nodes by %s\n%s", strings.Join(args, " "), err, user, out)
 		}
 	}
 }

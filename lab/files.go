@@ -12,6 +12,7 @@ import (
 	"text/template"
 
 	"github.com/redkeep/redkeep/config"
+	"github.com/redkeep/redkeep/deploy"
 	"github.com/redkeep/redkeep/hooks"
 )
 
@@ -24,10 +25,9 @@ import (
 var labPriority = map[string]int{"a": 250, "b": 240}
 
 // Paths of the console's SSH material.
-func (s *Settings) clientKey() string      { return s.path("console", "id_ed25519") }
-func (s *Settings) knownHosts() string     { return s.path("console", "known_hosts") }
-func (s *Settings) sshConfig() string      { return s.path("console", "ssh_config") }
-func (s *Settings) authorizedKeys() string { return s.path("authorized_keys") }
+func (s *Settings) clientKey() string  { return s.path("console", "id_ed25519") }
+func (s *Settings) knownHosts() string { return s.path("console", "known_hosts") }
+func (s *Settings) sshConfig() string  { return s.path("console", "ssh_config") }
 func (s *Settings) hostKey(n string) string {
 	return filepath.Join(s.NodeDir(n), "ssh_host_ed25519_key")
 }
@@ -37,13 +37,26 @@ func (s *Settings) hostKey(n string) string {
 func (s *Settings) makeFiles(ctx context.Context) error {
 	// 0755 root-owned all the way: keepalived's enable_script_security
 	// refuses scripts under directories others could write to.
-	for _, d := range []string{s.Dir, s.path("bin"), s.path("console"), s.NodeView(), s.NodeDir("a"), s.NodeDir("b")} {
+	// The nodes' users traverse them (to their homes, the binary, the
+	// config): everything they must not read is a file of its own mode.
+	for _, d := range []string{s.Dir, s.path("bin"), s.NodeView(), s.NodeDir("a"), s.NodeDir("b")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 		if err := os.Chmod(d, 0o755); err != nil {
 			return err
 		}
+	}
+	// The console's key, known_hosts and ssh_config: root's alone.
+	if err := os.MkdirAll(s.path("console"), 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(s.path("console"), 0o700); err != nil {
+		return err
+	}
+	// The mount point of the nodes' /home, as on any Debian host.
+	if err := os.MkdirAll("/home", 0o755); err != nil {
+		return fmt.Errorf("create /home as a mount point for the nodes' homes: %w", err)
 	}
 	for _, n := range NodeNames {
 		if err := os.MkdirAll(s.nodeHome(n), 0o700); err != nil {
@@ -68,8 +81,15 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(s.authorizedKeys(), pub, 0o644); err != nil {
-		return err
+	userIDs := map[string]ids{}
+	for _, n := range NodeNames {
+		if userIDs[n], err = s.makeNodeEtc(ctx, n, pub); err != nil {
+			return err
+		}
+	}
+	// Both nodes read the one config.yaml: the user must be the same.
+	if userIDs["a"] != userIDs["b"] {
+		return fmt.Errorf("user %s has ids %v on a but %v on b", s.sshUser(), userIDs["a"], userIDs["b"])
 	}
 	var known bytes.Buffer
 	for _, n := range NodeNames {
@@ -115,6 +135,22 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the lab's own config does not load (a bug): %w", err)
 	}
+	// As deploy installs it: readable by the SSH user's group, for `hook
+	// state`. A baseline lab has no redkeep yet: its config is deploy's
+	// to install.
+	if !s.Baseline && s.sshUser() != RootSSHUser {
+		if err := os.Chown(s.ConfigPath(), 0, userIDs["a"].gid); err != nil {
+			return err
+		}
+		if err := os.Chmod(s.ConfigPath(), deploy.ConfigMode); err != nil {
+			return err
+		}
+	}
+	for _, n := range NodeNames {
+		if err := s.grantRights(ctx, n, cfg); err != nil {
+			return err
+		}
+	}
 	for _, n := range NodeNames {
 		var conf string
 		if s.Baseline {
@@ -130,6 +166,11 @@ func (s *Settings) makeFiles(ctx context.Context) error {
 		}
 		for _, f := range []string{s.Syslog(n), s.StateLog(n)} {
 			if err := appendFile(f, ""); err != nil {
+				return err
+			}
+		}
+		if !s.journalOnly(n) {
+			if err := s.syslogOwner(n); err != nil {
 				return err
 			}
 		}
@@ -203,7 +244,7 @@ Port %[2]d
 ListenAddress %[3]s
 HostKey %[4]s
 PidFile %[5]s
-AuthorizedKeysFile %[6]s
+AuthorizedKeysFile .ssh/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -218,7 +259,7 @@ Subsystem sftp internal-sftp
 # does that under sshd at shell level 1); a slow rc file, such as pyenv's
 # rehash, would then stall every poll of the console.
 SetEnv SHLVL=1
-`, n, SSHPort, s.NodeAddr(n), s.hostKey(n), filepath.Join(s.NodeDir(n), "sshd.pid"), s.authorizedKeys())
+`, n, SSHPort, s.NodeAddr(n), s.hostKey(n), filepath.Join(s.NodeDir(n), "sshd.pid"))
 }
 
 // configYAML is the redkeep config of the lab: the console reads it, and the
@@ -235,6 +276,7 @@ func (s *Settings) configYAML() (string, error) {
 		"Key":        s.clientKey(),
 		"KnownHosts": s.knownHosts(),
 		"SSHConfig":  s.sshConfig(),
+		"User":       s.sshUser(),
 		"Nodes": []map[string]any{
 			{"Name": "a", "Host": s.NodeAddr("a"), "Priority": labPriority["a"]},
 			{"Name": "b", "Host": s.NodeAddr("b"), "Priority": labPriority["b"]},
@@ -266,7 +308,7 @@ nodes:
     host: {{.Host}}
     ssh:
       port: {{$.SSHPort}}
-      user: root
+      user: {{$.User}}
       identity_files: [{{$.Key}}]
       known_hosts: {{$.KnownHosts}}
       config_file: {{$.SSHConfig}}

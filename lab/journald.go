@@ -73,11 +73,25 @@ func journaldRequirements() []string {
 }
 
 // writeJournald writes node n's journald.conf and makes its directories.
+// The journal's directory is root:systemd-journal 2755, as systemd-tmpfiles
+// makes /run/log/journal on a host: the journal files journald creates
+// below it then belong to that group (0640), whose members, the console's
+// SSH user among them, read the journal without sudo.
 func (s *Settings) writeJournald(n string) error {
 	for _, d := range []string{s.journalRun(n), s.journalDir(n)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
+	}
+	gid, err := groupID(filepath.Join(s.nodeEtc(n), "group"), "systemd-journal")
+	if err != nil {
+		return err
+	}
+	if err := os.Chown(s.journalDir(n), 0, gid); err != nil {
+		return err
+	}
+	if err := os.Chmod(s.journalDir(n), 0o755|os.ModeSetgid); err != nil {
+		return err
 	}
 	return os.WriteFile(s.journaldConfPath(n), []byte(journaldConf), 0o644)
 }

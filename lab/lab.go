@@ -46,7 +46,7 @@ func New(s Settings) (*Lab, error) {
 		if err := json.Unmarshal(b, &rec); err != nil {
 			return nil, fmt.Errorf("read %s: %w (remove the lab with `redkeep lab down`)", s.statePath(), err)
 		}
-		s.Prefix, s.Subnet, s.Baseline, s.JournalNode = rec.Prefix, rec.Subnet, rec.Baseline, rec.JournalNode
+		s.Prefix, s.Subnet, s.Baseline, s.JournalNode, s.SSHUser = rec.Prefix, rec.Subnet, rec.Baseline, rec.JournalNode, rec.SSHUser
 	}
 	if s.Prefix == "" {
 		s.Prefix = DefaultPrefix
@@ -84,6 +84,7 @@ func Requirements() error {
 		"ip": "iproute2", "keepalived": "keepalived", "redis-server": "redis-server",
 		"redis-cli": "redis-tools", "/usr/sbin/sshd": "openssh-server", "ssh-keygen": "openssh-client",
 		"mount": "mount", "unshare": "util-linux", "hostname": "hostname", "journalctl": "systemd",
+		"sudo": "sudo", "/usr/sbin/visudo": "sudo", "/usr/sbin/useradd": "passwd", "/usr/sbin/usermod": "passwd",
 	} {
 		if _, err := exec.LookPath(bin); err != nil {
 			missing[pkg] = bin
@@ -95,7 +96,7 @@ func Requirements() error {
 			pkgs = append(pkgs, p)
 			bins = append(bins, b)
 		}
-		problems = append(problems, fmt.Sprintf("missing %s: install them with `apt-get install keepalived redis-server openssh-server` (needed here: %s)",
+		problems = append(problems, fmt.Sprintf("missing %s: install them with `apt-get install keepalived redis-server openssh-server sudo` (needed here: %s)",
 			strings.Join(bins, ", "), strings.Join(pkgs, " ")))
 	}
 	if m := journaldRequirements(); len(m) > 0 {

@@ -39,6 +39,7 @@ func TestSettingsValidate(t *testing.T) {
 		"host bits set":  func(s *Settings) { s.Subnet = netip.MustParsePrefix("198.51.100.7/24") },
 		"unset subnet":   func(s *Settings) { s.Subnet = netip.Prefix{} },
 		"journal node c": func(s *Settings) { s.JournalNode = "c" },
+		"ssh user alice": func(s *Settings) { s.SSHUser = "alice" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := DefaultSettings()
@@ -201,7 +202,7 @@ func TestLabConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"vip: 198.51.100.100/24", "host: 198.51.100.11", "known_hosts: /run/redkeep-lab/console/known_hosts", "state_log: /run/redkeep-lab/node/redis-state.log", "event_log: /run/redkeep-lab/node/events.jsonl", "command: [/run/redkeep-lab/bin/notify]"} {
+	for _, want := range []string{"vip: 198.51.100.100/24", "host: 198.51.100.11", "user: redkeep", "known_hosts: /run/redkeep-lab/console/known_hosts", "state_log: /run/redkeep-lab/node/redis-state.log", "event_log: /run/redkeep-lab/node/events.jsonl", "command: [/run/redkeep-lab/bin/notify]"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lab config lacks %q:\n%s", want, text)
 		}
@@ -212,6 +213,10 @@ func TestLabConfigLoads(t *testing.T) {
 	}
 	if _, err := hooks.KeepalivedConf(cfg, "b"); err != nil {
 		t.Fatalf("keepalived.conf for b: %v", err)
+	}
+	s.SSHUser = RootSSHUser
+	if text, err = s.configYAML(); err != nil || !strings.Contains(text, "user: root") || strings.Contains(text, "user: redkeep") {
+		t.Errorf("lab config with --ssh-user root: %v\n%s", err, text)
 	}
 }
 

@@ -70,7 +70,8 @@ func (s *Settings) outFile(node, proc string) string {
 // redis-server and the hooks all log to the node's own syslog file. The node
 // also gets a home of its own at /root, as a separate host would: the
 // machine's root dotfiles (a slow shell profile, say) stay out of the lab's
-// SSH sessions.
+// SSH sessions. Its /etc and /home are its own too (see users.go): its
+// users, groups and sudoers drop-ins.
 //
 // On a journal-only node /dev/log is its journald's socket instead, and
 // the journal's directories are the node's own, so journalctl there reads
@@ -78,8 +79,8 @@ func (s *Settings) outFile(node, proc string) string {
 func (s *Settings) nodeWrapper(n string, argv ...string) []string {
 	// The placeholder is made again here in case another lab's down removed
 	// it between ensureDevLog and now.
-	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && mount --bind "$4" /root && shift 4 && exec "$@"`
-	args := []string{s.NodeDir(n), s.NodeView(), s.devLog(n), s.nodeHome(n)}
+	script := `{ [ -e /dev/log ] || : > /dev/log; } && mount --bind "$1" "$2" && mount --bind "$3" /dev/log && mount --bind "$4" /root && mount --bind "$5" /etc && mount --bind "$6" /home && shift 6 && exec "$@"`
+	args := []string{s.NodeDir(n), s.NodeView(), s.devLog(n), s.nodeHome(n), s.nodeEtc(n), s.nodeHomes(n)}
 	if s.journalOnly(n) {
 		script = `mount --bind "$1" /run/systemd/journal && mount --bind "$2" /run/log/journal && shift 2 && ` + script
 		args = append([]string{s.journalRun(n), s.journalDir(n)}, args...)

@@ -76,6 +76,9 @@ type Settings struct {
 	// and has no syslog file. "" means DefaultJournalNode; JournalNone
 	// gives both nodes a syslog file.
 	JournalNode string `json:"journal_node,omitempty"`
+	// SSHUser is the console's SSH user on the nodes: DefaultSSHUser ("")
+	// with deploy's rights, or RootSSHUser.
+	SSHUser string `json:"ssh_user,omitempty"`
 	// Wait bounds how long up and heal wait for a healthy pair.
 	Wait time.Duration `json:"-"`
 }
@@ -115,6 +118,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.JournalNode != "" && s.JournalNode != JournalNone && !slices.Contains(NodeNames, s.JournalNode) {
 		errs = append(errs, fmt.Errorf("lab journal node %q: a, b or %s", s.JournalNode, JournalNone))
+	}
+	if s.SSHUser != "" && s.SSHUser != DefaultSSHUser && s.SSHUser != RootSSHUser {
+		errs = append(errs, fmt.Errorf("lab SSH user %q: %s or %s", s.SSHUser, DefaultSSHUser, RootSSHUser))
 	}
 	if !prefixRE().MatchString(s.Prefix) {
 		errs = append(errs, fmt.Errorf("lab prefix %q: lowercase letters and digits, starting with a letter, at most 10 (interface names are limited to 15 characters)", s.Prefix))

@@ -14,12 +14,14 @@ import (
 
 // Status is one look at the lab.
 type Status struct {
-	Dir      string       `json:"dir"`
-	Subnet   string       `json:"subnet"`
-	VIP      string       `json:"vip"`
-	Config   string       `json:"config"`
-	Baseline bool         `json:"baseline,omitempty"`
-	Nodes    []NodeStatus `json:"nodes"`
+	Dir      string `json:"dir"`
+	Subnet   string `json:"subnet"`
+	VIP      string `json:"vip"`
+	Config   string `json:"config"`
+	Baseline bool   `json:"baseline,omitempty"`
+	// SSHUser is the console's SSH user on the nodes.
+	SSHUser string       `json:"ssh_user"`
+	Nodes   []NodeStatus `json:"nodes"`
 	// VIPHolder is the node holding the VIP, "" if none (or both).
 	VIPHolder string   `json:"vip_holder"`
 	Healthy   bool     `json:"healthy"`
@@ -59,7 +61,7 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	s := &l.S
 	st := &Status{
 		Dir: s.Dir, Subnet: s.Subnet.String(), VIP: s.VIP().String(),
-		Config: s.ConfigPath(), Baseline: s.Baseline,
+		Config: s.ConfigPath(), Baseline: s.Baseline, SSHUser: s.sshUser(),
 		Nodes: make([]NodeStatus, len(NodeNames)),
 	}
 	var wg sync.WaitGroup
@@ -212,7 +214,7 @@ func (st *Status) Print(w io.Writer) {
 	if st.Baseline {
 		mode = " (baseline: the origin document's scripts)"
 	}
-	fmt.Fprintf(w, "lab %s%s\n  subnet %s, VIP %s\n  console config: %s\n", st.Dir, mode, st.Subnet, st.VIP, st.Config)
+	fmt.Fprintf(w, "lab %s%s\n  subnet %s, VIP %s\n  console config: %s (SSH user %s)\n", st.Dir, mode, st.Subnet, st.VIP, st.Config, st.SSHUser)
 	for _, n := range st.Nodes {
 		vip := ""
 		if n.HoldsVIP {

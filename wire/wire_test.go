@@ -99,3 +99,29 @@ func TestParseRecordedState(t *testing.T) {
 		t.Fatalf("ParseState = %+v, %v", s, err)
 	}
 }
+
+func TestNeedsRoot(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"hook", "switchover-lock", "acquire", "--owner", "x"}, true},
+		{[]string{"hook", "switchover-lock", "status"}, true},
+		{[]string{"hook", "switchover-run", "--to", "b"}, true},
+		{[]string{"hook", "maintenance", "on", "--for", "1h"}, true},
+		{[]string{"hook", "maintenance", "off"}, true},
+		{[]string{"hook", "maintenance", "status"}, false},
+		{[]string{"hook", "maintenance"}, false},
+		{[]string{"hook", "resolve-follow", "--keep", "a"}, true},
+		{[]string{"hook", "state", "--json"}, false},
+		{[]string{"hook", "history", "--json"}, true},
+		{[]string{"hook", "notify", "INSTANCE", "VI", "MASTER"}, false},
+		{[]string{"version"}, false},
+		{[]string{"switchover-run"}, false},
+		{nil, false},
+	} {
+		if got := NeedsRoot(c.args); got != c.want {
+			t.Errorf("NeedsRoot(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}

@@ -44,8 +44,12 @@ unified diff against the node's current file.
 
 Then, once confirmed (type the pair's name, or --yes): the binary (uploaded to
 a temp file, its sha256 checked there, renamed into place), config.yaml
-(root-owned 0640), the hooks' directories (root-owned 0755, created when
-missing; existing ones others can write to are refused), and keepalived.conf
+(root-owned 0640, group the SSH user's), the hooks' directories (root-owned
+0755, created when missing; existing ones others can write to are refused);
+for an SSH user other than root a sudoers drop-in, /etc/sudoers.d/redkeep
+(checked with visudo -cf), that lets it run only the node verbs the console
+needs with the node's config pinned, and membership of the log groups the
+node has (systemd-journal, adm); and keepalived.conf
 rendered by redkeep: staged beside the current one and checked with
 keepalived -t on every node first, then, replica first and the VIP holder
 last, the old file kept as keepalived.conf.redkeep-backup-TIMESTAMP, the new

@@ -111,13 +111,15 @@ func annotate(c *cobra.Command, ann string) {
 // its user's rights, and reading the state (`hook state` over the
 // console's unprivileged SSH login) must keep working. Read-only
 // subcommands skip the check as root too; the files they read are opened
-// without following symlinks and capped in size either way.
+// without following symlinks and capped in size either way. Not under
+// sudo, though: there the SSH user chose the command line (the drop-in's
+// '*' lets it add a --config of its own), so every hook checks.
 func (h *hookEnv) setup(cmd *cobra.Command) error {
 	path, err := config.Find(h.g.configPath)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	guard := os.Geteuid() == 0 && cmd.Annotations[annReadOnly] == ""
+	guard := os.Geteuid() == 0 && (cmd.Annotations[annReadOnly] == "" || underSudo())
 	if guard {
 		if err := hooks.TrustedConfig(path); err != nil {
 			return untrusted(cmd, err)
@@ -144,6 +146,10 @@ func (h *hookEnv) setup(cmd *cobra.Command) error {
 	h.log = hooks.NewLogger(cfg.Hooks.StateLog)
 	return nil
 }
+
+// underSudo reports whether sudo started this process: sudo sets
+// SUDO_UID, and resets the environment the user passed it.
+func underSudo() bool { return os.Getenv("SUDO_UID") != "" }
 
 // untrusted refuses to run a hook, telling syslog as well as stderr:
 // keepalived drops the hooks' output, and the state log lives in the

@@ -78,7 +78,7 @@ openssh-server. All its state lives in --dir.`,
 }
 
 // labUp starts the lab (or finds it running) and prints where it is.
-func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool, journalNode string) (*lab.Status, error) {
+func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool, journalNode, sshUser string) (*lab.Status, error) {
 	if err := lab.Requirements(); err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -94,6 +94,7 @@ func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool, journa
 		l.S.Subnet = p
 		l.S.Baseline = baseline
 		l.S.JournalNode = journalNode
+		l.S.SSHUser = sshUser
 		if err := l.S.Validate(); err != nil {
 			return nil, withCode(exitUsage, err)
 		}
@@ -123,20 +124,21 @@ func labUp(cmd *cobra.Command, f *labFlags, subnet string, baseline bool, journa
 }
 
 func newLabUpCmd(f *labFlags) *cobra.Command {
-	var subnet, journalNode string
+	var subnet, journalNode, sshUser string
 	var baseline bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab and wait for a healthy pair (a master, b its replica)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := labUp(cmd, f, subnet, baseline, journalNode)
+			_, err := labUp(cmd, f, subnet, baseline, journalNode, sshUser)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&journalNode, "journal-node", lab.DefaultJournalNode, fmt.Sprintf("the node that keeps its logs in a journal of its own, with no syslog file (a, b, or %s)", lab.JournalNone))
 	cmd.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "the lab's IPv4 network; refused if anything on this machine uses it")
 	cmd.Flags().BoolVar(&baseline, "baseline", false, "run the origin document's shell scripts instead of redkeep's hooks")
+	cmd.Flags().StringVar(&sshUser, "ssh-user", lab.DefaultSSHUser, fmt.Sprintf("the console's SSH user on the nodes: %s, with the rights redkeep deploy grants (sudo -n for the node verbs), or %s", lab.DefaultSSHUser, lab.RootSSHUser))
 	return cmd
 }
 
@@ -303,7 +305,7 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 		Short: "Start the lab, then the console on it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := labUp(cmd, f, subnet, false, "")
+			st, err := labUp(cmd, f, subnet, false, "", "")
 			if err != nil {
 				return err
 			}
