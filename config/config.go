@@ -96,6 +96,10 @@ type Keepalived struct {
 	Instance        string        `yaml:"instance"`
 	VirtualRouterID int           `yaml:"virtual_router_id"`
 	AdvertInt       time.Duration `yaml:"advert_int"`
+	// VRRPVersion is the VRRP protocol version keepalived speaks (2 or 3).
+	// Version 3 carries the advert interval in centiseconds, so only it
+	// allows a sub-second advert_int; version 2 counts whole seconds.
+	VRRPVersion int `yaml:"vrrp_version"`
 	// Unicast makes the instances talk unicast between the nodes' hosts
 	// instead of multicast.
 	Unicast bool  `yaml:"unicast"`
@@ -208,7 +212,8 @@ type Console struct {
 // Defaults, exported so docs and tests can name them.
 const (
 	DefaultInstance     = "VI_REDIS"
-	DefaultAdvertInt    = time.Second
+	DefaultAdvertInt    = 100 * time.Millisecond
+	DefaultVRRPVersion  = 3
 	DefaultCheckInt     = time.Second
 	DefaultCheckFall    = 1
 	DefaultCheckRise    = 2
@@ -627,6 +632,9 @@ func (c *Config) applyDefaults() {
 	}
 	if k.AdvertInt == 0 {
 		k.AdvertInt = DefaultAdvertInt
+	}
+	if k.VRRPVersion == 0 {
+		k.VRRPVersion = DefaultVRRPVersion
 	}
 	if k.Check.Interval == 0 {
 		k.Check.Interval = DefaultCheckInt

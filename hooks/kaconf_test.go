@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -29,7 +30,7 @@ func TestKeepalivedConfShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"state BACKUP", "nopreempt", "priority 240", "virtual_router_id 51",
+		"state BACKUP", "nopreempt", "priority 253", "virtual_router_id 51",
 		"enable_script_security", "weight 0",
 		`script "'/usr/local/bin/redkeep' hook check --config '/etc/redkeep/config.yaml' --node b"`,
 		// "--" ends the options: keepalived appends INSTANCE <name> <STATE>
@@ -37,6 +38,8 @@ func TestKeepalivedConfShape(t *testing.T) {
 		`notify "'/usr/local/bin/redkeep' hook notify --config '/etc/redkeep/config.yaml' --node b --"`,
 		"unicast_src_ip 198.51.100.12", "198.51.100.11\n",
 		"198.51.100.100/24 dev eth0",
+		// VRRPv3: the advert interval in centiseconds.
+		"vrrp_version 3", "advert_int 0.1\n",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("keepalived.conf lacks %q:\n%s", want, conf)
@@ -47,6 +50,10 @@ func TestKeepalivedConfShape(t *testing.T) {
 	}
 	if _, err := KeepalivedConf(cfg, "zz"); err == nil {
 		t.Error("unknown node accepted")
+	}
+	cfg.Keepalived.VRRPVersion, cfg.Keepalived.AdvertInt = 2, 2*time.Second
+	if conf, err := KeepalivedConf(cfg, "b"); err != nil || !strings.Contains(conf, "vrrp_version 2\n") || !strings.Contains(conf, "advert_int 2\n") {
+		t.Errorf("VRRPv2 with advert_int 2s (%v):\n%s", err, conf)
 	}
 }
 
