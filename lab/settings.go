@@ -150,6 +150,12 @@ func (s *Settings) Validate() error {
 	}
 	if t := s.timing(); t.PriorityA < 1 || t.PriorityA > 254 || t.PriorityB < 1 || t.PriorityB > 254 || t.PriorityA == t.PriorityB {
 		errs = append(errs, fmt.Errorf("lab timing %s: priorities must be 1-254 and differ", t))
+	} else if t.VRRPVersion != 2 && t.VRRPVersion != 3 {
+		errs = append(errs, fmt.Errorf("lab timing %s: VRRP version 2 or 3", t))
+	} else if t.VRRPVersion == 2 && (t.AdvertInt < time.Second || t.AdvertInt%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("lab timing %s: VRRPv2 takes a whole-second advert_int", t))
+	} else if t.AdvertInt < 10*time.Millisecond || t.AdvertInt%(10*time.Millisecond) != 0 {
+		errs = append(errs, fmt.Errorf("lab timing %s: advert_int must be a multiple of 10ms", t))
 	}
 	switch {
 	case !s.Subnet.IsValid():
