@@ -188,9 +188,10 @@ func PrintBenchSummary(w io.Writer, rows []BenchRow) {
 }
 
 // PrintBenchSideBySide writes the table: one row per case, and per
-// mode the median and maximum window over the runs that finished and the
-// acknowledged writes lost over all of them ("-" where a mode has no run
-// of the case, "(k failed)" where k runs ended in an error).
+// mode the median and maximum window over the runs whose writes were read
+// back and the acknowledged writes lost over them ("-" where a mode has no
+// such run of the case, "(k failed)" where k runs ended in an error, e.g.
+// a pair that never healed).
 func PrintBenchSideBySide(w io.Writer, rows []BenchRow, modes []string) {
 	type key struct{ mode, kase string }
 	windows := map[key][]time.Duration{}
@@ -211,9 +212,7 @@ func PrintBenchSideBySide(w io.Writer, rows []BenchRow, modes []string) {
 			continue
 		}
 		lost[k] += r.Lost()
-		if r.Err == nil {
-			windows[k] = append(windows[k], r.Window)
-		}
+		windows[k] = append(windows[k], r.Window)
 	}
 	fmt.Fprintf(w, "%-29s", "window ms (median/max), lost")
 	for _, m := range modes {
