@@ -212,8 +212,8 @@ type Console struct {
 // Defaults, exported so docs and tests can name them.
 const (
 	DefaultInstance     = "VI_REDIS"
-	DefaultAdvertInt    = 100 * time.Millisecond
-	DefaultVRRPVersion  = 3
+	DefaultAdvertInt    = time.Second
+	DefaultVRRPVersion  = 2
 	DefaultCheckInt     = time.Second
 	DefaultCheckFall    = 1
 	DefaultCheckRise    = 2

@@ -38,8 +38,7 @@ func TestKeepalivedConfShape(t *testing.T) {
 		`notify "'/usr/local/bin/redkeep' hook notify --config '/etc/redkeep/config.yaml' --node b --"`,
 		"unicast_src_ip 198.51.100.12", "198.51.100.11\n",
 		"198.51.100.100/24 dev eth0",
-		// VRRPv3: the advert interval in centiseconds.
-		"vrrp_version 3", "advert_int 0.1\n",
+		"vrrp_version 2", "advert_int 1\n",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("keepalived.conf lacks %q:\n%s", want, conf)
@@ -51,9 +50,10 @@ func TestKeepalivedConfShape(t *testing.T) {
 	if _, err := KeepalivedConf(cfg, "zz"); err == nil {
 		t.Error("unknown node accepted")
 	}
-	cfg.Keepalived.VRRPVersion, cfg.Keepalived.AdvertInt = 2, 2*time.Second
-	if conf, err := KeepalivedConf(cfg, "b"); err != nil || !strings.Contains(conf, "vrrp_version 2\n") || !strings.Contains(conf, "advert_int 2\n") {
-		t.Errorf("VRRPv2 with advert_int 2s (%v):\n%s", err, conf)
+	// VRRPv3: the advert interval in centiseconds.
+	cfg.Keepalived.VRRPVersion, cfg.Keepalived.AdvertInt = 3, 100*time.Millisecond
+	if conf, err := KeepalivedConf(cfg, "b"); err != nil || !strings.Contains(conf, "vrrp_version 3\n") || !strings.Contains(conf, "advert_int 0.1\n") {
+		t.Errorf("VRRPv3 with advert_int 100ms (%v):\n%s", err, conf)
 	}
 }
 

@@ -35,8 +35,8 @@ func TestLabExitCodes(t *testing.T) {
 		{[]string{"lab", "soak", "--priorities", "254"}, exitUsage, "two numbers"},
 		{[]string{"lab", "soak", "--priorities", "200,200"}, exitUsage, "priorities must be 1-254 and differ"},
 		{[]string{"lab", "soak", "--cpu", "-1"}, exitUsage, "must not be negative"},
-		{[]string{"lab", "soak", "--vrrp-version", "2"}, exitUsage, "VRRPv2 takes a whole-second advert_int"},
-		{[]string{"lab", "soak", "--advert-int", "15ms"}, exitUsage, "multiple of 10ms"},
+		{[]string{"lab", "soak", "--advert-int", "100ms"}, exitUsage, "VRRPv2 takes a whole-second advert_int"},
+		{[]string{"lab", "soak", "--vrrp-version", "3", "--advert-int", "15ms"}, exitUsage, "multiple of 10ms"},
 		{[]string{"lab", "--dir", "relative/dir", "soak"}, exitUsage, "absolute path"},
 	} {
 		code, out := execRoot(c.args...)
