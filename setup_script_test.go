@@ -52,7 +52,7 @@ func runSetup(t *testing.T, dir string, env ...string) (string, []string, error)
 }
 
 func TestSetupInstallsWhatIsMissing(t *testing.T) {
-	dir, _ := setupStubs(t, "exit 0", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+	dir, _ := setupStubs(t, "exit 0", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err := runSetup(t, dir)
 	if err != nil {
 		t.Fatalf("setup: %v\n%s", err, out)
@@ -73,13 +73,13 @@ func TestSetupInstallsWhatIsMissing(t *testing.T) {
 	}
 
 	// Not root: through sudo, with the same options.
-	dir, _ = setupStubs(t, "exit 0", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+	dir, _ = setupStubs(t, "exit 0", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err = runSetup(t, dir, "STUB_UID=1000")
 	if err != nil || len(calls) < 2 || !strings.HasPrefix(calls[0], "sudo apt-get -o DPkg::Lock::Timeout=600 ") {
 		t.Errorf("as a user: %v, calls %q\n%s", err, calls, out)
 	}
 
-	dir, _ = setupStubs(t, "exit 1", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+	dir, _ = setupStubs(t, "exit 1", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err = runSetup(t, dir)
 	if err != nil || len(calls) != 1 || calls[0] != "go mod download" {
 		t.Errorf("with everything there: %v, calls %q\n%s", err, calls, out)
@@ -116,7 +116,7 @@ esac`
 
 func TestSetupWaitsForTheListsLock(t *testing.T) {
 	dir := t.TempDir()
-	stubs, _ := setupStubs(t, lockedUpdate(dir, 3), "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+	stubs, _ := setupStubs(t, lockedUpdate(dir, 3), "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err := runSetup(t, stubs)
 	if err != nil {
 		t.Fatalf("setup with the lists lock busy 3 times: %v\n%s", err, out)
@@ -130,7 +130,7 @@ func TestSetupWaitsForTheListsLock(t *testing.T) {
 
 	// Past the deadline it gives up, with apt-get's message.
 	dir = t.TempDir()
-	stubs, _ = setupStubs(t, lockedUpdate(dir, 1000), "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+	stubs, _ = setupStubs(t, lockedUpdate(dir, 1000), "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err = runSetup(t, stubs, "REDKEEP_APT_LOCK_TIMEOUT=0")
 	if err == nil || len(aptCalls(calls, "install")) != 0 || !strings.Contains(out, "Could not get lock") {
 		t.Errorf("setup with the lists lock held for good: %v, calls %q\n%s", err, calls, out)
@@ -146,7 +146,7 @@ func TestSetupWaitsForTheListsLock(t *testing.T) {
 // lock fails setup at once, with apt-get's message.
 func TestSetupUpdateFailure(t *testing.T) {
 	stubs, _ := setupStubs(t, `case " $* " in *" update "*) echo "E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease" >&2; exit 100;; esac`,
-		"sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo")
+		"sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "visudo", "stress-ng")
 	out, calls, err := runSetup(t, stubs)
 	if err == nil || len(aptCalls(calls, "update")) != 1 || len(aptCalls(calls, "install")) != 0 || !strings.Contains(out, "Failed to fetch") {
 		t.Errorf("setup with a failing update: %v, calls %q\n%s", err, calls, out)
@@ -164,7 +164,7 @@ func must(t *testing.T, err error) {
 // installed only where promtool is missing, and the server it starts is
 // stopped again.
 func TestSetupInstallsPromtool(t *testing.T) {
-	dir, _ := setupStubs(t, "exit 0", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "journalctl", "visudo")
+	dir, _ := setupStubs(t, "exit 0", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "journalctl", "visudo", "stress-ng")
 	out, calls, err := runSetup(t, dir)
 	if err != nil {
 		t.Fatalf("setup: %v\n%s", err, out)
@@ -181,7 +181,7 @@ func TestSetupInstallsPromtool(t *testing.T) {
 // sudo (visudo) is installed where missing: the lab's nodes give their
 // SSH user the node verbs through a sudoers drop-in.
 func TestSetupInstallsSudo(t *testing.T) {
-	dir, _ := setupStubs(t, "exit 0", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl")
+	dir, _ := setupStubs(t, "exit 0", "redis-server", "keepalived", "sshd", "ssh-keygen", "ip", "tmux", "pgrep", "promtool", "journalctl", "stress-ng")
 	out, calls, err := runSetup(t, dir)
 	if err != nil {
 		t.Fatalf("setup: %v\n%s", err, out)

@@ -97,6 +97,10 @@ type Keepalived struct {
 	Instance        string        `yaml:"instance"`
 	VirtualRouterID int           `yaml:"virtual_router_id"`
 	AdvertInt       time.Duration `yaml:"advert_int"`
+	// VRRPVersion is the VRRP protocol version keepalived speaks (2 or 3).
+	// Version 3 carries the advert interval in centiseconds, so only it
+	// allows a sub-second advert_int; version 2 counts whole seconds.
+	VRRPVersion int `yaml:"vrrp_version"`
 	// Unicast makes the instances talk unicast between the nodes' hosts
 	// instead of multicast.
 	Unicast bool  `yaml:"unicast"`
@@ -242,6 +246,7 @@ type Console struct {
 const (
 	DefaultInstance     = "VI_REDIS"
 	DefaultAdvertInt    = time.Second
+	DefaultVRRPVersion  = 2
 	DefaultCheckInt     = time.Second
 	DefaultCheckFall    = 1
 	DefaultCheckRise    = 2
@@ -663,6 +668,9 @@ func (c *Config) applyDefaults() {
 	}
 	if k.AdvertInt == 0 {
 		k.AdvertInt = DefaultAdvertInt
+	}
+	if k.VRRPVersion == 0 {
+		k.VRRPVersion = DefaultVRRPVersion
 	}
 	if k.Check.Interval == 0 {
 		k.Check.Interval = DefaultCheckInt

@@ -20,7 +20,7 @@ func TestLoadGood(t *testing.T) {
 	if got := c.NodeNames(); strings.Join(got, ",") != "a,b" {
 		t.Errorf("NodeNames = %v", got)
 	}
-	if c.Keepalived.AdvertInt != time.Second || c.Keepalived.Check.Fall != DefaultCheckFall || c.Hooks.SyncTimeout != DefaultSyncTimeout {
+	if c.Keepalived.AdvertInt != DefaultAdvertInt || c.Keepalived.VRRPVersion != DefaultVRRPVersion || c.Keepalived.Check.Fall != DefaultCheckFall || c.Hooks.SyncTimeout != DefaultSyncTimeout {
 		t.Errorf("defaults not applied: %+v %+v", c.Keepalived, c.Hooks)
 	}
 	if sw := c.Switchover; sw.MaxPause != DefaultMaxPause || sw.MaxLag != 0 || c.Console.LagWarn != DefaultLagWarn {
@@ -78,6 +78,9 @@ func TestLoadBad(t *testing.T) {
 		"router-id-range":       {":6:", "keepalived.virtual_router_id", "1-255"},
 		"inline-password":       {":8:", `redis.password: unknown field "password" in redis`, "password_file"},
 		"bad-duration":          {":7:", `keepalived.advert_int: "soon" is not a duration`},
+		"v2-subsecond":          {"keepalived.advert_int", "with vrrp_version 2 it must be whole seconds"},
+		"v3-not-centiseconds":   {"keepalived.advert_int", "multiple of 10ms"},
+		"vrrp-version":          {"keepalived.vrrp_version", "2 or 3"},
 		"max-pause-too-long":    {":8:", "switchover.max_pause", "above a third of the switchover timeout 3s"},
 		"max-pause-too-short":   {":7:", "switchover.max_pause", "below 10ms"},
 		"host-not-ip":           {":3:", "nodes[0].host", "not an IP address"},

@@ -425,8 +425,19 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 	v.match(instanceRE, k.Instance, "a vrrp_instance name (letters, digits, '.', '_', '-', at most 255)", "keepalived", "instance")
 	v.match(userRE, k.ScriptUser, "a user name (letters, digits, '.', '_', '-', not starting with '-', at most 32)", "keepalived", "script_user")
-	if k.AdvertInt < 10*time.Millisecond || k.AdvertInt > 255*time.Second {
-		v.fail(fmt.Sprintf("advert_int %s is out of range 10ms-255s", k.AdvertInt), "keepalived", "advert_int")
+	switch k.VRRPVersion {
+	case 2:
+		// VRRPv2's advert interval is a whole number of seconds, 1-255.
+		if k.AdvertInt < time.Second || k.AdvertInt > 255*time.Second || k.AdvertInt%time.Second != 0 {
+			v.fail(fmt.Sprintf("advert_int %s: with vrrp_version 2 it must be whole seconds, 1s-255s (sub-second needs vrrp_version 3)", k.AdvertInt), "keepalived", "advert_int")
+		}
+	case 3:
+		// VRRPv3's is 12 bits of centiseconds.
+		if k.AdvertInt < 10*time.Millisecond || k.AdvertInt > 40950*time.Millisecond || k.AdvertInt%(10*time.Millisecond) != 0 {
+			v.fail(fmt.Sprintf("advert_int %s: with vrrp_version 3 it must be a multiple of 10ms, 10ms-40.95s", k.AdvertInt), "keepalived", "advert_int")
+		}
+	default:
+		v.fail(fmt.Sprintf("vrrp_version %d: 2 or 3", k.VRRPVersion), "keepalived", "vrrp_version")
 	}
 	if k.Check.Interval < time.Second || k.Check.Interval%time.Second != 0 {
 		v.fail(fmt.Sprintf("check interval %s must be whole seconds, at least 1s (keepalived's unit)", k.Check.Interval), "keepalived", "check", "interval")

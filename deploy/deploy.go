@@ -464,6 +464,25 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 	// different (advert_int, authentication) a reloaded BACKUP ignores the
 	// old MASTER's adverts, and would take the VIP after three of its own
 	// advert intervals.
+	// With a sub-second advert_int that is a fraction of a second (three
+	// intervals: 0.3 s by default), sooner than the next reload may come:
+	// so the node without the VIP is switched drained (track file 1:
+	// FAULT, it never becomes MASTER) and undrained once the VIP holder
+	// runs the same settings.
+	drained := drainFirst(plans)
+	if drained != nil {
+		if err := drained.writeTrack(ctx, o.Cfg.Keepalived.TrackFile, "1"); err != nil {
+			unstage(ctx, plans)
+			return fmt.Errorf("stopped on node %s draining it before its keepalived reload: %w; keepalived.conf was not changed on any node", drained.node.Name, err)
+		}
+		fmt.Fprintf(o.Out, "node %s: drained (%s = 1) until the VIP holder runs the new keepalived.conf too\n", drained.node.Name, o.Cfg.Keepalived.TrackFile)
+	}
+	undrain := func() error {
+		if drained == nil {
+			return nil
+		}
+		return drained.writeTrack(context.WithoutCancel(ctx), o.Cfg.Keepalived.TrackFile, "0")
+	}
 	var last time.Time
 	for _, p := range plans {
 		if !p.kaconfNew {
@@ -471,6 +490,9 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 		}
 		if err := p.switchConf(ctx); err != nil {
 			rerr := restore(ctx, o.Out, plans)
+			if uerr := undrain(); uerr != nil {
+				rerr += fmt.Sprintf("; undraining %s failed: %v (run `redkeep hook undrain` on it)", drained.node.Name, uerr)
+			}
 			return fmt.Errorf("stopped on node %s switching keepalived.conf: %w; %s", p.node.Name, err, rerr)
 		}
 		gap := ""
@@ -480,11 +502,44 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 		last = time.Now()
 		fmt.Fprintf(o.Out, "node %s: keepalived.conf in place (old one in %s), keepalived reloaded%s\n", p.node.Name, p.backupOrNone(), gap)
 	}
+	if err := undrain(); err != nil {
+		rerr := restore(ctx, o.Out, plans)
+		return fmt.Errorf("undraining node %s after the reloads: %w; %s", drained.node.Name, err, rerr)
+	}
+	if drained != nil {
+		fmt.Fprintf(o.Out, "node %s: undrained (%s = 0)\n", drained.node.Name, o.Cfg.Keepalived.TrackFile)
+	}
 	if err := verify(ctx, o, bin, plans); err != nil {
 		rerr := restore(ctx, o.Out, plans)
 		return fmt.Errorf("verification failed: %w; %s", err, rerr)
 	}
 	return nil
+}
+
+// drainFirst returns the node to keep drained while the pair's keepalived
+// reloads: the first one switched, when it does not hold the VIP and the
+// VIP holder is switched after it; nil otherwise.
+func drainFirst(plans []*nodePlan) *nodePlan {
+	var first *nodePlan
+	for _, p := range plans {
+		switch {
+		case !p.kaconfNew:
+		case first == nil && !p.files.HoldsVIP:
+			first = p
+		case first != nil && p.files.HoldsVIP:
+			return first
+		}
+	}
+	return nil
+}
+
+// writeTrack replaces the node's drain track file with value, atomically
+// through a fresh temporary file beside it (keepalived never reads a
+// half-written number; nothing planted at a fixed name is followed).
+func (p *nodePlan) writeTrack(ctx context.Context, path, value string) error {
+	q := shell.Quote(path)
+	return p.root(ctx, fmt.Sprintf("t=$(mktemp %s)\nprintf '%%s\\n' %s > \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" %s\n",
+		shell.Quote(path+".XXXXXX"), value, q), nil)
 }
 
 func (p *nodePlan) backupOrNone() string {

@@ -370,3 +370,53 @@ func TestPlanRightsOfAnUnprivilegedUser(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTrackOverSSH drains and undrains a node's track file through
+// a real sshd, atomically and without leaving temporary files.
+func TestWriteTrackOverSSH(t *testing.T) {
+	needRoot(t)
+	srv := sshtest.Start(t)
+	dir := t.TempDir()
+	n := node(t, srv, dir)
+	p := &nodePlan{node: n, run: conn(t, n)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	track := filepath.Join(dir, "drain")
+	for _, v := range []string{"1", "0"} {
+		if err := p.writeTrack(ctx, track, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(track); err != nil || string(got) != v+"\n" {
+			t.Fatalf("track file after writing %s: %q, %v", v, got, err)
+		}
+	}
+	if left, _ := filepath.Glob(track + ".*"); len(left) != 0 {
+		t.Errorf("temp files left behind: %v", left)
+	}
+}
+
+func TestDrainFirst(t *testing.T) {
+	plan := func(name string, holds, changes bool) *nodePlan {
+		return &nodePlan{node: &config.Node{Name: name}, files: nodeFiles{HoldsVIP: holds}, kaconfNew: changes}
+	}
+	for _, c := range []struct {
+		plans []*nodePlan
+		want  string
+	}{
+		{[]*nodePlan{plan("b", false, true), plan("a", true, true)}, "b"},
+		// Only the replica changes: no VIP holder reload follows it.
+		{[]*nodePlan{plan("b", false, true), plan("a", true, false)}, ""},
+		// Never drain the VIP holder.
+		{[]*nodePlan{plan("a", true, true)}, ""},
+		// No VIP holder at all: nothing to wait for.
+		{[]*nodePlan{plan("a", false, true), plan("b", false, true)}, ""},
+	} {
+		got := ""
+		if p := drainFirst(c.plans); p != nil {
+			got = p.node.Name
+		}
+		if got != c.want {
+			t.Errorf("drainFirst = %q, want %q", got, c.want)
+		}
+	}
+}

@@ -81,6 +81,9 @@ global_defs {
     # keepalived refuses to run scripts that a non-root user could replace.
     enable_script_security
     script_user {{.K.ScriptUser}}
+    # VRRPv3 carries the advert interval in centiseconds (sub-second
+    # advert_int); both nodes must speak the same version.
+    vrrp_version {{.K.VRRPVersion}}
 }
 
 # Redis health: weight 0 means a failing check puts the instance in FAULT,

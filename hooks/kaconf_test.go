@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -29,7 +30,7 @@ func TestKeepalivedConfShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"state BACKUP", "nopreempt", "priority 240", "virtual_router_id 51",
+		"state BACKUP", "nopreempt", "priority 253", "virtual_router_id 51",
 		"enable_script_security", "weight 0",
 		`script "'/usr/local/bin/redkeep' hook check --config '/etc/redkeep/config.yaml' --node b"`,
 		// "--" ends the options: keepalived appends INSTANCE <name> <STATE>
@@ -40,6 +41,7 @@ func TestKeepalivedConfShape(t *testing.T) {
 		// The watcher's health file, tracked with weight 0 beside the drain.
 		"track_file redkeep_health {\n    file \"/run/redkeep/health\"\n    weight 0\n    init_file 0\n}",
 		"        redkeep_drain\n        redkeep_health\n    }",
+		"vrrp_version 2", "advert_int 1\n",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("keepalived.conf lacks %q:\n%s", want, conf)
@@ -50,6 +52,11 @@ func TestKeepalivedConfShape(t *testing.T) {
 	}
 	if _, err := KeepalivedConf(cfg, "zz"); err == nil {
 		t.Error("unknown node accepted")
+	}
+	// VRRPv3: the advert interval in centiseconds.
+	cfg.Keepalived.VRRPVersion, cfg.Keepalived.AdvertInt = 3, 100*time.Millisecond
+	if conf, err := KeepalivedConf(cfg, "b"); err != nil || !strings.Contains(conf, "vrrp_version 3\n") || !strings.Contains(conf, "advert_int 0.1\n") {
+		t.Errorf("VRRPv3 with advert_int 100ms (%v):\n%s", err, conf)
 	}
 }
 

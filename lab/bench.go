@@ -9,31 +9,64 @@ import (
 	"time"
 )
 
-// BenchModes are the setups the benchmark compares.
-var BenchModes = []string{"redkeep", "baseline"}
+// Bench modes: redkeep with the timing it ships, redkeep with the timing
+// it shipped before issue 12, and the origin document's scripts.
+const (
+	ModeRedkeep  = "redkeep"
+	ModeToday    = "today"
+	ModeBaseline = "baseline"
+)
+
+// BenchModes are the setups the benchmark compares, in the order of its
+// side-by-side table.
+var BenchModes = []string{ModeRedkeep, ModeToday, ModeBaseline}
+
+// TodayTiming is the timing before issue 12: the lab's priorities 150/100
+// and keepalived's advert_int of 1 s.
+var TodayTiming = Timing{PriorityA: 150, PriorityB: 100, AdvertInt: time.Second, VRRPVersion: 2}
+
+// BenchCases are the issue's table rows, the bench's default cases.
+var BenchCases = []string{PlannedSwitchover, RedisDown, KeepalivedKill, KeepalivedStop, NodeDown, BothDown}
+
+// AllBenchCases are the cases --case accepts.
+var AllBenchCases = append([]string{PlannedSwitchover}, ScenarioCases...)
+
+// modeSettings returns base set up for mode.
+func modeSettings(base Settings, mode string) Settings {
+	s := base
+	s.Baseline = mode == ModeBaseline
+	switch mode {
+	case ModeToday:
+		s.Timing = TodayTiming
+		// Nor had it the Redis watcher: the check alone noticed a dead Redis.
+		s.NoWatch = true
+	case ModeRedkeep:
+		s.Timing = ShippedTiming
+	}
+	return s
+}
 
 // BenchRow is one case of the benchmark in one mode.
 type BenchRow struct {
-	Mode string // "redkeep" or "baseline"
+	Mode string // one of BenchModes
 	CaseResult
 }
 
-// Bench runs every scenario case under load in each of modes (default: first
-// with redkeep's hooks, then with the baseline (the origin document's scripts), each in a lab of
-// its own built from base, and writes a table to w. It refuses to run where
-// a lab already exists in the directory it would use.
+// Bench runs every case under load in each of modes (default: BenchCases
+// in BenchModes), each mode in a lab of its own built from base, and logs
+// each result to log. It refuses to run where a lab already exists in the
+// directory it would use.
 func Bench(ctx context.Context, base Settings, cases, modes []string, log io.Writer) ([]BenchRow, error) {
 	if len(cases) == 0 {
-		cases = ScenarioCases
+		cases = BenchCases
 	}
 	if len(modes) == 0 {
 		modes = BenchModes
 	}
 	var rows []BenchRow
 	for _, mode := range modes {
-		s := base
-		bl := mode == "baseline"
-		s.Baseline = bl
+		s := modeSettings(base, mode)
+		bl := s.Baseline
 		recover := 30 * time.Second
 		if bl {
 			recover = 60 * time.Second
@@ -58,7 +91,11 @@ func Bench(ctx context.Context, base Settings, cases, modes []string, log io.Wri
 			}
 			return nil
 		}
-		logf("lab up in %s", s.Dir)
+		if bl {
+			logf("lab up in %s", s.Dir)
+		} else {
+			logf("lab up in %s (%s)", s.Dir, s.timing())
+		}
 		if err := up(); err != nil {
 			return rows, fmt.Errorf("%s lab: %w", mode, err)
 		}
@@ -66,7 +103,16 @@ func Bench(ctx context.Context, base Settings, cases, modes []string, log io.Wri
 			if ctx.Err() != nil {
 				break
 			}
-			r := l.RunCase(ctx, kase, ScenarioOptions{Recover: recover, Log: logf})
+			if kase == PlannedSwitchover && bl {
+				// The origin's scripts have no planned switchover.
+				continue
+			}
+			var r *CaseResult
+			if kase == PlannedSwitchover {
+				r = l.RunSwitchover(ctx, ScenarioOptions{Recover: recover, Log: logf})
+			} else {
+				r = l.RunCase(ctx, kase, ScenarioOptions{Recover: recover, Log: logf})
+			}
 			rows = append(rows, BenchRow{Mode: mode, CaseResult: *r})
 			logf("%s", r.Summary())
 			if r.Err != nil {
@@ -133,6 +179,61 @@ func PrintBenchSummary(w io.Writer, rows []BenchRow) {
 		slices.Sort(ws)
 		fmt.Fprintf(w, "%-9s %-29s %5d %9d %9d %9d %6d\n", k.mode, k.kase, len(ws),
 			ws[0].Milliseconds(), ws[len(ws)/2].Milliseconds(), ws[len(ws)-1].Milliseconds(), lost[k])
+	}
+}
+
+// PrintBenchSideBySide writes the issue's table: one row per case, and per
+// mode the median and maximum window over the runs whose writes were read
+// back and the acknowledged writes lost over them ("-" where a mode has no
+// such run of the case, "(k failed)" where k runs ended in an error, e.g.
+// a pair that never healed).
+func PrintBenchSideBySide(w io.Writer, rows []BenchRow, modes []string) {
+	type key struct{ mode, kase string }
+	windows := map[key][]time.Duration{}
+	lost := map[key]int{}
+	unverified := map[key]bool{}
+	failed := map[key]int{}
+	var cases []string
+	for _, r := range rows {
+		k := key{r.Mode, r.Case}
+		if !slices.Contains(cases, r.Case) {
+			cases = append(cases, r.Case)
+		}
+		if r.Err != nil {
+			failed[k]++
+		}
+		if r.Load == nil || !r.Load.Verified {
+			unverified[k] = true
+			continue
+		}
+		lost[k] += r.Lost()
+		windows[k] = append(windows[k], r.Window)
+	}
+	fmt.Fprintf(w, "%-29s", "window ms (median/max), lost")
+	for _, m := range modes {
+		fmt.Fprintf(w, " | %-24s", m)
+	}
+	fmt.Fprintln(w)
+	for _, c := range cases {
+		fmt.Fprintf(w, "%-29s", c)
+		for _, m := range modes {
+			k := key{m, c}
+			ws := windows[k]
+			cell := "-"
+			if len(ws) > 0 {
+				slices.Sort(ws)
+				l := fmt.Sprint(lost[k])
+				if unverified[k] {
+					l += "?"
+				}
+				cell = fmt.Sprintf("%d/%d, %s lost (%d)", ws[len(ws)/2].Milliseconds(), ws[len(ws)-1].Milliseconds(), l, len(ws))
+			}
+			if failed[k] > 0 {
+				cell += fmt.Sprintf(" (%d failed)", failed[k])
+			}
+			fmt.Fprintf(w, " | %-24s", cell)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -16,14 +16,6 @@ import (
 	"github.com/redkeep/redkeep/hooks"
 )
 
-// Priorities of the lab's nodes: a is the preferred master. High, so that
-// the node taking over after a drain or a failed check waits little: a
-// BACKUP told by a priority-0 advert takes over after its skew time,
-// (256 - priority)/256 of the advert interval: 62 ms at 240, against 610 ms
-// at 100 (TestLabSwitchover: 627 ms median of writes failing at 150/100,
-// 214 ms at 250/240, 216 ms at 254/253).
-var labPriority = map[string]int{"a": 250, "b": 240}
-
 // Paths of the console's SSH material.
 func (s *Settings) clientKey() string  { return s.path("console", "id_ed25519") }
 func (s *Settings) knownHosts() string { return s.path("console", "known_hosts") }
@@ -266,6 +258,7 @@ SetEnv SHLVL=1
 // hooks on both nodes read it too. Node-local paths point into NodeView,
 // which each node sees as its own directory.
 func (s *Settings) configYAML() (string, error) {
+	t := s.timing()
 	data := map[string]any{
 		"S":          s,
 		"Dir":        s.Dir,
@@ -278,12 +271,14 @@ func (s *Settings) configYAML() (string, error) {
 		"SSHConfig":  s.sshConfig(),
 		"User":       s.sshUser(),
 		"Nodes": []map[string]any{
-			{"Name": "a", "Host": s.NodeAddr("a"), "Priority": labPriority["a"]},
-			{"Name": "b", "Host": s.NodeAddr("b"), "Priority": labPriority["b"]},
+			{"Name": "a", "Host": s.NodeAddr("a"), "Priority": t.PriorityA},
+			{"Name": "b", "Host": s.NodeAddr("b"), "Priority": t.PriorityB},
 		},
-		"RedisPort": RedisPort,
-		"SSHPort":   SSHPort,
-		"Notify":    s.NotifyCommand(),
+		"Timing":      t,
+		"ExtraConfig": s.ExtraConfig,
+		"RedisPort":   RedisPort,
+		"SSHPort":     SSHPort,
+		"Notify":      s.NotifyCommand(),
 	}
 	var b strings.Builder
 	if err := configTmpl().Execute(&b, data); err != nil {
@@ -324,6 +319,8 @@ nodes:
 
 keepalived:
   virtual_router_id: 51
+  advert_int: {{.Timing.AdvertInt}}
+  vrrp_version: {{.Timing.VRRPVersion}}
   track_file: {{.View}}/drain
 {{- if .S.NoWatch}}
   watch:
@@ -344,6 +341,10 @@ notify:
 
 console:
   syslog: {{.View}}/syslog
+{{- with .ExtraConfig}}
+
+{{.}}
+{{- end}}
 `
 
 // notifyScript is the lab's notify.command: the event's JSON (stdin) and

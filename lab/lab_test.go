@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -297,5 +298,98 @@ garbage
 	uses := []hostUse{{What: "connection to 203.0.113.80", Prefix: netip.MustParsePrefix("203.0.113.80/32")}}
 	if err := checkSubnetFree(context.Background(), netip.MustParsePrefix("203.0.113.0/24"), uses); err == nil {
 		t.Error("a subnet holding a connection's peer was accepted")
+	}
+}
+
+func TestLabConfigTiming(t *testing.T) {
+	s := DefaultSettings()
+	check := func(want Timing) {
+		t.Helper()
+		text, err := s.configYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse([]byte(text), "lab config.yaml")
+		if err != nil {
+			t.Fatalf("the lab's config does not load: %v\n%s", err, text)
+		}
+		k := cfg.Keepalived
+		if got := (Timing{cfg.Nodes[0].Keepalived.Priority, cfg.Nodes[1].Keepalived.Priority, k.AdvertInt, k.VRRPVersion}); got != want {
+			t.Errorf("lab config timing = %s, want %s", got, want)
+		}
+	}
+	check(ShippedTiming)
+	s.Timing = TodayTiming
+	check(TodayTiming)
+	s.ExtraConfig = "unknown_knob: 1"
+	if text, _ := s.configYAML(); !strings.HasSuffix(text, "\nunknown_knob: 1\n") {
+		t.Errorf("extra config not appended at the top level:\n%s", text)
+	}
+	s.Timing = Timing{PriorityA: 100, PriorityB: 100, AdvertInt: time.Second, VRRPVersion: 2}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "priorities must be 1-254 and differ") {
+		t.Errorf("equal priorities: %v", err)
+	}
+	if got := modeSettings(DefaultSettings(), ModeToday); got.Timing != TodayTiming || got.Baseline || !got.NoWatch {
+		t.Errorf("today's settings: %+v", got)
+	}
+	if got := modeSettings(DefaultSettings(), ModeBaseline); !got.Baseline {
+		t.Errorf("baseline settings: %+v", got)
+	}
+}
+
+func TestPrintBenchSideBySide(t *testing.T) {
+	row := func(mode, kase string, ms, lost int, err error) BenchRow {
+		r := BenchRow{Mode: mode, CaseResult: CaseResult{Case: kase, Window: time.Duration(ms) * time.Millisecond, Err: err,
+			Load: &loadcheck.Result{Verified: true}}}
+		for range lost {
+			r.Load.Lost = append(r.Load.Lost, loadcheck.Write{})
+		}
+		return r
+	}
+	rows := []BenchRow{
+		row(ModeRedkeep, PlannedSwitchover, 12, 0, nil), row(ModeRedkeep, PlannedSwitchover, 210, 0, nil), row(ModeRedkeep, PlannedSwitchover, 9, 0, nil),
+		row(ModeToday, PlannedSwitchover, 620, 0, nil),
+		row(ModeRedkeep, NodeDown, 400, 3, nil), row(ModeToday, NodeDown, 3300, 0, errors.New("x")),
+		row(ModeBaseline, NodeDown, 21000, 0, nil),
+	}
+	var b strings.Builder
+	PrintBenchSideBySide(&b, rows, BenchModes)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("table:\n%s", b.String())
+	}
+	for i, re := range []string{
+		`^window ms .*\| redkeep\s+\| today\s+\| baseline`,
+		`^switchover\s+\| 12/210, 0 lost \(3\)\s+\| 620/620, 0 lost \(1\)\s+\| -`,
+		`^node-down\s+\| 400/400, 3 lost \(1\)\s+\| 3300/3300, 0 lost \(1\) \(1 failed\)\s*\| 21000/21000, 0 lost \(1\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want %s", i, lines[i], re)
+		}
+	}
+}
+
+func TestSoakLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "syslog")
+	text := `Dec  2 15:44:26 a Keepalived_vrrp[3659]: (VI_REDIS) Entering MASTER STATE
+Dec  2 15:44:27 a Keepalived_vrrp[3659]: VRRP_Script(redkeep_check) timed_out
+Dec  2 15:44:27 a Keepalived_vrrp[3659]: (VI_REDIS) Entering FAULT STATE
+Dec  2 15:44:27 a redkeep[12182]: [fault] keepalived FAULT (instance VI_REDIS, priority 250): Entering FAULT STATE
+Dec  2 15:44:29 a Keepalived_vrrp[3659]: VRRP_Script(redkeep_check) succeeded
+Dec  2 15:44:30 a Keepalived_vrrp[3659]: (VI_REDIS) Entering BACKUP STATE
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// From the second line on: the first transition came before the soak.
+	trans, checks, err := soakLines(path, int64(strings.Index(text, "\n")+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trans) != 2 || !strings.Contains(trans[0], "FAULT") || !strings.Contains(trans[1], "BACKUP") {
+		t.Errorf("transitions = %q", trans)
+	}
+	if len(checks) != 1 || !strings.Contains(checks[0], "timed_out") {
+		t.Errorf("check failures = %q", checks)
 	}
 }

@@ -349,3 +349,60 @@ func (r *CaseResult) Summary() string {
 	}
 	return b.String()
 }
+
+// PlannedSwitchover is the bench's case "a planned switchover": `redkeep
+// switchover --yes` from the current master to its replica under the same
+// write load as the failure cases.
+const PlannedSwitchover = "switchover"
+
+// RunSwitchover runs one planned switchover under write load through the
+// VIP with the lab's redkeep and verifies every acknowledged write on the
+// final master. Window is the longest run of failed writes.
+func (l *Lab) RunSwitchover(ctx context.Context, opts ScenarioOptions) *CaseResult {
+	res := &CaseResult{Case: PlannedSwitchover}
+	if opts.Recover == 0 {
+		opts.Recover = 30 * time.Second
+	}
+	if l.S.Baseline {
+		res.Err = errors.New("the origin's scripts have no planned switchover")
+		return res
+	}
+	bin, err := l.S.executable()
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	from, err := l.Master(ctx)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.From = from
+	run := loadcheck.Start(ctx, loadcheck.Options{Addr: redisAddr(l.S.VIP())})
+	finish := func(err error) *CaseResult {
+		res.Load = run.Stop()
+		res.Err = err
+		to, verr := l.verifyOnHolder(ctx, res.Load)
+		res.To = to
+		if verr != nil && res.Err == nil {
+			res.Err = verr
+		}
+		if res.Load.Verified {
+			res.Window, _ = splitOutages(res.Load.Outages, time.Time{})
+			res.LostAfterInjection = len(res.Load.Lost)
+		}
+		return res
+	}
+	if err := run.WaitAcked(ctx, 100, 10*time.Second); err != nil {
+		return finish(fmt.Errorf("before the switchover: %w", err))
+	}
+	res.Injected = time.Now()
+	out, err := exec.CommandContext(ctx, bin, "switchover", "--yes", "-c", l.S.ConfigPath()).CombinedOutput()
+	if err != nil {
+		return finish(fmt.Errorf("redkeep switchover: %w\n%s", err, out))
+	}
+	if err := run.WaitAcked(ctx, 100, opts.Recover); err != nil {
+		return finish(fmt.Errorf("after the switchover, writes did not recover: %w", err))
+	}
+	return finish(nil)
+}

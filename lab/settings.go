@@ -81,6 +81,41 @@ type Settings struct {
 	SSHUser string `json:"ssh_user,omitempty"`
 	// Wait bounds how long up and heal wait for a healthy pair.
 	Wait time.Duration `json:"-"`
+	// Timing is the pair's keepalived timing; the zero value is
+	// ShippedTiming, what redkeep's defaults ship.
+	Timing Timing `json:"timing,omitzero"`
+	// ExtraConfig is appended to the lab's config.yaml (top-level YAML
+	// keys), e.g. a bench mode's settings of its own.
+	ExtraConfig string `json:"extra_config,omitempty"`
+}
+
+// Timing is the keepalived timing of a lab's pair: the nodes' VRRP
+// priorities, the advert interval and the VRRP version.
+type Timing struct {
+	PriorityA   int           `json:"priority_a"`
+	PriorityB   int           `json:"priority_b"`
+	AdvertInt   time.Duration `json:"advert_int_ns"`
+	VRRPVersion int           `json:"vrrp_version"`
+}
+
+// ShippedTiming is the timing config.yaml's example and redkeep's defaults
+// ship: high priorities, so the node taking over after a drain or a failed
+// check waits little (its skew time, (256 - priority)/256 of the advert
+// interval), and keepalived's advert interval of 1 s: 100 ms (VRRPv3) saw
+// false failovers in the 10-minute soak (README, The lab).
+var ShippedTiming = Timing{PriorityA: 254, PriorityB: 253, AdvertInt: time.Second, VRRPVersion: 2}
+
+// timing is s.Timing, or ShippedTiming when it is not set.
+func (s *Settings) timing() Timing {
+	if s.Timing == (Timing{}) {
+		return ShippedTiming
+	}
+	return s.Timing
+}
+
+// String is the timing in one line: "priorities 254/253, advert_int 1s, VRRPv2".
+func (t Timing) String() string {
+	return fmt.Sprintf("priorities %d/%d, advert_int %s, VRRPv%d", t.PriorityA, t.PriorityB, t.AdvertInt, t.VRRPVersion)
 }
 
 // The journal-only node by default, and the value for none.
@@ -124,6 +159,15 @@ func (s *Settings) Validate() error {
 	}
 	if !prefixRE().MatchString(s.Prefix) {
 		errs = append(errs, fmt.Errorf("lab prefix %q: lowercase letters and digits, starting with a letter, at most 10 (interface names are limited to 15 characters)", s.Prefix))
+	}
+	if t := s.timing(); t.PriorityA < 1 || t.PriorityA > 254 || t.PriorityB < 1 || t.PriorityB > 254 || t.PriorityA == t.PriorityB {
+		errs = append(errs, fmt.Errorf("lab timing %s: priorities must be 1-254 and differ", t))
+	} else if t.VRRPVersion != 2 && t.VRRPVersion != 3 {
+		errs = append(errs, fmt.Errorf("lab timing %s: VRRP version 2 or 3", t))
+	} else if t.VRRPVersion == 2 && (t.AdvertInt < time.Second || t.AdvertInt%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("lab timing %s: VRRPv2 takes a whole-second advert_int", t))
+	} else if t.AdvertInt < 10*time.Millisecond || t.AdvertInt%(10*time.Millisecond) != 0 {
+		errs = append(errs, fmt.Errorf("lab timing %s: advert_int must be a multiple of 10ms", t))
 	}
 	switch {
 	case !s.Subnet.IsValid():

@@ -72,6 +72,7 @@ openssh-server. All its state lives in --dir.`,
 		newLabHealCmd(f),
 		newLabBenchCmd(f),
 		newLabChaosCmd(f),
+		newLabSoakCmd(f),
 		newLabSyslogdCmd(),
 	)
 	return cmd

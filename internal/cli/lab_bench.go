@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,16 +17,21 @@ func newLabBenchCmd(f *labFlags) *cobra.Command {
 	var noWatch bool
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Run the failure cases under write load, redkeep and the origin document's baseline, and print a table",
+		Short: "Run a planned switchover and the failure cases under write load, redkeep, its timing before issue 12 and the origin document's baseline, and print a table",
 		Long: `bench starts a lab of its own (--dir and --prefix name it; by default
-/run/redkeep-bench and rkbench, beside the lab of ` + "`lab up`" + `), runs each failure
-case against the current master while a checker writes a key through the VIP every 5 ms, heals, and reads every
-acknowledged write back from the final master. It prints, per case, the longest
-window of failed writes and the acknowledged writes lost. Then it does the same
-with the baseline: the origin document's scripts (fixed sleeps, SLAVEOF,
-nopreempt with weight -20, advert_int 5).
+/run/redkeep-bench and rkbench, beside the lab of ` + "`lab up`" + `) per mode, runs each
+case against the current master while a checker writes a key through the VIP every
+5 ms, heals, and reads every acknowledged write back from the final master. It
+prints, per run, the longest window of failed writes and the acknowledged writes
+lost, then the cases side by side: median and maximum window over the --repeat
+runs, and the writes lost.
 
-Cases: ` + strings.Join(lab.ScenarioCases, ", "),
+Modes: redkeep (the hooks with the timing redkeep ships: ` + lab.ShippedTiming.String() + `),
+today (the hooks with the timing before issue 12: ` + lab.TodayTiming.String() + `),
+baseline (the origin document's scripts: fixed sleeps, SLAVEOF, nopreempt with
+weight -20, advert_int 5; it has no planned switchover).
+
+Cases (default: ` + strings.Join(lab.BenchCases, ", ") + `): ` + strings.Join(lab.AllBenchCases, ", "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.ownLabSettings(cmd, subnet, "/run/redkeep-bench", "rkbench")
@@ -38,8 +44,8 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 				}
 			}
 			for _, c := range cases {
-				if !contains(lab.ScenarioCases, c) {
-					return withCode(exitUsage, fmt.Errorf("--case %q: one of %s", c, strings.Join(lab.ScenarioCases, ", ")))
+				if !contains(lab.AllBenchCases, c) {
+					return withCode(exitUsage, fmt.Errorf("--case %q: one of %s", c, strings.Join(lab.AllBenchCases, ", ")))
 				}
 			}
 			s.NoWatch = noWatch
@@ -47,7 +53,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 				return withCode(exitUsage, fmt.Errorf("--repeat %d: at least 1", repeat))
 			}
 			if len(cases) == 0 {
-				cases = lab.ScenarioCases
+				cases = lab.BenchCases
 			}
 			var runs []string
 			for i := 0; i < repeat; i++ {
@@ -55,6 +61,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 			}
 			ctx, cancel := labContext(cmd)
 			defer cancel()
+			start := time.Now()
 			rows, err := lab.Bench(ctx, s, runs, modes, cmd.ErrOrStderr())
 			fmt.Fprintln(cmd.OutOrStdout())
 			lab.PrintBench(cmd.OutOrStdout(), rows)
@@ -62,6 +69,9 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 				fmt.Fprintln(cmd.OutOrStdout())
 				lab.PrintBenchSummary(cmd.OutOrStdout(), rows)
 			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			lab.PrintBenchSideBySide(cmd.OutOrStdout(), rows, modes)
+			fmt.Fprintf(cmd.OutOrStdout(), "\n%d runs in %s\n", len(rows), time.Since(start).Round(time.Second))
 			if err != nil {
 				return withCode(exitUnhealthy, err)
 			}
@@ -69,7 +79,7 @@ Cases: ` + strings.Join(lab.ScenarioCases, ", "),
 		},
 	}
 	cmd.Flags().StringVar(&subnet, "subnet", "198.18.75.0/24", "the benchmark lab's IPv4 network")
-	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks), baseline (the origin document's scripts)")
+	cmd.Flags().StringSliceVar(&modes, "mode", lab.BenchModes, "setups to measure: redkeep (the hooks, shipped timing), today (the hooks, the timing before issue 12), baseline (the origin document's scripts)")
 	cmd.Flags().StringSliceVar(&cases, "case", nil, "cases to run (default: all)")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the cases this many times")
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "redkeep mode without the Redis watcher (keepalived.watch.enabled false): a dead Redis is found by the 1 s check alone")

@@ -31,6 +31,13 @@ func TestLabExitCodes(t *testing.T) {
 		{[]string{"lab", "chaos", "--duration", "0s"}, exitUsage, ""},
 		{[]string{"lab", "chaos", "--seed", "-1"}, exitUsage, ""},
 		{[]string{"lab", "chaos", "--subnet", "not-a-net"}, exitUsage, ""},
+		{[]string{"lab", "soak", "--duration", "0s"}, exitUsage, "must be positive"},
+		{[]string{"lab", "soak", "--priorities", "254"}, exitUsage, "two numbers"},
+		{[]string{"lab", "soak", "--priorities", "200,200"}, exitUsage, "priorities must be 1-254 and differ"},
+		{[]string{"lab", "soak", "--cpu", "-1"}, exitUsage, "must not be negative"},
+		{[]string{"lab", "soak", "--advert-int", "100ms"}, exitUsage, "VRRPv2 takes a whole-second advert_int"},
+		{[]string{"lab", "soak", "--vrrp-version", "3", "--advert-int", "15ms"}, exitUsage, "multiple of 10ms"},
+		{[]string{"lab", "--dir", "relative/dir", "soak"}, exitUsage, "absolute path"},
 	} {
 		code, out := execRoot(c.args...)
 		if code != c.code || !strings.Contains(out, c.want) {
