@@ -58,7 +58,7 @@ func TestHistoryInLab(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		t.Fatalf("history --json: %v\n%s", err, out)
 	}
-	var failedCheck, promoted, switched *wire.Event
+	var failedCheck, faulted, promoted, switched *wire.Event
 	for i, e := range h.Events {
 		if i > 0 && e.Time.Before(h.Events[i-1].Time) {
 			t.Errorf("history not oldest first at %d", i)
@@ -71,6 +71,8 @@ func TestHistoryInLab(t *testing.T) {
 		switch {
 		case e.Event == wire.EventCheckFailed && e.Node == old && failedCheck == nil:
 			failedCheck = &h.Events[i]
+		case e.Event == wire.EventTransition && e.Node == old && e.To == wire.KAFault && faulted == nil:
+			faulted = &h.Events[i]
 		case e.Event == wire.EventTransition && e.Node == peer && e.To == wire.KAMaster && promoted == nil:
 			promoted = &h.Events[i]
 		case e.Event == wire.EventSwitchover && e.Node == peer:
@@ -78,10 +80,12 @@ func TestHistoryInLab(t *testing.T) {
 		}
 	}
 	switch {
-	case failedCheck == nil, promoted == nil, switched == nil:
-		t.Fatalf("history lacks the failover's check-failed (%v) or promotion (%v), or the switchover (%v):\n%s", failedCheck, promoted, switched, out)
-	case promoted.Result != wire.ResultOK || promoted.TotalMS <= 0 || promoted.Time.Before(failedCheck.Time):
-		t.Errorf("the failover's promotion: %+v (check failed at %s)", promoted, failedCheck.Time)
+	case failedCheck == nil, faulted == nil, promoted == nil, switched == nil:
+		t.Fatalf("history lacks the failover's check-failed (%v), FAULT (%v) or promotion (%v), or the switchover (%v):\n%s", failedCheck, faulted, promoted, switched, out)
+	// The watcher puts the old master in FAULT as Redis dies, so the peer
+	// is promoted before the next check fails; never before the FAULT.
+	case promoted.Result != wire.ResultOK || promoted.TotalMS <= 0 || promoted.Time.Before(faulted.Time):
+		t.Errorf("the failover's promotion: %+v (%s FAULT at %s)", promoted, old, faulted.Time)
 	case switched.Result != wire.ResultOK || switched.From != peer || switched.To != old || switched.WritesPausedMS <= 0 ||
 		switched.VIPMovedMS <= 0 || switched.TotalMS < switched.VIPMovedMS || wire.CheckOperator(switched.Operator) != nil:
 		t.Errorf("the switchover: %+v", switched)
