@@ -58,7 +58,7 @@ func TestHistoryInLab(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		t.Fatalf("history --json: %v\n%s", err, out)
 	}
-	var failedCheck, faulted, promoted, switched *wire.Event
+	var failedCheck, faulted, started, promoted, switched *wire.Event
 	for i, e := range h.Events {
 		if i > 0 && e.Time.Before(h.Events[i-1].Time) {
 			t.Errorf("history not oldest first at %d", i)
@@ -73,6 +73,8 @@ func TestHistoryInLab(t *testing.T) {
 			failedCheck = &h.Events[i]
 		case e.Event == wire.EventTransition && e.Node == old && e.To == wire.KAFault && faulted == nil:
 			faulted = &h.Events[i]
+		case e.Event == wire.EventTransition && e.Node == old && e.To == wire.KAMaster && started == nil:
+			started = &h.Events[i]
 		case e.Event == wire.EventTransition && e.Node == peer && e.To == wire.KAMaster && promoted == nil:
 			promoted = &h.Events[i]
 		case e.Event == wire.EventSwitchover && e.Node == peer:
@@ -80,12 +82,14 @@ func TestHistoryInLab(t *testing.T) {
 		}
 	}
 	switch {
-	case failedCheck == nil, faulted == nil, promoted == nil, switched == nil:
-		t.Fatalf("history lacks the failover's check-failed (%v), FAULT (%v) or promotion (%v), or the switchover (%v):\n%s", failedCheck, faulted, promoted, switched, out)
-	// The watcher puts the old master in FAULT as Redis dies, so the peer
-	// is promoted before the next check fails; never before the FAULT.
-	case promoted.Result != wire.ResultOK || promoted.TotalMS <= 0 || promoted.Time.Before(faulted.Time):
-		t.Errorf("the failover's promotion: %+v (%s FAULT at %s)", promoted, old, faulted.Time)
+	case failedCheck == nil, faulted == nil, started == nil, promoted == nil, switched == nil:
+		t.Fatalf("history lacks the old master's start (%v), check-failed (%v) or FAULT (%v), the promotion (%v), or the switchover (%v):\n%s", started, failedCheck, faulted, promoted, switched, out)
+	// An event is timed when its hook records it, not when keepalived
+	// changed state: with the watcher the peer's MASTER hook can finish
+	// before the old master's FAULT hook or its next check, so the
+	// promotion is ordered only after the old master's own start.
+	case promoted.Result != wire.ResultOK || promoted.TotalMS <= 0 || promoted.Time.Before(started.Time):
+		t.Errorf("the failover's promotion: %+v (%s master since %s)", promoted, old, started.Time)
 	case switched.Result != wire.ResultOK || switched.From != peer || switched.To != old || switched.WritesPausedMS <= 0 ||
 		switched.VIPMovedMS <= 0 || switched.TotalMS < switched.VIPMovedMS || wire.CheckOperator(switched.Operator) != nil:
 		t.Errorf("the switchover: %+v", switched)
