@@ -113,10 +113,12 @@ func TestMaintenanceInLab(t *testing.T) {
 	}
 
 	t.Run("expiry", func(t *testing.T) {
+		// Taken before the command: the nodes count the 3 s from when it
+		// reaches them, which is after this (SSH, sudo) and before it returns.
+		on := time.Now()
 		if code, out := redkeep(t, "maintenance", "on", "-c", cfg, "--for", "3s", "--reason", "short"); code != exitOK {
 			t.Fatalf("maintenance on --for 3s: exit %d\n%s", code, out)
 		}
-		on := time.Now()
 		statusUntil(t, cfg, "in maintenance", func(s statusJSON) bool { return s.Maintenance.Active })
 		statusUntil(t, cfg, "maintenance expired", func(s statusJSON) bool { return s.Healthy && !s.Maintenance.Active })
 		if d := time.Since(on); d < 3*time.Second {

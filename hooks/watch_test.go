@@ -173,11 +173,8 @@ func TestWatchKill9(t *testing.T) {
 	if h := p.health(t, "a"); h != "0" {
 		t.Fatalf("health file after a healthy check is %q, want 0", h)
 	}
-	log := p.log(t, "a")
 	for _, want := range []string{"went away", "= 1 (keepalived FAULT)", "answers again: watching it", "health file " + p.healthFile("a") + " = 0"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("state log lacks %q:\n%s", want, log)
-		}
+		p.waitLog(t, "a", want, 1)
 	}
 	// Killed again: the re-armed watcher fails it again.
 	if pid, err = a.PID(); err != nil {
@@ -212,8 +209,23 @@ func TestWatchClientKillIsNoFailure(t *testing.T) {
 	if h := p.health(t, "a"); h == "1" {
 		t.Fatalf("health file is 1 after CLIENT KILL\n%s", p.log(t, "a"))
 	}
+	p.waitLog(t, "a", "but Redis answers on a new one: no failure", 3)
 	if n := strings.Count(p.log(t, "a"), "but Redis answers on a new one: no failure"); n != 3 {
 		t.Errorf("%d dropped connections logged, want 3:\n%s", n, p.log(t, "a"))
+	}
+}
+
+// waitLog waits until node's state log holds want at least n times: the
+// watcher logs what it did just after doing it, so the file a test waits
+// on can change before the line is written.
+func (p *testPair) waitLog(t *testing.T, node, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(watchWait)
+	for strings.Count(p.log(t, node), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("state log of %s has %q fewer than %d times after %s:\n%s", node, want, n, watchWait, p.log(t, node))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -229,9 +241,7 @@ func TestWatchHungRedis(t *testing.T) {
 	took := p.waitHealth(t, "a", "1")
 	a.Thaw()
 	t.Logf("SIGSTOP of redis-server to health file = 1: %s (hang timeout: the check's deadline, 300ms here)", took)
-	if !strings.Contains(p.log(t, "a"), "is hung: no answer to PING for") {
-		t.Errorf("state log does not say Redis hung:\n%s", p.log(t, "a"))
-	}
+	p.waitLog(t, "a", "is hung: no answer to PING for", 1)
 	if r := p.hook(t, "a", "check"); r.code != 0 {
 		t.Fatalf("check after thaw: exit %d\n%s", r.code, r.stderr)
 	}
