@@ -95,17 +95,24 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// TestInstallFileOverSSH uploads through a real sshd: the file arrives
-// whole, root-owned with the mode asked, and a checksum that does not
-// match leaves the old file in place and no temp file behind.
-func TestInstallFileOverSSH(t *testing.T) {
+// planOverSSH is a node plan whose node is a real sshd on this machine,
+// its files under the returned directory, with a context bounded for one test.
+func planOverSSH(t *testing.T) (*nodePlan, string, context.Context) {
+	t.Helper()
 	needRoot(t)
 	srv := sshtest.Start(t)
 	dir := t.TempDir()
 	n := node(t, srv, dir)
-	p := &nodePlan{node: n, run: conn(t, n)}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return &nodePlan{node: n, run: conn(t, n)}, dir, ctx
+}
+
+// TestInstallFileOverSSH uploads through a real sshd: the file arrives
+// whole, root-owned with the mode asked, and a checksum that does not
+// match leaves the old file in place and no temp file behind.
+func TestInstallFileOverSSH(t *testing.T) {
+	p, dir, ctx := planOverSSH(t)
 
 	src := filepath.Join(t.TempDir(), "src")
 	data := bytes.Repeat([]byte("redkeep\x00"), 1<<16)
@@ -374,13 +381,7 @@ func TestPlanRightsOfAnUnprivilegedUser(t *testing.T) {
 // TestWriteTrackOverSSH drains and undrains a node's track file through
 // a real sshd, atomically and without leaving temporary files.
 func TestWriteTrackOverSSH(t *testing.T) {
-	needRoot(t)
-	srv := sshtest.Start(t)
-	dir := t.TempDir()
-	n := node(t, srv, dir)
-	p := &nodePlan{node: n, run: conn(t, n)}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	p, dir, ctx := planOverSSH(t)
 	track := filepath.Join(dir, "drain")
 	for _, v := range []string{"1", "0"} {
 		if err := p.writeTrack(ctx, track, v); err != nil {
