@@ -24,6 +24,7 @@ import (
 	"github.com/redkeep/redkeep/hooks"
 	rkbuild "github.com/redkeep/redkeep/internal/buildinfo"
 	"github.com/redkeep/redkeep/internal/shell"
+	"github.com/redkeep/redkeep/internal/termsafe"
 )
 
 // DefaultKeepalivedConf is keepalived's config file when the running
@@ -108,6 +109,9 @@ type nodePlan struct {
 	kaconf                      string // rendered keepalived.conf
 	kaconfNew                   bool
 	diff                        string
+	// adopt: the node has no hooks state file; once keepalived runs
+	// redkeep's hooks, `hook adopt` writes it from keepalived's log.
+	adopt bool
 
 	// The SSH user's rights (none when it is root): config.yaml's group,
 	// the sudoers drop-in and the log groups to join.
@@ -263,7 +267,7 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 		p.sudoers = text
 		read = append(read, SudoersFile)
 	}
-	hash := []string{n.Redkeep}
+	hash := []string{n.Redkeep, o.Cfg.Hooks.StateFile}
 	if pwSHA != "" {
 		hash = append(hash, o.Cfg.Redis.PasswordFile)
 	}
@@ -327,6 +331,13 @@ func (p *nodePlan) check(ctx context.Context, o Options, bin binaryInfo, pwSHA s
 			how = "replace (diff below; the old file kept as a timestamped backup)"
 		}
 		p.changes = append(p.changes, change{"keepalived.conf", f.KeepalivedConf, how + ", validated with keepalived -t, then keepalived reloaded (SIGHUP)"})
+	}
+	// A reload runs no notify for the state keepalived keeps, so a node
+	// new to redkeep's hooks would have no state file (its keepalived
+	// state unknown, a switchover to it refused) until its next transition.
+	if st := f.Files[o.Cfg.Hooks.StateFile]; !st.Exists {
+		p.adopt = true
+		p.changes = append(p.changes, change{"hooks state", o.Cfg.Hooks.StateFile, "none yet: write keepalived's current state from its last transition line once it runs redkeep's hooks (`redkeep hook adopt`)"})
 	}
 	return nil
 }
@@ -509,6 +520,11 @@ func apply(ctx context.Context, o Options, bin binaryInfo, plans []*nodePlan) er
 	if drained != nil {
 		fmt.Fprintf(o.Out, "node %s: undrained (%s = 0)\n", drained.node.Name, o.Cfg.Keepalived.TrackFile)
 	}
+	for _, p := range plans {
+		if p.adopt {
+			p.adoptState(ctx, o)
+		}
+	}
 	if err := verify(ctx, o, bin, plans); err != nil {
 		rerr := restore(ctx, o.Out, plans)
 		return fmt.Errorf("verification failed: %w; %s", err, rerr)
@@ -547,6 +563,20 @@ func (p *nodePlan) backupOrNone() string {
 		return "none: there was no file"
 	}
 	return p.backup
+}
+
+// adoptState runs `redkeep hook adopt` on the node and says what it did.
+// A refusal is reported, not fatal: the pair runs, and the node's state is
+// known at its next keepalived transition.
+func (p *nodePlan) adoptState(ctx context.Context, o Options) {
+	q := shell.Quote
+	cmd := fmt.Sprintf("%s%s hook adopt --config %s --node %s", p.sudo, q(p.node.Redkeep), q(p.node.ConfigPath), q(p.node.Name))
+	out, err := p.run.RunInput(ctx, cmd, nil)
+	if err != nil {
+		fmt.Fprintf(o.Out, "node %s: WARNING: %v; its keepalived state stays unknown (and a switchover to it refused) until keepalived's next transition there\n", p.node.Name, err)
+		return
+	}
+	fmt.Fprintf(o.Out, "node %s: %s\n", p.node.Name, termsafe.Clean(strings.TrimSpace(string(out))))
 }
 
 // root runs a shell script as root on the node, with in as its stdin.

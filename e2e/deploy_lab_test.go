@@ -16,13 +16,18 @@ import (
 // TestDeployMigratesBaseline is the migration from the origin document's
 // scripts: a baseline lab under write load through the VIP (500/s, every
 // acknowledged write read back), `redkeep deploy --yes`, and then the pair
-// runs redkeep's hooks: no acknowledged write lost, the VIP where it was,
-// and a Redis crash fails over. A second deploy finds nothing to change.
-// The console's SSH user deploys with the operator's bootstrap sudo; once
-// that is removed, status, the failover and a switchover work with the
-// rights deploy granted (its sudoers drop-in and log groups) alone.
+// runs redkeep's hooks: no acknowledged write lost, the VIP where it was.
+// A second deploy finds nothing to change. The console's SSH user deploys
+// with the operator's bootstrap sudo; once that is removed, status, a
+// switchover right after the deploy and a failover on a Redis crash work
+// with the rights deploy granted (its sudoers drop-in and log groups) alone.
 func TestDeployMigratesBaseline(t *testing.T) {
-	l, _ := labenv.UpBaseline(t, "rkmg", "198.18.95.0/24", "198.18.96.0/24", "198.19.95.0/24")
+	// a, the VIP holder, keeps its logs in the journal only: keepalived
+	// keeps its MASTER state through deploy's reload and runs no notify, so
+	// deploy adopts that state from keepalived's last transition line,
+	// found there.
+	journalA := func(s *lab.Settings) { s.JournalNode = "a" }
+	l, _ := labenv.UpBaselineWith(t, "rkmg", journalA, "198.18.95.0/24", "198.18.96.0/24", "198.19.95.0/24")
 	cfg := l.S.ConfigPath()
 	ctx := context.Background()
 	before := statusUntil(t, cfg, "baseline healthy", func(s statusJSON) bool { return s.VIPHolder == "a" && s.Master == "a" })
@@ -49,6 +54,11 @@ func TestDeployMigratesBaseline(t *testing.T) {
 	t.Logf("deploy --yes (%s):\n%s", took.Round(time.Millisecond), out)
 	if code != exitOK {
 		t.Fatalf("deploy: exit %d", code)
+	}
+	// a kept the VIP through its reload: no transition, no notify; its
+	// state comes from keepalived's log.
+	if !strings.Contains(out, "node a: keepalived MASTER written to ") || !strings.Contains(out, "(from journal: ") {
+		t.Errorf("deploy did not adopt a's keepalived state (MASTER)")
 	}
 	after := statusUntil(t, cfg, "healthy with redkeep's hooks", func(s statusJSON) bool { return s.Healthy })
 	if after.VIPHolder != "a" || after.Master != "a" {
@@ -100,25 +110,25 @@ func TestDeployMigratesBaseline(t *testing.T) {
 	}
 	statusUntil(t, cfg, "healthy with deploy's rights only", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "a" })
 
+	// A switchover right after deploy: keepalived kept its states through
+	// the reloads and ran no notify for them, so deploy adopted them from
+	// keepalived's log (`hook adopt`); without that the nodes' keepalived
+	// states would be unknown and the switchover refused.
+	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitOK {
+		t.Fatalf("switchover right after deploy, with deploy's rights only: exit %d\n%s", code, out)
+	}
+	statusUntil(t, cfg, "b serving after the switchover", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "b" && s.Master == "b" })
+
 	// The origin's scripts could not fail over on a dead Redis (negative
 	// weight with nopreempt); redkeep's hooks do.
-	if _, err := l.Fail(ctx, lab.RedisDown, "a"); err != nil {
+	if _, err := l.Fail(ctx, lab.RedisDown, "b"); err != nil {
 		t.Fatal(err)
 	}
-	statusUntil(t, cfg, "b serving after a's Redis died", func(s statusJSON) bool { return s.VIPHolder == "b" && s.Master == "b" })
+	statusUntil(t, cfg, "a serving after b's Redis died", func(s statusJSON) bool { return s.VIPHolder == "a" && s.Master == "a" })
 	if _, err := l.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	statusUntil(t, cfg, "healthy after a's Redis is back", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "b" })
-
-	// A switchover comes after the failover: deploy reloads keepalived,
-	// which runs no notify for a state it keeps, so until a node's first
-	// transition under redkeep its hooks have written no state file, and
-	// the preflight refuses a target whose keepalived state is unknown.
-	if code, out := redkeep(t, "switchover", "-c", cfg, "--yes"); code != exitOK {
-		t.Fatalf("switchover with deploy's rights only: exit %d\n%s", code, out)
-	}
-	statusUntil(t, cfg, "a serving after the switchover", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "a" && s.Master == "a" })
+	statusUntil(t, cfg, "healthy after b's Redis is back", func(s statusJSON) bool { return s.Healthy && s.VIPHolder == "a" })
 }
 
 // TestDeployRestoresOnFailure: when the pair is not healthy after the

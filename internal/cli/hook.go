@@ -73,6 +73,7 @@ func newHookCmd(g *globalFlags) *cobra.Command {
 		newHookHistoryCmd(h),
 		newHookDeliverCmd(h),
 		newHookWatchCmd(h),
+		newHookAdoptCmd(h),
 	)
 	for _, c := range cmd.Commands() {
 		annotate(c, annHookEnv)
@@ -330,4 +331,36 @@ func newHookShowStateCmd(h *hookEnv) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for the console")
 	annotate(cmd, annReadOnly)
 	return cmd
+}
+
+func newHookAdoptCmd(h *hookEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "adopt",
+		Short: "write this node's state file from keepalived's last transition, when it has none (deploy runs it after a reload)",
+		Long: `A keepalived reloaded with SIGHUP keeps its state and runs no notify hook,
+so a node migrated to redkeep's hooks has no state file until its next
+transition. adopt writes it once from keepalived's last transition line for
+the instance (the syslog file, else the journal), and only when the node's VIP
+and drain agree with that line. A node that has a state file is left alone.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src := hooks.AdoptSource{Syslog: h.cfg.Console.Syslog}
+			if h.cfg.Console.JournalUnit != "" {
+				src.Syslog = ""
+			}
+			a, err := hooks.Adopt(cmd.Context(), h.cfg, h.self, src)
+			if err != nil {
+				h.log.Logf(hooks.Warn, "adopt", "keepalived state not adopted: %v", err)
+				return withCode(exitRefused, fmt.Errorf("keepalived state not adopted: %w", err))
+			}
+			out := cmd.OutOrStdout()
+			if !a.Written {
+				fmt.Fprintf(out, "state file %s present (%s): nothing to adopt\n", h.cfg.Hooks.StateFile, a.State.State)
+				return nil
+			}
+			h.log.Logf(hooks.Info, "adopt", "keepalived %s adopted into %s from %s", a.State.State, h.cfg.Hooks.StateFile, a.Evidence)
+			fmt.Fprintf(out, "keepalived %s written to %s (from %s)\n", a.State.State, h.cfg.Hooks.StateFile, termsafe.Clean(a.Evidence))
+			return nil
+		},
+	}
 }

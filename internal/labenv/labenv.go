@@ -25,17 +25,24 @@ import (
 // per test package) on the first of subnets that the machine does not use.
 func Up(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status) {
 	tb.Helper()
-	return up(tb, prefix, false, subnets)
+	return up(tb, prefix, false, nil, subnets)
 }
 
 // UpBaseline is Up with the origin document's scripts instead of redkeep's
 // hooks (lab up --baseline): a pair that does not run redkeep.
 func UpBaseline(tb testing.TB, prefix string, subnets ...string) (*lab.Lab, *lab.Status) {
 	tb.Helper()
-	return up(tb, prefix, true, subnets)
+	return up(tb, prefix, true, nil, subnets)
 }
 
-func up(tb testing.TB, prefix string, baseline bool, subnets []string) (*lab.Lab, *lab.Status) {
+// UpBaselineWith is UpBaseline with the lab's settings changed by edit
+// before it starts (which node keeps its logs in the journal, say).
+func UpBaselineWith(tb testing.TB, prefix string, edit func(*lab.Settings), subnets ...string) (*lab.Lab, *lab.Status) {
+	tb.Helper()
+	return up(tb, prefix, true, edit, subnets)
+}
+
+func up(tb testing.TB, prefix string, baseline bool, edit func(*lab.Settings), subnets []string) (*lab.Lab, *lab.Status) {
 	tb.Helper()
 	labtest.Require(tb, lab.Requirements)
 	labtest.Lock(tb, prefix)
@@ -48,6 +55,9 @@ func up(tb testing.TB, prefix string, baseline bool, subnets []string) (*lab.Lab
 	s.Prefix = prefix
 	s.Redkeep = bin
 	s.Baseline = baseline
+	if edit != nil {
+		edit(&s)
+	}
 	ctx := context.Background()
 	for _, subnet := range subnets {
 		s.Subnet = netip.MustParsePrefix(subnet)
