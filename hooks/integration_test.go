@@ -1159,6 +1159,35 @@ func TestEventJournal(t *testing.T) {
 	if s, err := events.DeliveryStats(mustLoad(t, p.cfg["b"])); err != nil || s.Delivered != 1 || s.Failed != 0 {
 		t.Errorf("b's delivery stats %+v, %v", s, err)
 	}
+	// a's two events go out through a detached deliverer too: the test
+	// ends when it is done, before its directories are removed under it.
+	waitDelivered(t, mustLoad(t, p.cfg["a"]), 2)
+}
+
+// waitDelivered waits until n events of cfg's node have been delivered (or
+// failed) and its deliverer is gone: the spool empty, its lock free.
+func waitDelivered(t *testing.T, cfg *config.Config, n int) {
+	t.Helper()
+	lockPath := filepath.Join(events.SpoolDir(cfg), ".lock")
+	waitFor(t, fmt.Sprintf("%d events delivered and the deliverer gone", n), 10*time.Second, func() bool {
+		s, err := events.DeliveryStats(cfg)
+		if err != nil || s.Delivered+s.Failed < uint64(n) {
+			return false
+		}
+		if left, _ := filepath.Glob(filepath.Join(events.SpoolDir(cfg), "*.json")); len(left) > 0 {
+			return false
+		}
+		f, err := os.Open(lockPath)
+		if err != nil {
+			return os.IsNotExist(err)
+		}
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return false
+		}
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return true
+	})
 }
 
 func mustLoad(t *testing.T, path string) *config.Config {
