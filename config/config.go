@@ -212,7 +212,16 @@ type Switchover struct {
 	// default, is none: the pause budget decides.
 	MaxLag  int64         `yaml:"max_lag"`
 	Timeout time.Duration `yaml:"timeout"`
+	// Bridge: nil (unset) is on. On, the old master keeps the VIP on its
+	// loopback device for a moment after keepalived drops it, so packets
+	// sent to the VIP before the target announces it get an answer
+	// (READONLY) instead of waiting for a TCP retransmit. Off on hosts
+	// where something announces loopback addresses (a routing daemon).
+	Bridge *bool `yaml:"bridge"`
 }
+
+// BridgeOn reports whether the switchover's VIP bridge is on (the default).
+func (s Switchover) BridgeOn() bool { return s.Bridge == nil || *s.Bridge }
 
 // Bounds of switchover.max_pause: below MinMaxPause the Redis step's own
 // round trips would exceed the budget; above a third of switchover.timeout

@@ -295,6 +295,8 @@ func TestFieldValues(t *testing.T) {
 		{"keepalived.watch.health_file", "/run/redkeep/drain", "must be two files"},
 		{"keepalived.watch.enabled", false, ""},
 		{"keepalived.watch.enabled", "sometimes", "cannot unmarshal"},
+		{"switchover.bridge", false, ""},
+		{"switchover.bridge", "no thanks", "cannot unmarshal"},
 		{"hooks.state_file", "/var/lib/x y", notPath},
 		{"hooks.state_log", "/var/log/x'y", notPath},
 		{"hooks.lock_file", "lock", "absolute path"},

@@ -14,7 +14,6 @@ import (
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/hooks/switchover"
-	"github.com/redkeep/redkeep/internal/nodefile"
 	"github.com/redkeep/redkeep/internal/proc"
 	"github.com/redkeep/redkeep/wire"
 )
@@ -84,11 +83,7 @@ func Adopt(ctx context.Context, cfg *config.Config, self *config.Node, src Adopt
 	if err != nil {
 		return Adopted{}, err
 	}
-	drained := false
-	if b, err := nodefile.Read(cfg.Keepalived.TrackFile); err == nil {
-		v := string(bytes.TrimSpace(b))
-		drained = v != "" && v != "0"
-	}
+	drained := drained(cfg)
 	switch {
 	case state == wire.KAMaster && !held:
 		return Adopted{}, fmt.Errorf("keepalived's last transition is to MASTER (%s) but the VIP %s is not on this node: the log is stale or incomplete; not adopting", evidence, cfg.VIPAddr())

@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +37,28 @@ func fakeKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// hostAddr is an address on one of this machine's interfaces other than
+// lo, or the test is skipped.
+func hostAddr(t *testing.T) netip.Addr {
+	t.Helper()
+	ifs, _ := net.Interfaces()
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap().Is4() {
+					return ip.Unmap()
+				}
+			}
+		}
+	}
+	t.Skip("no IPv4 address on an interface other than lo to stand for a VIP held")
+	return netip.Addr{}
 }
 
 func TestAdopt(t *testing.T) {
@@ -73,10 +97,11 @@ func TestAdopt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The VIP is on this machine when it is a loopback address.
-			cfg.VIP = "127.0.0.2/8"
+			// The VIP is on this machine when it is one of its addresses
+			// (not on lo: that is a switchover's bridge, not a VIP held).
+			cfg.VIP = "198.51.100.254/24"
 			if tt.vipHere {
-				cfg.VIP = "127.0.0.1/8"
+				cfg.VIP = hostAddr(t).String() + "/32"
 			}
 			tt.wantErr = strings.ReplaceAll(tt.wantErr, "127.0.0.1", cfg.VIPAddr().String())
 			if tt.drained {

@@ -42,9 +42,17 @@ func ReadNodeState(cfg *config.Config, self *config.Node, version string) wire.N
 		ns.Maintenance = &m
 	}
 	ns.KeepalivedRunning = proc.Running("/proc", "keepalived")
-	if b, err := nodefile.Read(cfg.Keepalived.TrackFile); err == nil {
-		v := string(bytes.TrimSpace(b))
-		ns.Drained = v != "" && v != "0"
-	}
+	ns.Drained = drained(cfg)
 	return ns
+}
+
+// drained reports whether keepalived's track file holds a non-zero number,
+// which puts this node in FAULT.
+func drained(cfg *config.Config) bool {
+	b, err := nodefile.Read(cfg.Keepalived.TrackFile)
+	if err != nil {
+		return false
+	}
+	v := string(bytes.TrimSpace(b))
+	return v != "" && v != "0"
 }

@@ -303,9 +303,10 @@ func linkUp(s *Settings, n string) bool {
 	return flags&1 != 0 // IFF_UP
 }
 
-// holdsVIP reports whether node n has the VIP on one of its interfaces.
+// holdsVIP reports whether node n has the VIP on its eth0, where
+// keepalived puts it (on lo it is a switchover's bridge for a moment).
 func holdsVIP(ctx context.Context, s *Settings, n string) (bool, error) {
-	out, err := ipCmd(ctx, "-n", s.Namespace(n), "-j", "-4", "addr", "show")
+	out, err := ipCmd(ctx, "-n", s.Namespace(n), "-j", "-4", "addr", "show", "dev", "eth0")
 	if err != nil {
 		return false, err
 	}

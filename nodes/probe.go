@@ -1,7 +1,6 @@
 package nodes
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -312,12 +311,11 @@ func parseFacts(out []byte, vip netip.Addr, snap *Snapshot) error {
 		}
 		return nil
 	}
+	// Split in place: a quiet pair is polled this way every half second.
 	sections := map[string][]byte{}
 	var cur string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
+	for line := range bytes.Lines(out) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
 		if len(line) > 1 && line[0] == '#' && !bytes.ContainsAny(line, " \t") {
 			cur = string(line[1:])
 			continue
@@ -380,13 +378,18 @@ func setState(k *Keepalived, s *wire.State) {
 	k.LastResult = s.LastResult
 }
 
-// holdsAddr reports whether `ip -o addr` output lists addr on an interface.
+// holdsAddr reports whether `ip -o addr` output lists addr on an interface
+// other than lo: a VIP on lo is a switchover's bridge for a moment
+// (switchover.LoopbackBridge), not keepalived's.
 func holdsAddr(ipAddr string, addr netip.Addr) bool {
 	if !addr.IsValid() {
 		return false
 	}
 	for _, line := range strings.Split(ipAddr, "\n") {
 		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == "lo" {
+			continue
+		}
 		// "2: eth0    inet 198.51.100.100/24 brd ... scope global secondary eth0"
 		for i := 0; i+1 < len(f); i++ {
 			if f[i] != "inet" && f[i] != "inet6" {

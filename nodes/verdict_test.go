@@ -139,8 +139,10 @@ func TestHoldsAddr(t *testing.T) {
 2: eth0    inet 198.51.100.11/24 brd 198.51.100.255 scope global eth0\       valid_lft forever preferred_lft forever
 2: eth0    inet 198.51.100.100/24 scope global secondary eth0\       valid_lft forever preferred_lft forever
 2: eth0    inet6 fe80::1/64 scope link \       valid_lft forever preferred_lft forever
+1: lo    inet 198.51.100.200/32 scope global lo\       valid_lft 3sec preferred_lft 0sec
 `
-	for addr, want := range map[string]bool{"198.51.100.100": true, "198.51.100.11": true, "198.51.100.10": false, "fe80::1": true, "198.51.100.1": false} {
+	// 198.51.100.200 is on lo only: a switchover's bridge, not a VIP held.
+	for addr, want := range map[string]bool{"198.51.100.100": true, "198.51.100.11": true, "198.51.100.10": false, "fe80::1": true, "198.51.100.1": false, "198.51.100.200": false} {
 		if got := holdsAddr(out, mustAddr(t, addr)); got != want {
 			t.Errorf("holdsAddr(%s) = %v, want %v", addr, got, want)
 		}

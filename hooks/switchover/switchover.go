@@ -46,16 +46,27 @@ type TrackFileVIP struct {
 	TrackFile string
 }
 
-// Held reports whether the VIP is on one of this machine's interfaces.
+// Held reports whether the VIP is on one of this machine's interfaces
+// other than loopback: keepalived puts it on a real one, and a VIP on lo
+// is the switchover's bridge (LoopbackBridge), which nobody is told of.
 func (v TrackFileVIP) Held() (bool, error) {
-	addrs, err := net.InterfaceAddrs()
+	ifs, err := net.Interfaces()
 	if err != nil {
-		return false, fmt.Errorf("list interface addresses: %w", err)
+		return false, fmt.Errorf("list interfaces: %w", err)
 	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap() == v.VIP {
-				return true, nil
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue // gone since it was listed
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap() == v.VIP {
+					return true, nil
+				}
 			}
 		}
 	}
@@ -114,6 +125,9 @@ type Runner struct {
 	// KeepalivedRunning reports whether this node's keepalived runs; nil
 	// means it does.
 	KeepalivedRunning func() bool
+	// Bridge keeps this node taking the VIP's packets for a moment after
+	// the drain (see Bridger); nil for none.
+	Bridge Bridger
 
 	// Measured by Run for the event journal: how long the Redis step held
 	// writes paused, and how long the VIP took from the drain until the
@@ -128,11 +142,15 @@ func New(cfg *config.Config, self *config.Node, emit func(wire.SwitchoverStep)) 
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{
+	r := &Runner{
 		Cfg: cfg, Self: self, Password: pw, Emit: emit, Now: time.Now,
 		VIP:               TrackFileVIP{VIP: cfg.VIPAddr(), TrackFile: cfg.Keepalived.TrackFile},
 		KeepalivedRunning: func() bool { return proc.Running("/proc", "keepalived") },
-	}, nil
+	}
+	if cfg.Switchover.BridgeOn() {
+		r.Bridge = LoopbackBridge{VIP: cfg.VIPAddr()}
+	}
+	return r, nil
 }
 
 func (s *Runner) emit(step, state, detail string) {
@@ -270,6 +288,26 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		return s.fail(wire.StepCheck, fmt.Errorf("aborted before the Redis step: %w", context.Cause(abort)), "unchanged")
 	}
 
+	// The bridge goes up before the Redis step, where it costs nothing (the
+	// VIP is still here), with a lifetime that outlasts the step, the drain
+	// and the hold; it comes down when the run ends, whatever happened.
+	bridged := ""
+	if s.Bridge != nil {
+		if err := s.Bridge.Bridge(o.Timeout + o.VIPTimeout); err != nil {
+			bridged = fmt.Sprintf("; no bridge (%v): packets sent to the VIP before %s takes it wait for a TCP retransmit", err, target.Name)
+		} else {
+			bridged = "bridge"
+			defer func() {
+				if bridged == "bridge" {
+					// A run that stopped before the VIP moved. Should this
+					// fail, the kernel removes the address when its
+					// lifetime ends.
+					_ = s.Bridge.Unbridge()
+				}
+			}()
+		}
+	}
+
 	s.emit(wire.StepRedis, wire.StateRunning, fmt.Sprintf("swap roles (%s, writes paused at most %s)", methodName(o.Method), o.Timeout))
 	res, err := rs.Switch(ctx)
 	if err != nil {
@@ -297,6 +335,17 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		return s.vipFailed(ctx, rs, target, err)
 	}
 	left := time.Since(vipStart)
+	if bridged == "bridge" {
+		// Until the target has announced the VIP, packets still sent here
+		// reach the local Redis (READONLY, retried), not a dropped address.
+		hold := bridgeHold(s.Cfg.Keepalived.AdvertInt, target.Keepalived.Priority)
+		time.Sleep(hold)
+		if err := s.Bridge.Unbridge(); err != nil {
+			bridged = fmt.Sprintf("; the bridge could not be removed: %v", err)
+		} else {
+			bridged = fmt.Sprintf("; VIP bridged on lo for %s after it left", hold.Round(time.Millisecond))
+		}
+	}
 	// Stay drained until the target answers on the VIP: undrained at
 	// once, this node would flap FAULT -> BACKUP within milliseconds, and
 	// keepalived would start both notify hooks at the same moment, racing
@@ -305,7 +354,7 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		return s.vipFailed(ctx, rs, target, err)
 	}
 	s.VIPMoved = time.Since(vipStart)
-	s.emit(wire.StepVIP, wire.StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond)))
+	s.emit(wire.StepVIP, wire.StateDone, fmt.Sprintf("VIP left %s after %s; %s answers on it after %s%s", s.Self.Name, left.Round(time.Millisecond), target.Name, time.Since(vipStart).Round(time.Millisecond), bridged))
 
 	s.emit(wire.StepUndrain, wire.StateRunning, "track file = 0 (keepalived BACKUP, nopreempt)")
 	if err := s.VIP.Undrain(); err != nil {

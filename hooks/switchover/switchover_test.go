@@ -76,6 +76,32 @@ func (v *fakeVIP) Undrain() error {
 	return nil
 }
 
+// fakeBridge records when the bridge went up and down, and what the VIP
+// and a's Redis were then.
+type fakeBridge struct {
+	mu     sync.Mutex
+	vip    *fakeVIP
+	role   func() string // a's Redis role
+	events []string
+}
+
+func (b *fakeBridge) note(what string) {
+	held, _ := b.vip.Held()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, fmt.Sprintf("%s held=%v a=%s", what, held, b.role()))
+}
+
+func (b *fakeBridge) Bridge(lifetime time.Duration) error {
+	b.note(fmt.Sprintf("up %s", lifetime))
+	return nil
+}
+
+func (b *fakeBridge) Unbridge() error {
+	b.note("down")
+	return nil
+}
+
 func newTestSwitchover(t *testing.T, cfg *config.Config, vip VIPControl) (*Runner, *[]wire.SwitchoverStep) {
 	t.Helper()
 	self, _ := cfg.Node("a")
@@ -108,6 +134,8 @@ func TestSwitchoverRun(t *testing.T) {
 	takeLock(t, cfg, "me")
 	vip := &fakeVIP{held: true}
 	s, steps := newTestSwitchover(t, cfg, vip)
+	bridge := &fakeBridge{vip: vip, role: func() string { return string(infoOf(t, a.Client()).Role) }}
+	s.Bridge = bridge
 
 	w, stop := startWriter(a.Client())
 	time.Sleep(50 * time.Millisecond)
@@ -115,6 +143,12 @@ func TestSwitchoverRun(t *testing.T) {
 	stop()
 	if err != nil {
 		t.Fatalf("Run: %v\nsteps: %+v", err, *steps)
+	}
+	// The bridge goes up before the Redis step, for longer than the run
+	// may take, and down once, after the VIP has left.
+	wantBridge := []string{"up 4s held=true a=master", "down held=false a=replica"}
+	if strings.Join(bridge.events, "; ") != strings.Join(wantBridge, "; ") {
+		t.Errorf("bridge events %q, want %q", bridge.events, wantBridge)
 	}
 	if lost := w.lost(t, b.Client()); lost != 0 {
 		t.Fatalf("%d acknowledged writes lost", lost)
@@ -194,11 +228,17 @@ func TestSwitchoverRunAbortedEarly(t *testing.T) {
 func TestSwitchoverRunRollsBackWhenVIPStuck(t *testing.T) {
 	t.Parallel()
 	a, b, s, vip := stuckSwitchover(t)
+	bridge := &fakeBridge{vip: vip, role: func() string { return string(infoOf(t, a.Client()).Role) }}
+	s.Bridge = bridge
 
 	w, stop := startWriter(a.Client())
 	err := s.Run(context.Background(), stuckVIPOpts())
 	time.Sleep(50 * time.Millisecond) // writes after the rollback must succeed
 	stop()
+	// The VIP never left: the bridge comes down once, when the run ends.
+	if len(bridge.events) != 2 || !strings.HasPrefix(bridge.events[1], "down held=true a=master") {
+		t.Errorf("bridge events %q, want up, then down after the rollback", bridge.events)
+	}
 
 	var f *Failure
 	if !errors.As(err, &f) || f.Step != wire.StepVIP || !strings.HasPrefix(f.PairState, "rolled back") {
