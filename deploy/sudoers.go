@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/redkeep/redkeep/config"
 	"github.com/redkeep/redkeep/internal/shell"
@@ -40,16 +41,16 @@ var SudoVerbs = wire.RootVerbs
 
 // userRE is a user name sudoers and the shell take as a plain word: what
 // useradd accepts by default (NAME_REGEX of Debian's adduser), no more.
-var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+var userRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`) })
 
 // sudoersPathRE is a path that needs no quoting in sudoers or the shell:
 // sudoers gives ',', ':', '=', '\', '*', '?', '[', ']', '!', '#' and blanks
 // meanings of their own.
-var sudoersPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._+-]+)+$`)
+var sudoersPathRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(/[A-Za-z0-9._+-]+)+$`) })
 
 // CheckUser refuses a user name that is not a plain login name.
 func CheckUser(name string) error {
-	if !userRE.MatchString(name) {
+	if !userRE().MatchString(name) {
 		return fmt.Errorf("SSH user %q: not a plain user name (lowercase letters, digits, '_' and '-', at most 32, not starting with a digit or '-')", name)
 	}
 	return nil
@@ -69,11 +70,11 @@ func Sudoers(user string, n *config.Node) (string, error) {
 		return "", fmt.Errorf("SSH user root needs no sudoers drop-in")
 	}
 	for _, p := range []struct{ key, path string }{{"redkeep", n.Redkeep}, {"config_path", n.ConfigPath}} {
-		if !sudoersPathRE.MatchString(p.path) || slices.Contains(strings.Split(p.path, "/"), "..") {
+		if !sudoersPathRE().MatchString(p.path) || slices.Contains(strings.Split(p.path, "/"), "..") {
 			return "", fmt.Errorf("node %s: %s %q: sudoers needs an absolute path of letters, digits and . _ + - only", n.Name, p.key, p.path)
 		}
 	}
-	if !userRE.MatchString(n.Name) {
+	if !userRE().MatchString(n.Name) {
 		return "", fmt.Errorf("node name %q: not a plain name for sudoers", n.Name)
 	}
 	alias := "REDKEEP_" + strings.ToUpper(strings.ReplaceAll(user, "-", "_"))
@@ -132,7 +133,7 @@ func JoinGroups(ctx context.Context, root RootRunner, user string, groups []stri
 	}
 	var qs []string
 	for _, g := range groups {
-		if !userRE.MatchString(g) {
+		if !userRE().MatchString(g) {
 			return fmt.Errorf("group %q: not a plain group name", g)
 		}
 		qs = append(qs, shell.Quote(g))

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -55,7 +56,7 @@ func KeepalivedConf(cfg *config.Config, node string) (string, error) {
 		data["Health"] = quote(k.Watch.HealthFile)
 	}
 	var b strings.Builder
-	if err := confTmpl.Execute(&b, data); err != nil {
+	if err := confTmpl().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("render keepalived.conf for %s: %w", node, err)
 	}
 	return b.String(), nil
@@ -73,7 +74,8 @@ func formatSeconds(s float64) string {
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
-var confTmpl = template.Must(template.New("keepalived.conf").Parse(`# keepalived.conf for redkeep node {{.Node.Name}}, written by ` + "`redkeep keepalived-conf --node {{.Node.Name}}`" + `.
+var confTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("keepalived.conf").Parse(`# keepalived.conf for redkeep node {{.Node.Name}}, written by ` + "`redkeep keepalived-conf --node {{.Node.Name}}`" + `.
 # Regenerate it rather than editing it: the hooks rely on this layout.
 
 global_defs {
@@ -147,3 +149,4 @@ vrrp_instance {{.K.Instance}} {
     notify {{.Notify}}
 }
 `))
+})
