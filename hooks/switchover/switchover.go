@@ -291,14 +291,14 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 	// The bridge goes up before the Redis step, where it costs nothing (the
 	// VIP is still here), with a lifetime that outlasts the step, the drain
 	// and the hold; it comes down when the run ends, whatever happened.
-	bridged := ""
+	bridged, bridgeUp := "", false
 	if s.Bridge != nil {
 		if err := s.Bridge.Bridge(o.Timeout + o.VIPTimeout); err != nil {
 			bridged = fmt.Sprintf("; no bridge (%v): packets sent to the VIP before %s takes it wait for a TCP retransmit", err, target.Name)
 		} else {
-			bridged = "bridge"
+			bridgeUp = true
 			defer func() {
-				if bridged == "bridge" {
+				if bridgeUp {
 					// A run that stopped before the VIP moved. Should this
 					// fail, the kernel removes the address when its
 					// lifetime ends.
@@ -335,11 +335,12 @@ func (s *Runner) Run(abort context.Context, o Options) (err error) {
 		return s.vipFailed(ctx, rs, target, err)
 	}
 	left := time.Since(vipStart)
-	if bridged == "bridge" {
+	if bridgeUp {
 		// Until the target has announced the VIP, packets still sent here
 		// reach the local Redis (READONLY, retried), not a dropped address.
 		hold := bridgeHold(s.Cfg.Keepalived.AdvertInt, target.Keepalived.Priority)
 		time.Sleep(hold)
+		bridgeUp = false
 		if err := s.Bridge.Unbridge(); err != nil {
 			bridged = fmt.Sprintf("; the bridge could not be removed: %v", err)
 		} else {
